@@ -1,0 +1,146 @@
+# ttsaccel — see README.md.  `make`, `make test`, `make bench`, `make install`.
+VERSION    = 0.1.0
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+CC        ?= cc
+PKGS       = libevent libcurl libcjson libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+             -Wno-unused-parameter -MMD -MP -DTTSACCEL_VERSION=\"$(VERSION)\" \
+             -Idaemon $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lm
+
+ifeq ($(SANITIZE),1)
+VARIANT    = san
+CFLAGS    += -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=address,undefined
+else
+VARIANT    = std
+endif
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+B          = build/$(VARIANT)
+
+DAEMON_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(B)/%.o)
+CLI_SRC    = $(wildcard cli/*.c)
+CLI_OBJ    = $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FAKE_SRC   = $(wildcard tests/fakes/*.c)
+FAKE_BIN   = $(FAKE_SRC:tests/fakes/%.c=$(B)/tests/%)
+BENCH_SRC  = $(wildcard tests/bench/*.c)
+BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(B)/tests/%)
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+all: ttsaccel ttsaccelctl
+
+# The binaries at the top are copies of the current variant's.
+ttsaccel: $(B)/ttsaccel FORCE
+	$(Q)cmp -s $< $@ || cp $< $@
+ttsaccelctl: $(B)/ttsaccelctl FORCE
+	$(Q)cmp -s $< $@ || cp $< $@
+
+$(B)/libttsaccel.a: $(DAEMON_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/ttsaccel: $(B)/daemon/main.o $(B)/libttsaccel.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/ttsaccelctl: $(CLI_OBJ) $(B)/libttsaccel.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lreadline $(LDLIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libttsaccel.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/tests/%: $(B)/tests/fakes/%.o $(B)/libttsaccel.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/tests/%: $(B)/tests/bench/%.o $(B)/libttsaccel.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+testbins: all $(UNIT_BIN) $(FAKE_BIN) $(BENCH_BIN)
+
+# Everything: unit tests, then end-to-end scripts against the real daemon.
+test: testbins
+	$(Q)TTSACCEL_BUILD=$(B) tests/run.sh
+
+# Only the unit tests (fast).
+unit: testbins
+	$(Q)TTSACCEL_BUILD=$(B) tests/run.sh unit
+
+# The end-to-end suite with the daemon under valgrind.
+test-valgrind: testbins
+	$(Q)TTSACCEL_BUILD=$(B) TTSACCEL_VALGRIND=1 tests/run.sh e2e
+
+bench: testbins
+	$(Q)TTSACCEL_BUILD=$(B) tests/bench/run.sh
+
+# libFuzzer targets (clang).  `make fuzz` builds them; run one with
+# build/fuzz/fuzz_NAME -max_total_time=60 tests/fuzz/corpus/NAME
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon $(PKG_CFLAGS) \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: $(FUZZ_BIN)
+build/fuzz/%: tests/fuzz/%.c $(DAEMON_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(DAEMON_SRC) $(LDLIBS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 ttsaccel ttsaccelctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 man/ttsaccelctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/ttsaccel.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/ttsaccel.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 completions/ttsaccelctl.bash $(DESTDIR)$(BASHCOMPDIR)/ttsaccelctl
+	install -m 0644 completions/_ttsaccelctl $(DESTDIR)$(ZSHCOMPDIR)/_ttsaccelctl
+	install -m 0644 completions/ttsaccelctl.fish $(DESTDIR)$(FISHCOMPDIR)/ttsaccelctl.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ttsaccel $(DESTDIR)$(BINDIR)/ttsaccelctl \
+	    $(DESTDIR)$(MANDIR)/man1/ttsaccelctl.1 \
+	    $(DESTDIR)$(MANDIR)/man5/ttsaccel.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man8/ttsaccel.8 \
+	    $(DESTDIR)$(BASHCOMPDIR)/ttsaccelctl $(DESTDIR)$(ZSHCOMPDIR)/_ttsaccelctl \
+	    $(DESTDIR)$(FISHCOMPDIR)/ttsaccelctl.fish
+
+lint-man:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+clean:
+	rm -rf build ttsaccel ttsaccelctl
+
+FORCE:
+.PHONY: all test unit test-valgrind bench fuzz install uninstall lint-man clean testbins FORCE
+.SECONDARY:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,151 @@
+# Shared helpers for the end-to-end scripts.  Source it first:
+#   . "$(dirname "$0")/lib.sh"
+# Each script gets its own temp dir ($T), ports and admin socket; every
+# process started with `spawn` is killed by PID when the script exits.
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${TTSACCEL_BUILD:-build/std}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+TTSACCEL=$top/ttsaccel
+TTSACCELCTL=$top/ttsaccelctl
+FAKE_UPSTREAM=$BUILD/tests/fake_upstream
+T=$(mktemp -d "${TMPDIR:-/tmp}/ttsaccel-test.XXXXXX")
+PIDS=()
+fails=0
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		# Bounded wait, then force.
+		local i
+		for i in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$fails" -ne 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $(basename "$f") (last 40 lines)"
+			tail -n 40 "$f"
+		done
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
+
+# Wait until something accepts on 127.0.0.1:PORT (up to 10 s).
+wait_port() {
+	local i
+	for i in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "nothing listens on port $1 after 10 s" >&2
+	return 1
+}
+
+# spawn NAME CMD...: run CMD in the background, logging to $T/NAME.log;
+# its PID is in $LAST_PID and is killed at exit.
+spawn() {
+	local name=$1; shift
+	"$@" >"$T/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+}
+
+# start_upstream [ARGS...]: a fake upstream on a free port -> $UP_PORT, $UP_URL
+start_upstream() {
+	UP_PORT=$(free_port)
+	spawn upstream "$FAKE_UPSTREAM" --port "$UP_PORT" --log "$T/upstream-requests.jsonl" "$@"
+	UP_PID=$LAST_PID
+	wait_port "$UP_PORT"
+	UP_URL=http://127.0.0.1:$UP_PORT
+}
+
+# start_daemon [ARGS...]: the real daemon on a free port -> $PORT, $URL.
+# Environment given before the call (VAR=x start_daemon) reaches it.
+# With TTSACCEL_VALGRIND=1 it runs under valgrind and fails on leaks.
+start_daemon() {
+	PORT=$(free_port)
+	SOCK=$T/admin.sock
+	local wrap=()
+	if [ -n "${TTSACCEL_VALGRIND:-}" ]; then
+		wrap=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
+		    --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+		    --log-file="$T/valgrind.log")
+	fi
+	spawn daemon env TTSACCEL_SOCKET="$SOCK" "${wrap[@]}" "$TTSACCEL" \
+	    --host 127.0.0.1 --port "$PORT" "$@"
+	DAEMON_PID=$LAST_PID
+	wait_port "$PORT" || { fails=1; return 1; }
+	URL=http://127.0.0.1:$PORT
+}
+
+# stop_daemon: SIGTERM, wait, and check the exit status (and valgrind's).
+stop_daemon() {
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	local rc=0
+	wait "$DAEMON_PID" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "daemon exited with status $rc" >&2
+		[ -f "$T/valgrind.log" ] && cat "$T/valgrind.log" >&2
+		fails=$((fails + 1))
+		return 1
+	fi
+	return 0
+}
+
+# check DESCRIPTION COMMAND...: run a check, count its failure.
+check() {
+	local desc=$1; shift
+	if "$@"; then
+		echo "ok - $desc"
+	else
+		echo "not ok - $desc"
+		fails=$((fails + 1))
+	fi
+}
+
+# eq DESCRIPTION GOT WANT
+eq() {
+	if [ "$2" = "$3" ]; then
+		echo "ok - $1"
+	else
+		echo "not ok - $1"
+		echo "     got: $2"
+		echo "    want: $3"
+		fails=$((fails + 1))
+	fi
+}
+
+# contains DESCRIPTION HAYSTACK NEEDLE
+contains() {
+	case $2 in
+	*"$3"*) echo "ok - $1" ;;
+	*) echo "not ok - $1"; echo "    '$3' not in: $2" | head -c 2000; echo
+	   fails=$((fails + 1)) ;;
+	esac
+}
+
+# finish: the script's exit status.
+finish() {
+	[ "$fails" -eq 0 ] && echo "all checks passed" && exit 0
+	echo "$fails check(s) failed"
+	exit 1
+}
