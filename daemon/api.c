@@ -1,0 +1,132 @@
+/* api: routing of HTTP requests and the small endpoints. */
+#include <cjson/cJSON.h>
+#include <event2/http.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "config.h"
+#include "proxy.h"
+#include "server.h"
+#include "util.h"
+
+static void
+api_root(struct hreq *h)
+{
+	cJSON	*root, *eps;
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "service", "ttsaccel");
+	cJSON_AddStringToObject(root, "version", TTSACCEL_VERSION);
+	cJSON_AddStringToObject(root, "description", "OpenAI-compatible chat "
+	    "proxy that prefetches the reply's speech");
+	cJSON_AddBoolToObject(root, "upstream_configured",
+	    h->srv->cf->upstream_url != NULL);
+	eps = cJSON_AddArrayToObject(root, "endpoints");
+	cJSON_AddItemToArray(eps, cJSON_CreateString(
+	    "POST /v1/chat/completions"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /v1/models"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /health"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("/v1/* (proxied)"));
+	http_json(h, 200, root);
+	cJSON_Delete(root);
+}
+
+static void
+api_health(struct hreq *h)
+{
+	struct server	*srv = h->srv;
+	cJSON		*root;
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "status", srv->stopping ?
+	    "stopping" : "ok");
+	cJSON_AddStringToObject(root, "version", TTSACCEL_VERSION);
+	cJSON_AddNumberToObject(root, "uptime_seconds",
+	    (double)(now_usec() - srv->started) / 1e6);
+	cJSON_AddBoolToObject(root, "upstream_configured",
+	    srv->cf->upstream_url != NULL);
+	cJSON_AddNumberToObject(root, "streams", (double)srv->nstreams);
+	cJSON_AddNumberToObject(root, "requests", (double)srv->nrequests);
+	cJSON_AddNumberToObject(root, "upstream_errors",
+	    (double)srv->nupstream_errors);
+	http_json(h, srv->stopping ? 503 : 200, root);
+	cJSON_Delete(root);
+}
+
+/* GET /v1/models without an upstream: the TTS model alone. */
+static void
+api_models_local(struct hreq *h)
+{
+	cJSON	*root, *data, *m;
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "object", "list");
+	data = cJSON_AddArrayToObject(root, "data");
+	m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "id", h->srv->cf->tts_default_model);
+	cJSON_AddStringToObject(m, "object", "model");
+	cJSON_AddNumberToObject(m, "created", 0);
+	cJSON_AddStringToObject(m, "owned_by", "ttsaccel");
+	cJSON_AddItemToArray(data, m);
+	http_json(h, 200, root);
+	cJSON_Delete(root);
+}
+
+static void
+api_preflight(struct hreq *h)
+{
+	struct evkeyvalq	*out;
+	const char		*want;
+
+	out = evhttp_request_get_output_headers(h->req);
+	evhttp_add_header(out, "Access-Control-Allow-Methods",
+	    "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+	want = http_header(h, "Access-Control-Request-Headers");
+	evhttp_add_header(out, "Access-Control-Allow-Headers", want != NULL ?
+	    want : "Authorization, Content-Type, X-Request-Id");
+	evhttp_add_header(out, "Access-Control-Max-Age", "86400");
+	http_reply(h, 204, NULL, NULL, 0);
+}
+
+void
+api_route(struct hreq *h)
+{
+	const char	*p = h->path, *m = h->method;
+	int		 get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+
+	if (strcmp(m, "OPTIONS") == 0) {
+		api_preflight(h);
+		return;
+	}
+	if (strcmp(p, "/") == 0 && get) {
+		api_root(h);
+		return;
+	}
+	if (strcmp(p, "/health") == 0 && get) {
+		api_health(h);
+		return;
+	}
+	if (strcmp(p, "/v1/chat/completions") == 0) {
+		if (strcmp(m, "POST") != 0) {
+			http_error(h, 405, "invalid_request_error",
+			    "method_not_allowed", "Use POST for %s.", p);
+			return;
+		}
+		proxy_chat(h);
+		return;
+	}
+	if (strcmp(p, "/v1/models") == 0 && get &&
+	    h->srv->cf->upstream_url == NULL) {
+		api_models_local(h);
+		return;
+	}
+	if (strncmp(p, "/v1/", 4) == 0) {
+		/* The model list is public, as in the original. */
+		proxy_pass(h, !(strcmp(p, "/v1/models") == 0 && get));
+		return;
+	}
+	http_error(h, 404, "invalid_request_error", "not_found",
+	    "Unknown path %s.", p);
+}

@@ -1,0 +1,432 @@
+/* chat: OpenAI chat request rewriting and streamed-reply assembly (pure). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chat.h"
+#include "util.h"
+
+static char *
+take_string(cJSON *root, const char *name)
+{
+	cJSON	*it = cJSON_DetachItemFromObjectCaseSensitive(root, name);
+	char	*s = NULL;
+
+	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
+		s = xstrdup(it->valuestring);
+	cJSON_Delete(it);
+	return s;
+}
+
+char *
+chat_rewrite(const char *body, size_t len, struct chat_tts *tts,
+    int *client_stream, const char **err)
+{
+	cJSON	*root, *it, *so;
+	char	*out;
+
+	memset(tts, 0, sizeof *tts);
+	tts->enabled = 1;
+	*client_stream = 0;
+	root = cJSON_ParseWithLength(body, len);
+	if (root == NULL) {
+		*err = "request body is not valid JSON";
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		*err = "request body must be a JSON object";
+		return NULL;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "messages");
+	if (!cJSON_IsArray(it)) {
+		cJSON_Delete(root);
+		*err = "'messages' must be an array";
+		return NULL;
+	}
+
+	it = cJSON_DetachItemFromObjectCaseSensitive(root, "tts_enabled");
+	if (it != NULL && cJSON_IsFalse(it))
+		tts->enabled = 0;
+	cJSON_Delete(it);
+	it = cJSON_DetachItemFromObjectCaseSensitive(root, "tts_events");
+	if (it != NULL && cJSON_IsTrue(it))
+		tts->events = 1;
+	cJSON_Delete(it);
+	it = cJSON_DetachItemFromObjectCaseSensitive(root, "tts_speed");
+	if (cJSON_IsNumber(it))
+		tts->speed = it->valuedouble;
+	cJSON_Delete(it);
+	tts->model = take_string(root, "tts_model");
+	tts->voice = take_string(root, "tts_voice");
+	tts->format = take_string(root, "tts_format");
+
+	it = cJSON_GetObjectItemCaseSensitive(root, "stream");
+	*client_stream = cJSON_IsTrue(it);
+	if (!*client_stream) {
+		/* We assemble the reply: ask for usage too. */
+		so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+		if (!cJSON_IsObject(so)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(root,
+			    "stream_options");
+			so = cJSON_AddObjectToObject(root, "stream_options");
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+		cJSON_AddTrueToObject(so, "include_usage");
+	}
+	if (it != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(root, "stream",
+		    cJSON_CreateTrue());
+	else
+		cJSON_AddTrueToObject(root, "stream");
+
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
+void
+chat_tts_clear(struct chat_tts *tts)
+{
+	free(tts->model);
+	free(tts->voice);
+	free(tts->format);
+	memset(tts, 0, sizeof *tts);
+}
+
+static const cJSON *
+choice_zero(const cJSON *chunk)
+{
+	const cJSON	*choices, *c, *idx;
+
+	choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
+	cJSON_ArrayForEach(c, choices) {
+		idx = cJSON_GetObjectItemCaseSensitive(c, "index");
+		if (idx == NULL || (cJSON_IsNumber(idx) && idx->valueint == 0))
+			return c;
+	}
+	return NULL;
+}
+
+const char *
+chat_chunk_content(const cJSON *chunk)
+{
+	const cJSON	*c, *delta, *content;
+
+	if ((c = choice_zero(chunk)) == NULL)
+		return NULL;
+	delta = cJSON_GetObjectItemCaseSensitive(c, "delta");
+	content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+	if (!cJSON_IsString(content) || content->valuestring[0] == '\0')
+		return NULL;
+	return content->valuestring;
+}
+
+/* A growable string. */
+struct str {
+	char	*s;
+	size_t	 len, cap;
+};
+
+static void
+str_add(struct str *b, const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
+}
+
+struct asm_tool {
+	int		 index;
+	char		*id;
+	char		*type;
+	struct str	 name;
+	struct str	 args;
+};
+
+struct asm_choice {
+	int		 index;
+	char		*role;
+	struct str	 content;
+	struct str	 reasoning;
+	struct str	 refusal;
+	char		*finish_reason;
+	struct asm_tool	*tools;
+	size_t		 ntools;
+	cJSON		*logprobs;	/* content logprobs joined */
+};
+
+struct chat_asm {
+	int			 seen;
+	char			*id;
+	char			*model;
+	char			*fingerprint;
+	double			 created;
+	cJSON			*usage;
+	struct asm_choice	*choices;
+	size_t			 nchoices;
+};
+
+struct chat_asm *
+chat_asm_new(void)
+{
+	return xcalloc(1, sizeof(struct chat_asm));
+}
+
+void
+chat_asm_free(struct chat_asm *a)
+{
+	size_t	i, j;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->nchoices; i++) {
+		struct asm_choice *c = &a->choices[i];
+
+		free(c->role);
+		free(c->content.s);
+		free(c->reasoning.s);
+		free(c->refusal.s);
+		free(c->finish_reason);
+		for (j = 0; j < c->ntools; j++) {
+			free(c->tools[j].id);
+			free(c->tools[j].type);
+			free(c->tools[j].name.s);
+			free(c->tools[j].args.s);
+		}
+		free(c->tools);
+		cJSON_Delete(c->logprobs);
+	}
+	free(a->choices);
+	free(a->id);
+	free(a->model);
+	free(a->fingerprint);
+	cJSON_Delete(a->usage);
+	free(a);
+}
+
+int
+chat_asm_empty(const struct chat_asm *a)
+{
+	return !a->seen;
+}
+
+static void
+set_str(char **dst, const cJSON *it)
+{
+	if (cJSON_IsString(it)) {
+		free(*dst);
+		*dst = xstrdup(it->valuestring);
+	}
+}
+
+static struct asm_choice *
+get_choice(struct chat_asm *a, int index)
+{
+	size_t	i;
+
+	for (i = 0; i < a->nchoices; i++)
+		if (a->choices[i].index == index)
+			return &a->choices[i];
+	a->choices = xreallocarray(a->choices, a->nchoices + 1,
+	    sizeof *a->choices);
+	memset(&a->choices[a->nchoices], 0, sizeof *a->choices);
+	a->choices[a->nchoices].index = index;
+	return &a->choices[a->nchoices++];
+}
+
+static struct asm_tool *
+get_tool(struct asm_choice *c, int index)
+{
+	size_t	i;
+
+	for (i = 0; i < c->ntools; i++)
+		if (c->tools[i].index == index)
+			return &c->tools[i];
+	c->tools = xreallocarray(c->tools, c->ntools + 1, sizeof *c->tools);
+	memset(&c->tools[c->ntools], 0, sizeof *c->tools);
+	c->tools[c->ntools].index = index;
+	return &c->tools[c->ntools++];
+}
+
+static void
+add_choice(struct chat_asm *a, const cJSON *jc)
+{
+	const cJSON		*idx, *delta, *it, *tc, *fn, *lp, *e;
+	struct asm_choice	*c;
+	struct asm_tool		*t;
+	int			 index = 0, tindex;
+
+	idx = cJSON_GetObjectItemCaseSensitive(jc, "index");
+	if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 &&
+	    idx->valuedouble < 1024)
+		index = idx->valueint;
+	c = get_choice(a, index);
+	delta = cJSON_GetObjectItemCaseSensitive(jc, "delta");
+	set_str(&c->role, cJSON_GetObjectItemCaseSensitive(delta, "role"));
+	it = cJSON_GetObjectItemCaseSensitive(delta, "content");
+	if (cJSON_IsString(it))
+		str_add(&c->content, it->valuestring);
+	it = cJSON_GetObjectItemCaseSensitive(delta, "reasoning_content");
+	if (!cJSON_IsString(it))
+		it = cJSON_GetObjectItemCaseSensitive(delta, "reasoning");
+	if (cJSON_IsString(it))
+		str_add(&c->reasoning, it->valuestring);
+	it = cJSON_GetObjectItemCaseSensitive(delta, "refusal");
+	if (cJSON_IsString(it))
+		str_add(&c->refusal, it->valuestring);
+	cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(delta,
+	    "tool_calls")) {
+		it = cJSON_GetObjectItemCaseSensitive(tc, "index");
+		tindex = (cJSON_IsNumber(it) && it->valuedouble >= 0 &&
+		    it->valuedouble < 1024) ? it->valueint : (int)c->ntools;
+		t = get_tool(c, tindex);
+		set_str(&t->id, cJSON_GetObjectItemCaseSensitive(tc, "id"));
+		set_str(&t->type, cJSON_GetObjectItemCaseSensitive(tc, "type"));
+		fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+		it = cJSON_GetObjectItemCaseSensitive(fn, "name");
+		if (cJSON_IsString(it))
+			str_add(&t->name, it->valuestring);
+		it = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+		if (cJSON_IsString(it))
+			str_add(&t->args, it->valuestring);
+	}
+	it = cJSON_GetObjectItemCaseSensitive(jc, "finish_reason");
+	set_str(&c->finish_reason, it);
+	lp = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(jc, "logprobs"), "content");
+	if (cJSON_IsArray(lp)) {
+		if (c->logprobs == NULL)
+			c->logprobs = cJSON_CreateArray();
+		cJSON_ArrayForEach(e, lp)
+			cJSON_AddItemToArray(c->logprobs,
+			    cJSON_Duplicate(e, 1));
+	}
+}
+
+void
+chat_asm_add(struct chat_asm *a, const cJSON *chunk)
+{
+	const cJSON	*it, *jc;
+
+	if (!cJSON_IsObject(chunk))
+		return;
+	a->seen = 1;
+	if (a->id == NULL)
+		set_str(&a->id, cJSON_GetObjectItemCaseSensitive(chunk, "id"));
+	if (a->model == NULL)
+		set_str(&a->model, cJSON_GetObjectItemCaseSensitive(chunk,
+		    "model"));
+	set_str(&a->fingerprint, cJSON_GetObjectItemCaseSensitive(chunk,
+	    "system_fingerprint"));
+	it = cJSON_GetObjectItemCaseSensitive(chunk, "created");
+	if (cJSON_IsNumber(it) && a->created == 0)
+		a->created = it->valuedouble;
+	it = cJSON_GetObjectItemCaseSensitive(chunk, "usage");
+	if (cJSON_IsObject(it)) {
+		cJSON_Delete(a->usage);
+		a->usage = cJSON_Duplicate(it, 1);
+	}
+	cJSON_ArrayForEach(jc, cJSON_GetObjectItemCaseSensitive(chunk,
+	    "choices"))
+		add_choice(a, jc);
+}
+
+static int
+cmp_tool(const void *x, const void *y)
+{
+	return ((const struct asm_tool *)x)->index -
+	    ((const struct asm_tool *)y)->index;
+}
+
+static int
+cmp_choice(const void *x, const void *y)
+{
+	return ((const struct asm_choice *)x)->index -
+	    ((const struct asm_choice *)y)->index;
+}
+
+char *
+chat_asm_result(struct chat_asm *a)
+{
+	cJSON			*root, *choices, *jc, *msg, *tools, *t, *fn, *lp;
+	struct asm_choice	*c;
+	size_t			 i, j;
+	char			*out;
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "id", a->id != NULL ? a->id : "");
+	cJSON_AddStringToObject(root, "object", "chat.completion");
+	cJSON_AddNumberToObject(root, "created", a->created != 0 ?
+	    a->created : (double)time(NULL));
+	cJSON_AddStringToObject(root, "model", a->model != NULL ?
+	    a->model : "");
+	if (a->fingerprint != NULL)
+		cJSON_AddStringToObject(root, "system_fingerprint",
+		    a->fingerprint);
+	choices = cJSON_AddArrayToObject(root, "choices");
+	qsort(a->choices, a->nchoices, sizeof *a->choices, cmp_choice);
+	for (i = 0; i < a->nchoices; i++) {
+		c = &a->choices[i];
+		jc = cJSON_CreateObject();
+		cJSON_AddNumberToObject(jc, "index", c->index);
+		msg = cJSON_AddObjectToObject(jc, "message");
+		cJSON_AddStringToObject(msg, "role", c->role != NULL ?
+		    c->role : "assistant");
+		if (c->content.len > 0 || c->ntools == 0)
+			cJSON_AddStringToObject(msg, "content",
+			    c->content.s != NULL ? c->content.s : "");
+		else
+			cJSON_AddNullToObject(msg, "content");
+		if (c->reasoning.len > 0)
+			cJSON_AddStringToObject(msg, "reasoning_content",
+			    c->reasoning.s);
+		if (c->refusal.len > 0)
+			cJSON_AddStringToObject(msg, "refusal", c->refusal.s);
+		else
+			cJSON_AddNullToObject(msg, "refusal");
+		if (c->ntools > 0) {
+			qsort(c->tools, c->ntools, sizeof *c->tools, cmp_tool);
+			tools = cJSON_AddArrayToObject(msg, "tool_calls");
+			for (j = 0; j < c->ntools; j++) {
+				t = cJSON_CreateObject();
+				cJSON_AddStringToObject(t, "id",
+				    c->tools[j].id != NULL ? c->tools[j].id : "");
+				cJSON_AddStringToObject(t, "type",
+				    c->tools[j].type != NULL ?
+				    c->tools[j].type : "function");
+				fn = cJSON_AddObjectToObject(t, "function");
+				cJSON_AddStringToObject(fn, "name",
+				    c->tools[j].name.s != NULL ?
+				    c->tools[j].name.s : "");
+				cJSON_AddStringToObject(fn, "arguments",
+				    c->tools[j].args.s != NULL ?
+				    c->tools[j].args.s : "");
+				cJSON_AddItemToArray(tools, t);
+			}
+		}
+		if (c->logprobs != NULL) {
+			lp = cJSON_AddObjectToObject(jc, "logprobs");
+			cJSON_AddItemToObject(lp, "content",
+			    cJSON_Duplicate(c->logprobs, 1));
+		} else
+			cJSON_AddNullToObject(jc, "logprobs");
+		if (c->finish_reason != NULL)
+			cJSON_AddStringToObject(jc, "finish_reason",
+			    c->finish_reason);
+		else
+			cJSON_AddNullToObject(jc, "finish_reason");
+		cJSON_AddItemToArray(choices, jc);
+	}
+	if (a->usage != NULL)
+		cJSON_AddItemToObject(root, "usage",
+		    cJSON_Duplicate(a->usage, 1));
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}

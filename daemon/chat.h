@@ -1,0 +1,43 @@
+/* chat: OpenAI chat request rewriting and streamed-reply assembly (pure). */
+#ifndef TTSACCEL_CHAT_H
+#define TTSACCEL_CHAT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* The proxy's own fields, taken out of a chat request. */
+struct chat_tts {
+	int	 enabled;	/* tts_enabled, default 1 */
+	int	 events;	/* tts_events, default 0 */
+	char	*model;		/* tts_model or NULL */
+	char	*voice;
+	char	*format;
+	double	 speed;		/* tts_speed, 0 = unset */
+};
+
+/*
+ * Rewrite a client's chat request for upstream: take out the tts_* fields
+ * into *tts, remember whether the client wants a stream (*client_stream),
+ * and always ask upstream to stream.  Returns the new body (to free) or
+ * NULL with *err set to a message for a 400.
+ */
+char	*chat_rewrite(const char *, size_t, struct chat_tts *, int *,
+	    const char **);
+/* Free what chat_rewrite put in a chat_tts. */
+void	 chat_tts_clear(struct chat_tts *);
+
+/* Choice 0's content delta in a chunk, or NULL (borrowed from chunk). */
+const char *chat_chunk_content(const cJSON *);
+
+struct chat_asm;
+
+/* Assembles chat.completion.chunk objects into one chat.completion. */
+struct chat_asm *chat_asm_new(void);
+void	 chat_asm_free(struct chat_asm *);
+void	 chat_asm_add(struct chat_asm *, const cJSON *);
+/* Has any chunk been seen? */
+int	 chat_asm_empty(const struct chat_asm *);
+/* The chat.completion JSON text (to free). */
+char	*chat_asm_result(struct chat_asm *);
+
+#endif

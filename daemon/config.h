@@ -1,0 +1,71 @@
+/* config: settings from defaults, file, .env, environment and options. */
+#ifndef TTSACCEL_CONFIG_H
+#define TTSACCEL_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+	char		*upstream_url;		/* NEWAPI_BASE_URL, no trailing / or /v1 */
+	char		*upstream_key;		/* NEWAPI_API_KEY */
+	long long	 upstream_timeout;	/* NEWAPI_TIMEOUT, seconds */
+	char		*api_keys;		/* API_KEYS as given */
+	char		*host;			/* HOST */
+	long long	 port;			/* PORT */
+	char		*listen;		/* TTSACCEL_LISTEN host:port */
+	char		*socket_path;		/* TTSACCEL_SOCKET */
+	char		*cors_origin;		/* TTSACCEL_CORS_ORIGIN */
+	long long	 shutdown_timeout;	/* TTSACCEL_SHUTDOWN_TIMEOUT */
+	char		*tts_endpoints;		/* TTS_ENDPOINTS */
+	char		*tts_api_key;
+	char		*tts_default_model;
+	char		*tts_default_voice;
+	char		*tts_default_format;
+	long long	 tts_max_concurrent;
+	long long	 tts_request_timeout;
+	long long	 tts_retry_count;
+	long long	 tts_health_interval;
+	long long	 tts_keepwarm_interval;
+	char		*tts_model_map;
+	char		*tts_voice_map;
+	long long	 cache_max_size;
+	uint64_t	 cache_max_bytes;
+	long long	 cache_ttl;
+	long long	 splitter_min_len;
+	long long	 splitter_max_len;
+	long long	 splitter_first_len;
+	int		 log_level;
+	uint64_t	 max_body_bytes;
+	char		*redis_url;
+	char		*redis_prefix;
+
+	char		**endpoints;		/* `endpoint =` lines of the file */
+	size_t		 nendpoints;
+	char		**client_keys;		/* API_KEYS split; NULL = no auth */
+	size_t		 nclient_keys;
+	char		*file;			/* the config file read, if any */
+};
+
+/* What the command line asked for besides settings. */
+#define CONFIG_ACT_RUN		0
+#define CONFIG_ACT_HELP		1
+#define CONFIG_ACT_VERSION	2
+#define CONFIG_ACT_CHECK	3
+#define CONFIG_ACT_SPLIT	4
+
+/*
+ * Load the configuration: defaults < config file < .env in the working
+ * directory < envp < argv.  Returns 0 and the action asked for in *action,
+ * or -1 with *cause (to free) naming the key, the value and the source.
+ */
+int	 config_load(struct config *, int, char **, char **, int *, char **);
+/* Release everything a loaded configuration holds. */
+void	 config_clear(struct config *);
+/* Print the effective configuration, secrets masked. */
+void	 config_print(const struct config *, FILE *);
+/* Print the options for --help. */
+void	 config_usage(FILE *);
+/* Is this client key one of API_KEYS?  Constant time per key. */
+int	 config_key_ok(const struct config *, const char *);
+
+#endif

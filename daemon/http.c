@@ -1,0 +1,246 @@
+/* http: evhttp glue — listening, request records, errors, auth, access log. */
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:		return "GET";
+	case EVHTTP_REQ_POST:		return "POST";
+	case EVHTTP_REQ_HEAD:		return "HEAD";
+	case EVHTTP_REQ_PUT:		return "PUT";
+	case EVHTTP_REQ_DELETE:		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:	return "OPTIONS";
+	case EVHTTP_REQ_PATCH:		return "PATCH";
+	default:			return "OTHER";
+	}
+}
+
+static void
+request_id(char *buf, size_t len)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		r[8];
+	size_t			i;
+
+	random_bytes(r, sizeof r);
+	for (i = 0; i < sizeof r && 2 * i + 2 < len; i++) {
+		buf[2 * i] = hex[r[i] >> 4];
+		buf[2 * i + 1] = hex[r[i] & 15];
+	}
+	buf[2 * i] = '\0';
+}
+
+static void
+gen_cb(struct evhttp_request *req, void *arg)
+{
+	struct server		*srv = arg;
+	struct hreq		*h;
+	const struct evhttp_uri	*uri;
+	const char		*p, *given;
+	char			*dec;
+
+	h = xcalloc(1, sizeof *h);
+	h->srv = srv;
+	h->req = req;
+	h->t0 = now_usec();
+	h->method = method_name(evhttp_request_get_command(req));
+	srv->nrequests++;
+	given = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Request-Id");
+	if (given != NULL && strlen(given) < sizeof h->id &&
+	    strspn(given, "0123456789abcdefABCDEF-_") == strlen(given) &&
+	    *given != '\0')
+		snprintf(h->id, sizeof h->id, "%s", given);
+	else
+		request_id(h->id, sizeof h->id);
+	uri = evhttp_request_get_evhttp_uri(req);
+	p = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	dec = p != NULL ? evhttp_uridecode(p, 0, NULL) : NULL;
+	h->path = dec != NULL ? xstrdup(dec) : xstrdup("/");
+	free(dec);
+	api_route(h);
+}
+
+int
+server_listen(struct server *srv, char **cause)
+{
+	const struct config	*cf = srv->cf;
+	uint64_t		 hard;
+
+	srv->http = evhttp_new(srv->base);
+	/*
+	 * evhttp answers bodies over its own limit with an HTML page;
+	 * keep it well above MAX_BODY_BYTES so that the API's own check
+	 * answers with an OpenAI-shaped 413 for all but absurd bodies.
+	 */
+	hard = cf->max_body_bytes * 2 + 65536;
+	evhttp_set_max_body_size(srv->http, (ev_ssize_t)hard);
+	evhttp_set_max_headers_size(srv->http, 64 * 1024);
+	evhttp_set_timeout(srv->http, 60);
+	evhttp_set_default_content_type(srv->http, "application/json");
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(srv->http, gen_cb, srv);
+	srv->bound = evhttp_bind_socket_with_handle(srv->http, cf->host,
+	    (ev_uint16_t)cf->port);
+	if (srv->bound == NULL) {
+		*cause = xasprintf("cannot listen on %s port %lld: %s "
+		    "(is another server running there? set HOST/PORT)",
+		    cf->host, cf->port, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+server_stop_listening(struct server *srv)
+{
+	if (srv->bound != NULL) {
+		evhttp_del_accept_socket(srv->http, srv->bound);
+		srv->bound = NULL;
+	}
+}
+
+void
+http_headers(struct hreq *h)
+{
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(h->req);
+	const char		*origin = h->srv->cf->cors_origin;
+
+	evhttp_add_header(out, "X-Request-Id", h->id);
+	if (origin != NULL && *origin != '\0') {
+		evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+		evhttp_add_header(out, "Access-Control-Expose-Headers",
+		    "X-Request-Id, X-TTS-Reply-Id, X-TTS-Cache");
+		if (strcmp(origin, "*") != 0)
+			evhttp_add_header(out, "Vary", "Origin");
+	}
+}
+
+void
+http_reply(struct hreq *h, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	struct evbuffer	*buf;
+
+	http_headers(h);
+	if (ctype != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "Content-Type", ctype);
+	buf = evbuffer_new();
+	if (body != NULL)
+		evbuffer_add(buf, body, len);
+	h->status = status;
+	h->bytes = len;
+	evhttp_send_reply(h->req, status, NULL, buf);
+	evbuffer_free(buf);
+	http_done(h);
+}
+
+void
+http_json(struct hreq *h, int status, const cJSON *json)
+{
+	char	*s;
+
+	s = cJSON_PrintUnformatted(json);
+	http_reply(h, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void
+http_error(struct hreq *h, int status, const char *type, const char *code,
+    const char *fmt, ...)
+{
+	cJSON	*root, *err;
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		fatalx("out of memory");
+	va_end(ap);
+	root = cJSON_CreateObject();
+	err = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(err, "message", msg);
+	cJSON_AddStringToObject(err, "type", type);
+	cJSON_AddNullToObject(err, "param");
+	if (code != NULL)
+		cJSON_AddStringToObject(err, "code", code);
+	else
+		cJSON_AddNullToObject(err, "code");
+	h->note = NULL;
+	log_debug("%s %s: %d %s", h->id, h->path, status, msg);
+	free(msg);
+	http_json(h, status, root);
+	cJSON_Delete(root);
+}
+
+const char *
+http_header(struct hreq *h, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(h->req),
+	    name);
+}
+
+const char *
+http_body(struct hreq *h, size_t *len)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(h->req);
+
+	*len = evbuffer_get_length(in);
+	return (const char *)evbuffer_pullup(in, -1);
+}
+
+int
+http_auth(struct hreq *h)
+{
+	const struct config	*cf = h->srv->cf;
+	const char		*v;
+
+	if (cf->nclient_keys == 0)
+		return 0;
+	v = http_header(h, "Authorization");
+	if (v != NULL && strncasecmp(v, "Bearer ", 7) == 0) {
+		v += 7;
+		while (*v == ' ')
+			v++;
+		if (config_key_ok(cf, v))
+			return 0;
+		http_error(h, 401, "invalid_request_error", "invalid_api_key",
+		    "Incorrect API key provided.");
+		return -1;
+	}
+	http_error(h, 401, "invalid_request_error", "invalid_api_key",
+	    "Missing API key: send 'Authorization: Bearer <key>' with a key "
+	    "from API_KEYS.");
+	return -1;
+}
+
+void
+http_done(struct hreq *h)
+{
+	log_info("%s %s %s %d %zu %.1fms%s%s", h->id, h->method, h->path,
+	    h->status, h->bytes, (double)(now_usec() - h->t0) / 1000.0,
+	    h->note != NULL ? " " : "", h->note != NULL ? h->note : "");
+	free(h->path);
+	free(h);
+}

@@ -1,0 +1,73 @@
+/* server: the daemon's context and the HTTP layer shared by the handlers. */
+#ifndef TTSACCEL_SERVER_H
+#define TTSACCEL_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+struct config;
+struct event;
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+struct evhttp_request;
+struct fetch;
+
+/* The one daemon context, passed explicitly. */
+struct server {
+	struct event_base		*base;
+	struct config			*cf;
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*bound;
+	struct fetch			*fetch;
+	struct event			*stop_timer;
+	int				 stopping;
+	size_t				 nstreams;	/* replies in progress */
+	uint64_t			 started;	/* now_usec() at start */
+	uint64_t			 nrequests;
+	uint64_t			 nchats;
+	uint64_t			 nupstream_errors;
+	/* Consumer of spoken text: each content delta of choice 0. */
+	void	*(*reply_begin)(struct server *, const char *);
+	void	 (*reply_delta)(void *, const char *, size_t);
+	void	 (*reply_end)(void *, int);
+};
+
+/* One incoming request, from its arrival until its access-log line. */
+struct hreq {
+	struct server		*srv;
+	struct evhttp_request	*req;
+	char			 id[24];
+	uint64_t		 t0;
+	const char		*method;
+	char			*path;		/* decoded, no query */
+	int			 status;
+	size_t			 bytes;		/* body bytes sent */
+	const char		*note;		/* for the access log */
+};
+
+/* Bind and serve; -1 with *cause. */
+int	 server_listen(struct server *, char **);
+/* Stop accepting new connections. */
+void	 server_stop_listening(struct server *);
+
+/* Add X-Request-Id and CORS headers to a response. */
+void	 http_headers(struct hreq *);
+/* Send a whole response and finish the request. */
+void	 http_reply(struct hreq *, int, const char *, const char *, size_t);
+/* Send a cJSON value (not freed) as the whole response. */
+void	 http_json(struct hreq *, int, const struct cJSON *);
+/* An OpenAI-shaped error response. */
+void	 http_error(struct hreq *, int, const char *, const char *,
+	    const char *, ...) __attribute__((format(printf, 5, 6)));
+/* Check the client's bearer key; on failure send 401 and return -1. */
+int	 http_auth(struct hreq *);
+/* Log the access line and free the request record. */
+void	 http_done(struct hreq *);
+/* A request header's value, or NULL. */
+const char *http_header(struct hreq *, const char *);
+/* The request body; *len set. */
+const char *http_body(struct hreq *, size_t *);
+
+#endif
