@@ -679,6 +679,11 @@ proxy_chat(struct hreq *h)
 	body = http_body(h, &len);
 	if (check_body(h, len) != 0 || check_upstream(h) != 0)
 		return;
+	if (!utf8_valid(body, len)) {
+		http_error(h, 400, "invalid_request_error", "invalid_utf8",
+		    "Request body is not valid UTF-8.");
+		return;
+	}
 	if ((nbody = chat_rewrite(body, len, &tts, &stream, &err)) == NULL) {
 		http_error(h, 400, "invalid_request_error", "invalid_json",
 		    "%s", err);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Bad input gets a clear OpenAI-shaped error and the daemon keeps serving.
+. "$(dirname "$0")/lib.sh"
+
+start_upstream
+NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test MAX_BODY_BYTES=64K start_daemon
+
+# post STATUS-WANTED DESCRIPTION BODY [curl args]: checks status and shape.
+post() {
+	local want=$1 desc=$2 body=$3; shift 3
+	local code
+	code=$(curl -sS -o "$T/resp" -w '%{http_code}' "$@" --data-binary "$body" \
+	    "$URL/v1/chat/completions")
+	eq "$desc: status" "$code" "$want"
+	check "$desc: OpenAI error shape" jq -e \
+	    '(.error.message|type=="string") and (.error.type|type=="string") and (.error|has("param")) and (.error|has("code"))' "$T/resp"
+}
+alive() {
+	eq "still serving after $1" "$(curl -sS -m 5 "$URL/health" | jq -r .status)" ok
+}
+K=(-H 'Authorization: Bearer sk-test')
+
+post 400 "malformed JSON" '{"model":"m","messages":[' "${K[@]}"
+alive "malformed JSON"
+post 400 "not an object" '[1,2,3]' "${K[@]}"
+post 400 "no messages" '{"model":"m"}' "${K[@]}"
+post 400 "invalid UTF-8" "$(printf '{"model":"m","messages":[{"role":"user","content":"\xff\xfe"}]}')" "${K[@]}"
+alive "invalid UTF-8"
+head -c 100000 /dev/zero | tr '\0' 'a' >"$T/big"
+code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" --data-binary @"$T/big" "$URL/v1/chat/completions")
+eq "oversized body: status" "$code" 413
+check "oversized body: OpenAI error shape" jq -e '.error.message | test("MAX_BODY_BYTES")' "$T/resp"
+alive "oversized body"
+post 401 "missing key" '{"model":"m","messages":[]}'
+post 401 "wrong key" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-wrong'
+post 401 "key prefix" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-tes'
+post 401 "basic auth" '{"model":"m","messages":[]}' -u user:sk-test
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$URL/v1/embeddings" -d '{}')
+eq "pass-through needs a key too" "$code" 401
+code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" "$URL/v1/chat/completions")
+eq "GET on chat is 405" "$code" 405
+code=$(curl -sS -o "$T/resp" -w '%{http_code}' "$URL/nope")
+eq "unknown path is 404" "$code" 404
+check "404 OpenAI shape" jq -e '.error.message' "$T/resp"
+# A client that sends half a request and vanishes.
+(exec 3<>"/dev/tcp/127.0.0.1/$PORT"; printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"mod' >&3; exec 3>&-)
+# Garbage instead of HTTP.
+(exec 3<>"/dev/tcp/127.0.0.1/$PORT"; printf '\x00\x01\x02 garbage\r\n\r\n' >&3; sleep 0.1; exec 3>&-)
+alive "vanished and garbage clients"
+stop_daemon
+
+# No upstream configured: chat is 503, models are the TTS ones.
+NEWAPI_API_KEY=sk-test start_daemon
+post 503 "no upstream" '{"model":"m","messages":[]}' "${K[@]}"
+contains "503 says what to set" "$(cat "$T/resp")" NEWAPI_BASE_URL
+eq "models without upstream" "$(curl -sS "$URL/v1/models" | jq -r '.data[0].id')" liang
+stop_daemon
+
+# Upstream unreachable: 502 naming the failure.
+NEWAPI_BASE_URL=http://127.0.0.1:$(free_port) NEWAPI_API_KEY=sk-test start_daemon
+post 502 "upstream unreachable" '{"model":"m","messages":[]}' "${K[@]}"
+alive "unreachable upstream"
+stop_daemon
+
+# Start-up errors name the key and the source, exit non-zero.
+out=$(CACHE_TTL=soon "$TTSACCEL" --check-config 2>&1); rc=$?
+eq "bad env value exits 1" "$rc" 1
+contains "bad env value named" "$out" "CACHE_TTL"
+printf 'cache_ttl = 5\nport = eighty\n' >"$T/bad.conf"
+out=$("$TTSACCEL" --config "$T/bad.conf" 2>&1); rc=$?
+eq "bad file value exits 1" "$rc" 1
+contains "bad file value located" "$out" "bad.conf line 2"
+out=$("$TTSACCEL" --no-such-option 2>&1); rc=$?
+eq "unknown option exits 1" "$rc" 1
+out=$(NEWAPI_API_KEY=sk-secret-value "$TTSACCEL" --check-config 2>&1); rc=$?
+eq "--check-config exits 0" "$rc" 0
+check "--check-config masks secrets" sh -c "! printf '%s' '$out' | grep -q sk-secret-value"
+finish
