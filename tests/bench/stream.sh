@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Bench section: streaming overhead of the chat proxy (spec §8).
+#
+# One fake upstream with --timestamps paces its SSE events; streambench
+# opens N streams to it directly, then through ttsaccel, and measures each
+# chunk's latency (client's CLOCK_REALTIME - upstream's t_sent_ns).  The
+# overhead is proxy percentile - direct percentile, at 1 and at 200 streams.
+#
+# Knobs (environment): BENCH_STREAM_SECONDS (per measurement, default 10),
+# BENCH_STREAM_COUNTS (default "1 200"), BENCH_STREAM_DELAY_MS (pacing,
+# default 30), BENCH_STREAM_CHUNKS (content events per reply, default 60),
+# BENCH_STREAM_FIRST_MS (upstream's time to first event, default 100).
+#
+# The fake upstream waits before its first event as a model does.  Without
+# that wait it writes its headers and first event back to back, and since
+# its sockets keep Nagle's algorithm on, the first events of a reply on a
+# reused connection wait ~40 ms for the client's delayed ACK: a fake's
+# artefact, the same direct and proxied, that would swamp the p99.
+. "$(cd "$(dirname "$0")" && pwd)/../e2e/lib.sh"
+
+TTSACCEL=$BUILD/ttsaccel
+SB=$BUILD/tests/streambench
+SECS=${BENCH_STREAM_SECONDS:-10}
+COUNTS=${BENCH_STREAM_COUNTS:-1 200}
+DELAY=${BENCH_STREAM_DELAY_MS:-30}
+NCHUNKS=${BENCH_STREAM_CHUNKS:-60}
+FIRST=${BENCH_STREAM_FIRST_MS:-100}
+KEY=sk-test
+GOAL_US=1000
+
+for f in "$TTSACCEL" "$SB" "$FAKE_UPSTREAM"; do
+	[ -x "$f" ] || { echo "stream: $f is missing (make testbins)" >&2; exit 1; }
+done
+
+# 200 streams need 200 descriptors in the client and 400 in the daemon.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 1024 ]; then
+	echo "stream: only $(ulimit -n) file descriptors" >&2
+fi
+
+# A reply of NCHUNKS content deltas of 4 characters: a voice chat's pace.
+reply=$(printf 'word%.0s' $(seq "$NCHUNKS"))
+
+start_upstream --timestamps --delay-ms "$DELAY" --first-delay-ms "$FIRST" \
+    --chunk 4 --reply "$reply"
+NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=$KEY API_KEYS=$KEY start_daemon ||
+	{ echo "stream: the daemon did not start" >&2; exit 1; }
+
+# run LABEL URL STREAMS [ARGS...]: one measurement; its RESULT line goes
+# to $T/LABEL.res.
+run() {
+	local label=$1 url=$2 n=$3; shift 3
+	"$SB" --url "$url" --key "$KEY" --streams "$n" --label "$label" \
+	    --grace 20 --verbose "$@" >"$T/$label.out" 2>"$T/$label.err"
+	grep '^RESULT ' "$T/$label.out" >"$T/$label.res"
+	sed -n 's/^  /    /p' "$T/$label.out"
+	if [ -s "$T/$label.err" ]; then
+		echo "    ($(wc -l <"$T/$label.err") request problems; first ones:)"
+		head -n 5 "$T/$label.err" | sed 's/^/      /'
+	fi
+}
+
+# field FILE NAME: a value from a RESULT line.
+field() {
+	sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1"
+}
+
+# How many timestamped events one reply has (role, content, finish).
+run probe "$UP_URL" 1 --requests 1 --seconds 30 >/dev/null
+expect=$(field "$T/probe.res" chunks_max)
+if [ -z "$expect" ] || [ "$expect" -eq 0 ]; then
+	echo "stream: the fake upstream sent no timestamped events" >&2
+	cat "$T/probe.err" >&2
+	fails=1
+	exit 1
+fi
+
+echo "stream overhead: fake upstream paced at $DELAY ms after $FIRST ms," \
+    "$expect events per reply, $SECS s per measurement"
+for n in $COUNTS; do
+	echo "  $n stream(s), direct:"
+	run "direct-$n" "$UP_URL" "$n" --seconds "$SECS" --expect-chunks "$expect"
+	echo "  $n stream(s), through ttsaccel:"
+	run "proxy-$n" "$URL" "$n" --seconds "$SECS" --expect-chunks "$expect"
+	if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+		echo "stream: the daemon died during the $n-stream run" >&2
+		fails=1
+		exit 1
+	fi
+done
+
+echo
+echo "stream overhead summary (microseconds per chunk; extra = proxy - direct)"
+for n in $COUNTS; do
+	d=$T/direct-$n.res p=$T/proxy-$n.res
+	awk -v n="$n" -v goal="$GOAL_US" -v last="${COUNTS##* }" \
+	    -v dp50="$(field "$d" p50_us)" -v dp99="$(field "$d" p99_us)" \
+	    -v pp50="$(field "$p" p50_us)" -v pp99="$(field "$p" p99_us)" \
+	    -v dfl="$(field "$d" flowing)" -v pfl="$(field "$p" flowing)" \
+	    -v dch="$(field "$d" chunks)" -v pch="$(field "$p" chunks)" '
+	function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+	BEGIN {
+		printf "streams=%d direct p50=%.0f p99=%.0f proxy p50=%.0f " \
+		    "p99=%.0f extra p50=%.0f p99=%.0f ratio p50=%s p99=%s " \
+		    "flowing=%d/%d (direct %d/%d) chunks proxy=%d direct=%d\n",
+		    n, dp50, dp99, pp50, pp99, pp50 - dp50, pp99 - dp99,
+		    ratio(pp50, dp50), ratio(pp99, dp99), pfl, n, dfl, n,
+		    pch, dch
+		if (n == last)
+			printf "goal (< %d us median extra at %d streams, all " \
+			    "flowing): %s\n", goal, n, \
+			    pp50 - dp50 < goal && pfl == n ? "met" : "NOT met"
+	}'
+done
+
+stop_daemon || { echo "stream: the daemon did not exit cleanly" >&2; exit 1; }
+exit 0
