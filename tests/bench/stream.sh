@@ -77,6 +77,8 @@ fi
 
 echo "stream overhead: fake upstream paced at $DELAY ms after $FIRST ms," \
     "$expect events per reply, $SECS s per measurement"
+echo "  (load average before: $(cut -d' ' -f1-3 /proc/loadavg); other work on" \
+    "the machine shows up as noise in both columns)"
 for n in $COUNTS; do
 	echo "  $n stream(s), direct:"
 	run "direct-$n" "$UP_URL" "$n" --seconds "$SECS" --expect-chunks "$expect"

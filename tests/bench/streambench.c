@@ -35,6 +35,8 @@
 
 #define SB_MAX_STREAMS	10000
 #define SB_MAX_EVENT	(64 * 1024)	/* one SSE event, bounded */
+#define SB_RETRY_MS	100		/* pause after a failed request */
+#define SB_MAX_REPORTS	20		/* --verbose lines about failures */
 
 struct sb;
 
@@ -78,6 +80,7 @@ struct sb {
 	/* Latencies in nanoseconds. */
 	int64_t			*lat;
 	size_t			 nlat, caplat;
+	long long		 nreports;	/* --verbose lines so far */
 	long long		 nnots;		/* data events without t_sent_ns */
 	long long		 cmin, cmax;	/* chunks per complete request */
 	struct timespec		 t_start, t_end;
@@ -288,11 +291,13 @@ request_done_cb(struct evhttp_request *req, void *arg)
 			sb->cmax = s->chunks;
 	} else {
 		s->nbad++;
-		if (sb->verbose)
+		if (sb->verbose && sb->nreports++ < SB_MAX_REPORTS)
 			fprintf(stderr, "streambench: stream %zu request %lld: "
 			    "status %d, %lld chunks, %s\n", s->idx, s->nreq,
 			    code, s->chunks, s->done_seen ? "[DONE] seen" :
 			    "no [DONE]");
+		/* No hot loop against a server that refuses. */
+		tv.tv_usec = SB_RETRY_MS * 1000;
 	}
 	if (sb->stopping || (sb->requests > 0 && s->nreq >= sb->requests))
 		slot_finish(s);
@@ -398,7 +403,7 @@ cut_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < sb->nstreams; i++) {
 		if (sb->slots[i].req != NULL && !sb->slots[i].finished) {
 			sb->slots[i].nbad++;
-			if (sb->verbose)
+			if (sb->verbose && sb->nreports++ < SB_MAX_REPORTS)
 				fprintf(stderr, "streambench: stream %lld cut "
 				    "after %lld chunks\n", i,
 				    sb->slots[i].chunks);
@@ -448,7 +453,8 @@ report(struct sb *sb)
 		if (s->nok > 0 && s->nbad == 0)
 			flowing++;
 	}
-	qsort(sb->lat, sb->nlat, sizeof *sb->lat, cmp_i64);
+	if (sb->nlat > 0)
+		qsort(sb->lat, sb->nlat, sizeof *sb->lat, cmp_i64);
 	for (k = 0; k < sb->nlat; k++)
 		sum += (double)sb->lat[k];
 	mean = sb->nlat > 0 ? sum / (double)sb->nlat / 1000.0 : 0;
