@@ -674,7 +674,7 @@ clean_line_start(struct segmenter *s, uint32_t c)
 		if (is_ws(d) || is_eol(d)) {
 			/* A task list's "[ ]" or "[x]" goes too. */
 			n = 1;
-			if (la(s, 2) == '[') {
+			if (is_ws(d) && la(s, 2) == '[') {
 				d = la(s, 3);
 				if (la(s, 4) == LA_MORE || la(s, 5) == LA_MORE)
 					return 0;
@@ -682,7 +682,7 @@ clean_line_start(struct segmenter *s, uint32_t c)
 				    la(s, 4) == ']' && (is_ws(la(s, 5)) ||
 				    is_eol(la(s, 5))))
 					n = 5;
-			} else if (la(s, 2) == LA_MORE && !is_eol(d))
+			} else if (is_ws(d) && la(s, 2) == LA_MORE)
 				return 0;
 			consume(s, n);
 			s->line_start = 0;
@@ -1300,6 +1300,8 @@ segment_new(const struct segment_opts *o)
 		segment_opts_default(&s->o);
 	if (s->o.max_len == 0)
 		s->o.max_len = 1;
+	if (s->o.min_len > s->o.max_len)
+		s->o.min_len = s->o.max_len;
 	s->prev = '\n';
 	s->line_start = 1;
 	s->last_out = '\n';
@@ -1325,10 +1327,16 @@ segment_free(struct segmenter *s)
 void
 segment_feed(struct segmenter *s, const char *p, size_t len)
 {
-	if (s->in_eof || len == 0)
-		return;
-	decode(s, (const unsigned char *)p, len);
-	run(s);
+	size_t	n;
+
+	/* In slices, so the code point buffers stay in cache. */
+	while (!s->in_eof && len > 0) {
+		n = len < 16384 ? len : 16384;
+		decode(s, (const unsigned char *)p, n);
+		run(s);
+		p += n;
+		len -= n;
+	}
 }
 
 void

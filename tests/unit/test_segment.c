@@ -521,6 +521,36 @@ test_long(void)
 	segs_clear(&got);
 }
 
+/* Inputs the fuzzer found, and other traps for cut-independence. */
+static void
+test_traps(void)
+{
+	static const char *const traps[] = {
+		".....................\n\n2. \x0cirst\n-\n[x] done\n",
+		"-\n[x] a\n- [ ]\n- [x]b\n* [\n",
+		"`a``b```c````\n``` x\n```",
+		"<a href=\"x\">y</a><br/><https://a.b/c> <!-- -->",
+		"![a [b] c](d (e) f) [g](h) [1] [^2] [12](x)",
+		"Mr. mr. etc. Etc. e.g. U.S. a.m. 3. 3.5 ... !!! ??? ;;; ,,, ::",
+		"\xe4\xbd\xa0\xe5\xa5\xbd\xe3\x80\x82\xe2\x80\x9d\xef\xbc\x89",
+		"\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9 \xed\xa0\x80 "
+		    "\xc0\xaf \xf4\x90\x80\x80 \xe0\x80",
+		"| a | b |\n|:-|-:|\n| c |\n---|---\n===\n***\n_ _ _",
+		NULL
+	};
+	struct segment_opts	 o;
+	size_t			 i;
+
+	for (i = 0; traps[i] != NULL; i++) {
+		segment_opts_default(&o);
+		property(traps[i], &o, traps[i], strlen(traps[i]));
+		o.min_len = 0;
+		o.max_len = 3;
+		o.first_len = 1;
+		property(traps[i], &o, traps[i], strlen(traps[i]));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -528,6 +558,7 @@ main(int argc, char **argv)
 	test_split();
 	test_stream();
 	test_long();
+	test_traps();
 	run_corpus(argc > 1 ? argv[1] : "tests/segment");
 	return CHECK_DONE();
 }
