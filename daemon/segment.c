@@ -35,6 +35,9 @@
 #include "util.h"
 
 #define LA_MORE		0xfffffffeU	/* not fed yet */
+/* How far a look-ahead goes before it decides anyway: bounds the work
+ * of re-scanning a held-back tail on every small delta. */
+#define SCAN_MAX	1024
 #define LA_EOF		0xffffffffU	/* end of the reply */
 
 /* A growing array of code points, consumed from off. */
@@ -495,8 +498,10 @@ run_len(const struct segmenter *s, size_t k, uint32_t c, int *more)
 	size_t		n = 0;
 	uint32_t	d;
 
-	while ((d = la(s, k + n)) == c)
+	while (n < SCAN_MAX && (d = la(s, k + n)) == c)
 		n++;
+	if (n == SCAN_MAX)
+		d = LA_EOF;	/* long enough: decide */
 	*more = d == LA_MORE;
 	return n;
 }
@@ -517,7 +522,7 @@ line_only(const struct segmenter *s, size_t k, const char *ok,
 		d = la(s, k);
 		if (d == LA_MORE)
 			return -1;
-		if (is_eol(d))
+		if (is_eol(d) || k == SCAN_MAX)
 			break;
 		if (is_ws(d))
 			continue;
@@ -612,15 +617,16 @@ clean_line_start(struct segmenter *s, uint32_t c)
 				d = la(s, k);
 				if (d == LA_MORE)
 					return 0;
-				if (is_eol(d) || (c == '`' && d == '`'))
+				if (is_eol(d) || (c == '`' && d == '`') ||
+				    k == SCAN_MAX)
 					break;
 			}
-			if (is_eol(d)) {
-				consume(s, k + (d != LA_EOF));
+			if (d != '`') {
+				consume(s, k + (is_eol(d) && d != LA_EOF));
 				s->in_fence = 1;
 				s->fence_ch = c;
 				s->fence_len = n;
-				s->line_start = 1;
+				s->line_start = is_eol(d);
 				out(s, '\n');
 				return 1;
 			}
@@ -698,7 +704,7 @@ clean_line_start(struct segmenter *s, uint32_t c)
 			d = la(s, n + 1);
 			if (d == LA_MORE)
 				return 0;
-			if (is_ws(d) || is_eol(d)) {
+			if (is_ws(d)) {		/* "42." alone is a number */
 				consume(s, n + 1);
 				s->line_start = 0;
 				return 1;
@@ -724,7 +730,7 @@ clean_code(struct segmenter *s)
 		d = la(s, k);
 		if (d == LA_MORE)
 			return 0;
-		if (is_eol(d)) {
+		if (is_eol(d) || k >= SCAN_MAX) {
 			consume(s, n);	/* unclosed: only the marks go */
 			return 1;
 		}
@@ -1225,8 +1231,8 @@ cut_step(struct segmenter *s)
 		d = qla(s, k);
 		if (d == LA_MORE)
 			return 0;
-		if (!is_closer(d) && (kind != P_HARD ||
-		    punct_kind(d) != P_HARD))
+		if (k == 32 || (!is_closer(d) && (kind != P_HARD ||
+		    punct_kind(d) != P_HARD)))
 			break;
 	}
 	ok = 1;
