@@ -267,7 +267,8 @@ run_file(const char *path)
 			}
 			if (n < 0)
 				break;
-			line[n - 1] == '\n' ? line[--n] = '\0' : 0;
+			if (line[n - 1] == '\n')
+				line[--n] = '\0';
 			p = line + 9;
 			c.name = xstrdup(strsep(&p, " "));
 			segment_opts_default(&c.o);
