@@ -1,6 +1,7 @@
 /* fetch: outgoing HTTP on libcurl's multi interface, driven by libevent. */
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,8 @@ struct fetch {
 };
 
 struct sockinfo {
-	struct event		*ev;
-	struct fetch		*f;
+	struct event		 ev;
+	int			 added;
 };
 
 static void	check_done(struct fetch *);
@@ -119,7 +120,8 @@ multi_sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 
 	if (what == CURL_POLL_REMOVE) {
 		if (si != NULL) {
-			event_free(si->ev);
+			if (si->added)
+				event_del(&si->ev);
 			free(si);
 			curl_multi_assign(f->multi, s, NULL);
 		}
@@ -132,12 +134,15 @@ multi_sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 		kind |= EV_WRITE;
 	if (si == NULL) {
 		si = xcalloc(1, sizeof *si);
-		si->f = f;
 		curl_multi_assign(f->multi, s, si);
-	} else
-		event_free(si->ev);
-	si->ev = event_new(f->base, s, kind, event_cb, f);
-	event_add(si->ev, NULL);
+	} else if (si->added) {
+		if (event_get_events(&si->ev) == kind)
+			return 0;	/* no change: no syscall */
+		event_del(&si->ev);
+	}
+	event_assign(&si->ev, f->base, s, kind, event_cb, f);
+	event_add(&si->ev, NULL);
+	si->added = 1;
 	return 0;
 }
 

@@ -5,6 +5,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,6 +88,8 @@ server_listen(struct server *srv, char **cause)
 {
 	const struct config	*cf = srv->cf;
 	uint64_t		 hard;
+	evutil_socket_t		 fd;
+	int			 one = 1;
 
 	srv->http = evhttp_new(srv->base);
 	/*
@@ -108,6 +114,10 @@ server_listen(struct server *srv, char **cause)
 		    cf->host, cf->port, strerror(errno));
 		return -1;
 	}
+	/* Each streamed event goes out at once, not held back for an ACK
+	 * (accepted sockets inherit this on Linux). */
+	fd = evhttp_bound_socket_get_fd(srv->bound);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	return 0;
 }
 

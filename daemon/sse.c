@@ -147,6 +147,8 @@ sse_feed(struct sse_parser *p, const char *s, size_t n, sse_event_cb cb,
 {
 	if (n > p->maxlen || p->len + n > p->maxlen)
 		return -1;
+	if (n == 0)
+		return 0;
 	if (p->len + n > p->cap) {
 		p->cap = (p->len + n) * 2;
 		if (p->cap < 4096)

@@ -52,6 +52,7 @@ fi
 if [ "$what" = e2e ] || [ "$what" = all ]; then
 	for t in tests/e2e/*.sh; do
 		[ -f "$t" ] || continue
+		[ "$(basename "$t")" = lib.sh ] && continue
 		name=e2e/$(basename "$t" .sh)
 		want "$name" || continue
 		run_one "$name" bash "$t"
