@@ -1,0 +1,297 @@
+#!/usr/bin/env node
+// Conformance with the official OpenAI SDK, used unchanged: the same
+// requests against the fake upstream directly and through ttsaccel must give
+// the same answers.  Prints TAP lines; exits 1 on any mismatch.
+//
+//   node conformance.mjs --direct http://127.0.0.1:P1 --proxy http://127.0.0.1:P2 [--key KEY]
+//
+// Base URLs are given without /v1 (a trailing /v1 is accepted too).  The key
+// is sent to both as the bearer key (default $OPENAI_API_KEY, else sk-test).
+import { parseArgs } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
+import OpenAI from 'openai';
+
+const { values: opt } = parseArgs({
+	options: {
+		direct: { type: 'string' },
+		proxy: { type: 'string' },
+		key: { type: 'string', default: process.env.OPENAI_API_KEY || 'sk-test' },
+		model: { type: 'string', default: 'gpt-conformance' },
+		timeout: { type: 'string', default: '20000' },
+	},
+});
+if (!opt.direct || !opt.proxy) {
+	console.error('usage: node conformance.mjs --direct URL --proxy URL [--key KEY]');
+	process.exit(2);
+}
+
+function client(url) {
+	return new OpenAI({
+		baseURL: url.replace(/\/+$/, '').replace(/\/v1$/, '') + '/v1',
+		apiKey: opt.key,
+		maxRetries: 0,
+		timeout: Number(opt.timeout),
+	});
+}
+const sides = { direct: client(opt.direct), proxy: client(opt.proxy) };
+
+// A whole-run guard: a hung request must not hang the suite.
+setTimeout(() => {
+	console.log('Bail out! conformance run took longer than 120 s');
+	process.exit(1);
+}, 120000).unref();
+
+let n = 0;
+let failed = 0;
+
+function show(v) {
+	return typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v, null, 0);
+}
+
+// ok/not ok for one comparison, with got/want on failure.
+function eq(desc, got, want) {
+	n++;
+	if (isDeepStrictEqual(got, want)) {
+		console.log(`ok ${n} - ${desc}`);
+		return true;
+	}
+	failed++;
+	console.log(`not ok ${n} - ${desc}`);
+	console.log(`  #  got: ${show(got)}`);
+	console.log(`  # want: ${show(want)}`);
+	return false;
+}
+
+function ok(desc, cond, detail) {
+	n++;
+	if (cond) {
+		console.log(`ok ${n} - ${desc}`);
+		return true;
+	}
+	failed++;
+	console.log(`not ok ${n} - ${desc}`);
+	if (detail !== undefined)
+		console.log(`  # ${show(detail)}`);
+	return false;
+}
+
+// Run one scenario; an exception is one failure, not the end of the run.
+async function scenario(name, fn) {
+	console.log(`# ${name}`);
+	try {
+		await fn();
+	} catch (e) {
+		n++;
+		failed++;
+		console.log(`not ok ${n} - ${name}: ${e?.constructor?.name}: ${e?.message}`);
+	}
+}
+
+function messages(text) {
+	return [
+		{ role: 'system', content: 'You are a test.' },
+		{ role: 'user', content: text },
+	];
+}
+
+// Everything an SDK user sees of a stream, folded into one object.
+async function collectStream(c, params, reqopts) {
+	const r = {
+		text: '', reasoning: '', roles: [], finish: null, chunks: 0,
+		ids: new Set(), objects: new Set(), models: new Set(),
+		usage: null, tools: [], error: null,
+	};
+	try {
+		const stream = await c.chat.completions.create({ ...params, stream: true }, reqopts);
+		for await (const chunk of stream) {
+			r.chunks++;
+			r.ids.add(chunk.id);
+			r.objects.add(chunk.object);
+			r.models.add(chunk.model);
+			if (chunk.usage)
+				r.usage = chunk.usage;
+			const ch = chunk.choices?.[0];
+			if (!ch)
+				continue;
+			const d = ch.delta ?? {};
+			if (d.role)
+				r.roles.push(d.role);
+			if (d.content)
+				r.text += d.content;
+			if (d.reasoning_content)
+				r.reasoning += d.reasoning_content;
+			for (const tc of d.tool_calls ?? []) {
+				const t = (r.tools[tc.index] ??= { type: '', name: '', arguments: '' });
+				if (tc.type)
+					t.type = tc.type;
+				if (tc.function?.name)
+					t.name += tc.function.name;
+				if (tc.function?.arguments)
+					t.arguments += tc.function.arguments;
+			}
+			if (ch.finish_reason)
+				r.finish = ch.finish_reason;
+		}
+	} catch (e) {
+		r.error = e;
+	}
+	return r;
+}
+
+async function both(fn) {
+	const [direct, proxy] = await Promise.all([fn(sides.direct), fn(sides.proxy)]);
+	return { direct, proxy };
+}
+
+// Compare two folded streams on everything that must agree.
+function compareStreams(what, d, p, { expectText } = {}) {
+	const dok = ok(`${what}: direct stream completes`, d.error === null, d.error?.message);
+	const pok = ok(`${what}: stream through ttsaccel completes`, p.error === null, p.error?.message);
+	if (!dok || !pok)
+		return;
+	if (expectText !== undefined)
+		eq(`${what}: direct text is the expected reply`, d.text, expectText);
+	eq(`${what}: same text through ttsaccel`, p.text, d.text);
+	eq(`${what}: one role delta, assistant`, p.roles, ['assistant']);
+	eq(`${what}: same finish_reason`, p.finish, d.finish);
+	eq(`${what}: same number of chunks`, p.chunks, d.chunks);
+	eq(`${what}: every chunk is chat.completion.chunk`, [...p.objects], ['chat.completion.chunk']);
+	eq(`${what}: one id for the whole stream`, p.ids.size, 1);
+	eq(`${what}: model is the request's`, [...p.models], [...d.models]);
+	eq(`${what}: usage present iff direct has it`, p.usage !== null, d.usage !== null);
+}
+
+await scenario('streaming', async () => {
+	const params = { model: opt.model, messages: messages('Say something.') };
+	const { direct, proxy } = await both((c) => collectStream(c, params));
+	compareStreams('stream', direct, proxy);
+	ok('stream: the reply is not empty', direct.text.length > 0);
+	eq('stream: finish_reason stop', proxy.finish, 'stop');
+	eq('stream: model', [...proxy.models], [opt.model]);
+});
+
+await scenario('streaming with usage', async () => {
+	const params = {
+		model: opt.model, messages: messages('Say something.'),
+		stream_options: { include_usage: true },
+	};
+	const { direct, proxy } = await both((c) => collectStream(c, params));
+	compareStreams('stream+usage', direct, proxy);
+	ok('stream+usage: usage through ttsaccel', proxy.usage?.total_tokens > 0, proxy.usage);
+});
+
+await scenario('streaming UTF-8', async () => {
+	const text = '你好，世界！这是一个测试。今天天气很好🌞，我们去公园吧🎉😀！' +
+	    ' Emoji with skin tone 👍🏽, a family 👨‍👩‍👧 and a flag 🇫🇷.';
+	const params = { model: opt.model, messages: messages('ECHO:' + text) };
+	const { direct, proxy } = await both((c) => collectStream(c, params));
+	compareStreams('utf-8', direct, proxy, { expectText: text });
+});
+
+await scenario('non-streaming', async () => {
+	const params = { model: opt.model, messages: messages('Say something.') };
+	const { direct: d, proxy: p } = await both((c) => c.chat.completions.create(params));
+	eq('non-stream: object', p.object, 'chat.completion');
+	eq('non-stream: same content', p.choices[0]?.message?.content, d.choices[0]?.message?.content);
+	eq('non-stream: same role', p.choices[0]?.message?.role, d.choices[0]?.message?.role);
+	eq('non-stream: role assistant', p.choices[0]?.message?.role, 'assistant');
+	eq('non-stream: same finish_reason', p.choices[0]?.finish_reason, d.choices[0]?.finish_reason);
+	eq('non-stream: one choice', p.choices.length, 1);
+	eq('non-stream: model', p.model, d.model);
+	ok('non-stream: id present', typeof p.id === 'string' && p.id.length > 0, p.id);
+	if (d.usage)
+		ok('non-stream: usage present as direct', p.usage?.total_tokens > 0, p.usage);
+	// The same reply streamed: assembly must match the stream.
+	const s = await collectStream(sides.direct, params);
+	eq('non-stream: content equals the streamed text', p.choices[0]?.message?.content, s.text);
+});
+
+await scenario('non-streaming UTF-8', async () => {
+	const text = '中文回复：你好！😀🎉 ok.';
+	const params = { model: opt.model, messages: messages('ECHO:' + text) };
+	const { direct: d, proxy: p } = await both((c) => c.chat.completions.create(params));
+	eq('non-stream utf-8: direct content', d.choices[0]?.message?.content, text);
+	eq('non-stream utf-8: same content through ttsaccel', p.choices[0]?.message?.content, text);
+});
+
+await scenario('SDK stream helper', async () => {
+	// chat.completions.stream() checks the chunks' shape as it assembles.
+	const params = { model: opt.model, messages: messages('ECHO:Helper assembles this. Twice over.') };
+	const { direct: d, proxy: p } = await both(async (c) =>
+		(await c.chat.completions.stream(params).finalChatCompletion()));
+	eq('helper: content', p.choices[0]?.message?.content, d.choices[0]?.message?.content);
+	eq('helper: finish_reason', p.choices[0]?.finish_reason, 'stop');
+});
+
+await scenario('tool calls and reasoning', async () => {
+	const params = {
+		model: opt.model, messages: messages('What is the weather?'),
+		x_fake: { tool_call: true, reasoning: 'The user wants the weather.' },
+	};
+	const { direct: d, proxy: p } = await both((c) => collectStream(c, params));
+	compareStreams('tools', d, p);
+	eq('tools stream: finish_reason tool_calls', p.finish, 'tool_calls');
+	eq('tools stream: same tool calls', p.tools, d.tools);
+	ok('tools stream: arguments are JSON', (() => { try { JSON.parse(p.tools[0]?.arguments); return true; } catch { return false; } })(), p.tools);
+	eq('tools stream: same reasoning', p.reasoning, d.reasoning);
+
+	const ns = await both((c) => c.chat.completions.create(params));
+	const calls = (r) => (r.choices[0]?.message?.tool_calls ?? []).map((t) =>
+		({ type: t.type, name: t.function?.name, arguments: t.function?.arguments }));
+	eq('tools non-stream: same tool calls', calls(ns.proxy), calls(ns.direct));
+	eq('tools non-stream: finish_reason', ns.proxy.choices[0]?.finish_reason, 'tool_calls');
+	ok('tools non-stream: tool call id present',
+	    typeof ns.proxy.choices[0]?.message?.tool_calls?.[0]?.id === 'string');
+});
+
+await scenario('upstream error status', async () => {
+	for (const stream of [false, true]) {
+		const params = {
+			model: opt.model, messages: messages('x'), stream,
+			x_fake: { fault: 'status:429' },
+		};
+		const { direct: d, proxy: p } = await both(async (c) => {
+			try {
+				const r = await c.chat.completions.create(params);
+				if (stream)
+					for await (const _ of r)
+						;
+				return { thrown: false };
+			} catch (e) {
+				return { thrown: true, cls: e.constructor.name, status: e.status,
+				    type: e.error?.type, code: e.code };
+			}
+		});
+		eq(`error (stream=${stream}): direct raises RateLimitError`, d.cls, 'RateLimitError');
+		eq(`error (stream=${stream}): same error through ttsaccel`, p, d);
+	}
+});
+
+await scenario('upstream dies mid-stream', async () => {
+	const params = {
+		model: opt.model, messages: messages('ECHO:Twelve chars. And then it stops.'),
+		x_fake: { fault: 'die-after:3', chunk: 4 },
+	};
+	const { direct: d, proxy: p } = await both((c) => collectStream(c, params));
+	ok('die: direct client sees an error', d.error !== null);
+	ok('die: client through ttsaccel sees an error', p.error !== null,
+	    `no error; text ${JSON.stringify(p.text)}, finish ${p.finish}`);
+	eq('die: the text before the cut is the same', p.text, d.text);
+	eq('die: no finish_reason through ttsaccel', p.finish, null);
+});
+
+await scenario('models.list', async () => {
+	const { direct, proxy } = await both(async (c) => {
+		const ids = [];
+		for await (const m of c.models.list())
+			ids.push(m.id);
+		return ids;
+	});
+	ok('models: direct lists models', direct.length > 0, direct);
+	const missing = direct.filter((id) => !proxy.includes(id));
+	eq('models: every upstream model listed through ttsaccel', missing, []);
+});
+
+console.log(`1..${n}`);
+console.log(failed === 0 ? `# all ${n} passed` : `# ${failed} of ${n} failed`);
+process.exit(failed === 0 ? 0 : 1);
