@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -137,8 +138,17 @@ usage(FILE *f)
 "                        nospace | crlf | hang | hang:N\n"
 "  --reasoning TEXT      send reasoning_content deltas before the content\n"
 "  --tool-call           send a tool call after the content\n"
-"  --timestamps          add \"t_sent_ns\" (CLOCK_REALTIME) to each chunk\n"
+"  --timestamps          add \"t_sent_ns\" to each chunk: CLOCK_REALTIME in ns\n"
+"                        when the chunk is handed to the connection\n"
 "  --help                this text\n"
+"\n"
+"Faults: die-after:N closes the connection after N content chunks, without\n"
+"[DONE]; status:CODE answers CODE with an OpenAI error body; multiline\n"
+"splits each event's JSON over several data: lines and adds event:, id:\n"
+"and comment lines; nospace writes data:{...}; crlf ends lines with CRLF;\n"
+"hang (hang:N) goes quiet after the first (N-th) content chunk until the\n"
+"client leaves.  Without \"stream\": true, die-after closes the connection\n"
+"without an answer and hang never answers.\n"
 "\n"
 "Per request, header X-Fake-<Option>: VALUE (X-Fake-Delay-Ms: 50,\n"
 "X-Fake-Fault: die-after:3, X-Fake-Tool-Call: 1) or a body field\n"
@@ -1293,6 +1303,9 @@ listen_on(int port)
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Accepted sockets inherit it: no Nagle delay between small
+	 * events, which would distort latency measurements. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((unsigned short)port);
