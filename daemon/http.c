@@ -131,6 +131,14 @@ server_stop_listening(struct server *srv)
 }
 
 void
+server_stream_done(struct server *srv)
+{
+	srv->nstreams--;
+	if (srv->stopping && srv->nstreams == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+void
 http_headers(struct hreq *h)
 {
 	struct evkeyvalq	*out = evhttp_request_get_output_headers(h->req);

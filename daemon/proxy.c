@@ -51,6 +51,7 @@ struct px {
 	int				 saw_done;
 	int				 upstream_error;
 	struct event			*defer;
+	int				 flushing;
 };
 
 static void	px_finish(struct px *);
@@ -237,10 +238,24 @@ px_free(struct px *px)
 	if (px->hold != NULL)
 		evbuffer_free(px->hold);
 	free(px->ctype);
-	px->srv->nstreams--;
-	if (px->srv->stopping && px->srv->nstreams == 0)
-		event_base_loopexit(px->srv->base, NULL);
+	if (!px->flushing)
+		server_stream_done(px->srv);
 	free(px);
+}
+
+/* The last bytes of a reply are written: the stream is over. */
+static void
+flushed_cb(struct evhttp_request *req, void *arg)
+{
+	server_stream_done(arg);
+}
+
+/* Count the stream as running until its reply is written out. */
+static void
+flush_then_done(struct px *px)
+{
+	evhttp_request_set_on_complete_cb(px->req, flushed_cb, px->srv);
+	px->flushing = 1;
 }
 
 /* Everything is over for this request: log it and let go. */
@@ -312,6 +327,7 @@ end_reply(struct px *px)
 {
 	if (px->req != NULL) {
 		evhttp_connection_set_closecb(px->evcon, NULL, NULL);
+		flush_then_done(px);
 		evhttp_send_reply_end(px->req);
 		px->req = NULL;
 	}
@@ -330,6 +346,7 @@ whole_reply(struct px *px, int status, const char *ctype, const char *body,
 		out = evhttp_request_get_output_headers(px->req);
 		evhttp_add_header(out, "X-TTS-Reply-Id", px->reply_id);
 	}
+	flush_then_done(px);
 	http_reply(px->h, status, ctype, body, len);
 	px->req = NULL;
 	px_free(px);
@@ -341,6 +358,7 @@ px_error(struct px *px, int status, const char *type, const char *fmt,
 {
 	watch_stop(px);
 	evhttp_connection_set_closecb(px->evcon, NULL, NULL);
+	flush_then_done(px);
 	http_error(px->h, status, type, NULL, fmt, arg);
 	px->req = NULL;
 	px_free(px);

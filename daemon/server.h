@@ -52,6 +52,9 @@ int	 server_listen(struct server *, char **);
 /* Stop accepting new connections. */
 void	 server_stop_listening(struct server *);
 
+/* A stream has ended: when stopping and it was the last, leave the loop. */
+void	 server_stream_done(struct server *);
+
 /* Add X-Request-Id and CORS headers to a response. */
 void	 http_headers(struct hreq *);
 /* Send a whole response and finish the request. */
