@@ -44,7 +44,7 @@ trap 'exit 130' INT TERM
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }
@@ -82,19 +82,32 @@ start_upstream() {
 # Environment given before the call (VAR=x start_daemon) reaches it.
 # With TTSACCEL_VALGRIND=1 it runs under valgrind and fails on leaks.
 start_daemon() {
-	PORT=$(free_port)
 	SOCK=$T/admin.sock
-	local wrap=()
+	local wrap=() attempt i
 	if [ -n "${TTSACCEL_VALGRIND:-}" ]; then
 		wrap=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
 		    --errors-for-leak-kinds=definite,indirect --error-exitcode=99
 		    --log-file="$T/valgrind.log")
 	fi
-	spawn daemon env TTSACCEL_SOCKET="$SOCK" "${wrap[@]}" "$TTSACCEL" \
-	    --host 127.0.0.1 --port "$PORT" "$@"
-	DAEMON_PID=$LAST_PID
-	wait_port "$PORT" || { fails=1; return 1; }
-	URL=http://127.0.0.1:$PORT
+	# A port picked free may be taken before the daemon binds it: retry.
+	for attempt in 1 2 3; do
+		PORT=$(free_port)
+		spawn daemon env TTSACCEL_SOCKET="$SOCK" "${wrap[@]}" "$TTSACCEL" \
+		    --host 127.0.0.1 --port "$PORT" "$@"
+		DAEMON_PID=$LAST_PID
+		URL=http://127.0.0.1:$PORT
+		for i in $(seq 400); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$DAEMON_PID" 2>/dev/null && break
+		grep -q 'cannot listen' "$T/daemon.log" || break
+	done
+	echo "the daemon did not start listening (attempt $attempt); its log:" >&2
+	cat "$T/daemon.log" >&2
+	fails=$((fails + 1))
+	return 1
 }
 
 # stop_daemon: SIGTERM, wait, and check the exit status (and valgrind's).
