@@ -12,6 +12,7 @@
 #include "config.h"
 #include "fetch.h"
 #include "log.h"
+#include "prefetch.h"
 #include "server.h"
 #include "split.h"
 #include "util.h"
@@ -105,6 +106,7 @@ main(int argc, char **argv)
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	srv.fetch = fetch_new(srv.base);
+	prefetch_init(&srv);
 	if (server_listen(&srv, &cause) != 0) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
 		free(cause);

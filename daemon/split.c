@@ -1,13 +1,51 @@
 /* split: `ttsaccel --split`, the segmenter on stdin for tuning. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
+#include "segment.h"
 #include "split.h"
+#include "util.h"
+
+void
+split_opts(const struct config *cf, struct segment_opts *o)
+{
+	o->min_len = (size_t)cf->splitter_min_len;
+	o->max_len = (size_t)cf->splitter_max_len;
+	o->first_len = (size_t)cf->splitter_first_len;
+}
+
+static void
+print_cb(void *arg, const char *seg)
+{
+	fprintf(arg, "%s\n", seg);
+}
 
 int
 split_stdin(const struct config *cf, FILE *in, FILE *out)
 {
-	fprintf(stderr, "ttsaccel: --split needs the segmenter, which is not "
-	    "built in yet\n");
-	return 1;
+	struct segment_opts	 o;
+	char			*text = NULL;
+	size_t			 len = 0, cap = 0, n;
+
+	for (;;) {
+		if (len + 65536 > cap) {
+			cap = (len + 65536) * 2;
+			text = xrealloc(text, cap);
+		}
+		n = fread(text + len, 1, cap - len, in);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(in)) {
+		fprintf(stderr, "ttsaccel: --split: cannot read stdin\n");
+		free(text);
+		return 1;
+	}
+	split_opts(cf, &o);
+	segment_split(&o, text != NULL ? text : "", len, print_cb, out);
+	free(text);
+	return fflush(out) == 0 ? 0 : 1;
 }
