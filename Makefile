@@ -104,8 +104,10 @@ bench: testbins
 	$(Q)TTSACCEL_BUILD=$(B) tests/bench/run.sh
 
 # libFuzzer targets (clang).  `make fuzz` builds them; run one with
-# build/fuzz/fuzz_NAME -max_total_time=60 tests/fuzz/corpus/NAME
+# build/fuzz/fuzz_NAME -max_total_time=60 SCRATCH_DIR tests/fuzz/corpus/NAME
+# (new inputs go to the first directory: give a scratch one first)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon $(PKG_CFLAGS) \
+              -DTTSACCEL_VERSION=\"$(VERSION)\" \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZ_BIN)
 build/fuzz/%: tests/fuzz/%.c $(DAEMON_SRC)

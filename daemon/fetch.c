@@ -305,6 +305,8 @@ fetch_start(struct fetch *f, const struct fetch_opts *o,
 	 * seconds without a byte. */
 	curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, o->timeout);
+	if (o->total > 0)
+		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, o->total);
 	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, o->method);
 	if (strcmp(o->method, "HEAD") == 0)
 		curl_easy_setopt(r->easy, CURLOPT_NOBODY, 1L);

@@ -24,6 +24,7 @@ struct fetch_opts {
 	const char	 *body;		/* copied */
 	size_t		  bodylen;
 	long		  timeout;	/* seconds without progress, or to connect */
+	long		  total;	/* seconds for the whole transfer, 0 = none */
 };
 
 /* The transfer engine of one event base. */
