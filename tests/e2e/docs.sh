@@ -79,7 +79,7 @@ for s in "${settings[@]}"; do
 	want=--$(tr 'A-Z_' 'a-z-' <<<"$env")
 	[ "$opt" = "$want" ] || { echo "not ok - $env is $want, not $opt";
 	    fails=$((fails + 1)); }
-	key=$(tr 'A-Z' 'a-z' <<<"$env")
+	key=$(tr '[:upper:]' '[:lower:]' <<<"$env")
 	has_name "$man5" "$key" || { echo "not ok - ttsaccel.conf.5 has key $key";
 	    fails=$((fails + 1)); }
 done
@@ -95,7 +95,7 @@ mapfile -t doc5 < <(sed -n 's/^\.It Ic \([a-z0-9_]*\).*/\1/p' "$MAN5")
 check "ttsaccel.conf.5 describes every setting" \
     test "${#doc5[@]}" -eq "${#settings[@]}"
 for k in "${doc5[@]}"; do
-	has_name "$help" "$(tr 'a-z' 'A-Z' <<<"$k")" || {
+	has_name "$help" "$(tr '[:lower:]' '[:upper:]' <<<"$k")" || {
 	    echo "not ok - key $k in ttsaccel.conf.5 is not a setting";
 	    fails=$((fails + 1)); }
 done
