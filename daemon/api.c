@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "api.h"
+#include "audio.h"
 #include "config.h"
 #include "proxy.h"
 #include "server.h"
+#include "tts.h"
 #include "util.h"
 
 static void
@@ -38,10 +40,11 @@ api_health(struct hreq *h)
 {
 	struct server	*srv = h->srv;
 	cJSON		*root;
+	int		 usable = srv->tts != NULL && tts_usable(srv->tts);
 
 	root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "status", srv->stopping ?
-	    "stopping" : "ok");
+	    "stopping" : usable ? "ok" : "degraded");
 	cJSON_AddStringToObject(root, "version", TTSACCEL_VERSION);
 	cJSON_AddNumberToObject(root, "uptime_seconds",
 	    (double)(now_usec() - srv->started) / 1e6);
@@ -51,7 +54,12 @@ api_health(struct hreq *h)
 	cJSON_AddNumberToObject(root, "requests", (double)srv->nrequests);
 	cJSON_AddNumberToObject(root, "upstream_errors",
 	    (double)srv->nupstream_errors);
-	http_json(h, srv->stopping ? 503 : 200, root);
+	if (srv->tts != NULL) {
+		cJSON_AddItemToObject(root, "endpoints",
+		    tts_endpoints_json(srv->tts));
+		cJSON_AddItemToObject(root, "cache", tts_cache_json(srv->tts));
+	}
+	http_json(h, srv->stopping || !usable ? 503 : 200, root);
 	cJSON_Delete(root);
 }
 
@@ -106,6 +114,35 @@ api_route(struct hreq *h)
 	}
 	if (strcmp(p, "/health") == 0 && get) {
 		api_health(h);
+		return;
+	}
+	if (strcmp(p, "/v1/audio/speech") == 0) {
+		if (strcmp(m, "POST") != 0) {
+			http_error(h, 405, "invalid_request_error",
+			    "method_not_allowed", "Use POST for %s.", p);
+			return;
+		}
+		audio_speech(h);
+		return;
+	}
+	if (strncmp(p, "/v1/audio/replies/", 18) == 0 && get) {
+		audio_reply(h, p + 18);
+		return;
+	}
+	if (strcmp(p, "/v1/audio/models") == 0 && get) {
+		audio_models(h);
+		return;
+	}
+	if (strcmp(p, "/cache/stats") == 0 && get) {
+		audio_cache_stats(h);
+		return;
+	}
+	if (strcmp(p, "/cache/clear") == 0 && strcmp(m, "POST") == 0) {
+		audio_cache_clear(h);
+		return;
+	}
+	if (strcmp(p, "/metrics") == 0 && get) {
+		audio_metrics(h);
 		return;
 	}
 	if (strcmp(p, "/v1/chat/completions") == 0) {

@@ -13,8 +13,10 @@
 #include "fetch.h"
 #include "log.h"
 #include "prefetch.h"
+#include "reply.h"
 #include "server.h"
 #include "split.h"
+#include "tts.h"
 #include "util.h"
 
 static void
@@ -106,6 +108,14 @@ main(int argc, char **argv)
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	srv.fetch = fetch_new(srv.base);
+	if ((srv.tts = tts_new(&srv, &cause)) == NULL) {
+		fprintf(stderr, "ttsaccel: %s\n", cause);
+		free(cause);
+		rc = 1;
+		goto out;
+	}
+	srv.replies = replies_new(srv.tts, 1000,
+	    (uint64_t)cf.cache_ttl * 1000000);
 	prefetch_init(&srv);
 	if (server_listen(&srv, &cause) != 0) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
@@ -130,6 +140,8 @@ out:
 	/* Listeners and their connections, then transfers, then timers. */
 	if (srv.http != NULL)
 		evhttp_free(srv.http);
+	replies_free(srv.replies);
+	tts_free(srv.tts);
 	fetch_free(srv.fetch);
 	if (srv.stop_timer != NULL)
 		event_free(srv.stop_timer);

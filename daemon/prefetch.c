@@ -1,71 +1,109 @@
-/* prefetch: what happens to the spoken text of a chat reply as it streams.
+/* prefetch: the spoken text of a chat reply, synthesised as it streams.
  *
  * Each content delta of choice 0 goes through the segmenter; every
- * finished segment is handed on as soon as it is cut.  Synthesis is not
- * wired yet: segments are logged at DEBUG, one line each.
+ * segment is queued for synthesis the moment it is cut, as one more
+ * segment of the reply (see reply.c), so the whole reply's audio can be
+ * fetched while — or after — it streams.
  */
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "config.h"
 #include "log.h"
 #include "prefetch.h"
+#include "reply.h"
 #include "segment.h"
 #include "server.h"
 #include "split.h"
+#include "tts.h"
 #include "util.h"
 
-struct reply {
-	char			 id[24];
+struct pf {
+	struct server		*srv;
+	struct reply		*reply;
 	struct segmenter	*seg;
-	size_t			 nsegs;
 };
 
 static void
-drain(struct reply *r)
+drain(struct pf *pf, struct evbuffer *events)
 {
-	char	*s;
+	const struct tts_params	*p = reply_params(pf->reply);
+	cJSON			*ev;
+	char			*s, *key, *id, *line;
 
-	while ((s = segment_next(r->seg)) != NULL) {
-		log_debug("%s segment %zu: %s", r->id, r->nsegs, s);
-		r->nsegs++;
+	while ((s = segment_next(pf->seg)) != NULL) {
+		log_debug("%s segment %zu: %s", reply_id(pf->reply),
+		    reply_nsegs(pf->reply), s);
+		if (events != NULL) {
+			key = tts_key(p, s);
+			id = tts_key_id(key);
+			ev = cJSON_CreateObject();
+			cJSON_AddStringToObject(ev, "reply",
+			    reply_id(pf->reply));
+			cJSON_AddNumberToObject(ev, "index",
+			    (double)reply_nsegs(pf->reply));
+			cJSON_AddStringToObject(ev, "text", s);
+			cJSON_AddStringToObject(ev, "key", id);
+			line = cJSON_PrintUnformatted(ev);
+			evbuffer_add_printf(events, ": tts %s\n\n", line);
+			free(line);
+			cJSON_Delete(ev);
+			free(key);
+			free(id);
+		}
+		reply_add(pf->reply, s);
 		free(s);
 	}
 }
 
 static void *
-reply_begin(struct server *srv, const char *id)
+reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 {
-	struct reply		*r;
+	const struct config	*cf = srv->cf;
+	struct pf		*pf;
 	struct segment_opts	 o;
+	struct tts_params	 p;
 
-	r = xcalloc(1, sizeof *r);
-	snprintf(r->id, sizeof r->id, "%s", id);
-	split_opts(srv->cf, &o);
-	r->seg = segment_new(&o);
-	return r;
+	if (srv->replies == NULL)
+		return NULL;
+	pf = xcalloc(1, sizeof *pf);
+	pf->srv = srv;
+	p.model = t->model != NULL ? t->model : cf->tts_default_model;
+	p.voice = t->voice != NULL ? t->voice : cf->tts_default_voice;
+	p.format = t->format != NULL ? t->format : cf->tts_default_format;
+	p.speed = t->speed > 0 ? t->speed : 1.0;
+	p.instructions = NULL;
+	pf->reply = reply_new(srv->replies, id, &p);
+	split_opts(cf, &o);
+	pf->seg = segment_new(&o);
+	return pf;
 }
 
 static void
-reply_delta(void *arg, const char *text, size_t len)
+reply_delta(void *arg, const char *text, size_t len, struct evbuffer *events)
 {
-	struct reply	*r = arg;
+	struct pf	*pf = arg;
 
-	segment_feed(r->seg, text, len);
-	drain(r);
+	segment_feed(pf->seg, text, len);
+	drain(pf, events);
 }
 
 static void
-reply_end(void *arg, int ok)
+reply_end(void *arg, int ok, struct evbuffer *events)
 {
-	struct reply	*r = arg;
+	struct pf	*pf = arg;
 
-	segment_finish(r->seg);
-	drain(r);
-	log_debug("%s reply %s: %zu segment(s)", r->id, ok ? "complete" :
-	    "cut short", r->nsegs);
-	segment_free(r->seg);
-	free(r);
+	segment_finish(pf->seg);
+	drain(pf, events);
+	log_debug("%s reply %s: %zu segment(s)", reply_id(pf->reply),
+	    ok ? "complete" : "cut short", reply_nsegs(pf->reply));
+	reply_finish(pf->reply, ok);
+	segment_free(pf->seg);
+	free(pf);
 }
 
 void

@@ -228,8 +228,8 @@ px_free(struct px *px)
 {
 	if (px->fr != NULL)
 		fetch_cancel(px->fr);
-	if (px->consumer != NULL && px->srv->reply_end != NULL)
-		px->srv->reply_end(px->consumer, !px->upstream_error);
+	if (px->consumer != NULL)
+		px->srv->reply_end(px->consumer, !px->upstream_error, NULL);
 	if (px->defer != NULL)
 		event_free(px->defer);
 	sse_free(px->sse);
@@ -369,12 +369,13 @@ static int
 chat_event_cb(void *arg, const struct sse_event *ev)
 {
 	struct px	*px = arg;
+	struct evbuffer	*events;
 	cJSON		*chunk;
 	const char	*content;
 
 	if (px->client_stream)
 		send_chunk(px, ev->raw, ev->rawlen);
-	if (!ev->has_data)
+	if (!ev->has_data || (px->consumer == NULL && px->asmb == NULL))
 		return 0;
 	if (strcmp(ev->data, "[DONE]") == 0) {
 		px->saw_done = 1;
@@ -387,8 +388,18 @@ chat_event_cb(void *arg, const struct sse_event *ev)
 	if (cJSON_GetObjectItemCaseSensitive(chunk, "error") != NULL)
 		px->upstream_error = 1;
 	content = chat_chunk_content(chunk);
-	if (content != NULL && px->consumer != NULL)
-		px->srv->reply_delta(px->consumer, content, strlen(content));
+	if (content != NULL && px->consumer != NULL) {
+		events = px->tts.events && px->client_stream ?
+		    evbuffer_new() : NULL;
+		px->srv->reply_delta(px->consumer, content, strlen(content),
+		    events);
+		if (events != NULL) {
+			/* `: tts {…}` comment lines after the event. */
+			send_chunk(px, evbuffer_pullup(events, -1),
+			    evbuffer_get_length(events));
+			evbuffer_free(events);
+		}
+	}
 	cJSON_Delete(chunk);
 	return 0;
 }
@@ -512,7 +523,7 @@ feed_whole(struct px *px, const char *body, size_t len)
 	content = cJSON_GetObjectItemCaseSensitive(msg, "content");
 	if (cJSON_IsString(content))
 		px->srv->reply_delta(px->consumer, content->valuestring,
-		    strlen(content->valuestring));
+		    strlen(content->valuestring), NULL);
 	cJSON_Delete(root);
 }
 
@@ -520,6 +531,7 @@ static void
 up_done_cb(void *arg, int ok, const char *why)
 {
 	struct px	*px = arg;
+	struct evbuffer	*events;
 	char		*body, *msg;
 	size_t		 len;
 
@@ -533,6 +545,16 @@ up_done_cb(void *arg, int ok, const char *why)
 		    px->status == 0 ? "unreachable" : "failed mid-reply", why);
 	}
 	if (px->started) {
+		if (px->consumer != NULL && px->tts.events) {
+			/* The last segments' events before the end. */
+			events = evbuffer_new();
+			px->srv->reply_end(px->consumer, !px->upstream_error,
+			    events);
+			px->consumer = NULL;
+			send_chunk(px, evbuffer_pullup(events, -1),
+			    evbuffer_get_length(events));
+			evbuffer_free(events);
+		}
 		if (!ok && px->chat) {
 			/* The stream ends with an error event. */
 			msg = xasprintf("data: {\"error\":{\"message\":"
@@ -716,7 +738,7 @@ proxy_chat(struct hreq *h)
 		reply_id(px->reply_id, sizeof px->reply_id);
 		if (h->srv->reply_begin != NULL)
 			px->consumer = h->srv->reply_begin(h->srv,
-			    px->reply_id);
+			    px->reply_id, &px->tts);
 	}
 	px_start(px, nbody, strlen(nbody));
 	free(nbody);

@@ -6,13 +6,17 @@
 #include <stdint.h>
 
 struct cJSON;
+struct chat_tts;
 struct config;
 struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
 struct evhttp_request;
+struct evbuffer;
 struct fetch;
+struct replies;
+struct tts;
 
 /* The one daemon context, passed explicitly. */
 struct server {
@@ -21,6 +25,8 @@ struct server {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
 	struct fetch			*fetch;
+	struct tts			*tts;
+	struct replies			*replies;
 	struct event			*stop_timer;
 	int				 stopping;
 	size_t				 nstreams;	/* replies in progress */
@@ -29,9 +35,10 @@ struct server {
 	uint64_t			 nchats;
 	uint64_t			 nupstream_errors;
 	/* Consumer of spoken text: each content delta of choice 0. */
-	void	*(*reply_begin)(struct server *, const char *);
-	void	 (*reply_delta)(void *, const char *, size_t);
-	void	 (*reply_end)(void *, int);
+	void	*(*reply_begin)(struct server *, const char *,
+		    const struct chat_tts *);
+	void	 (*reply_delta)(void *, const char *, size_t, struct evbuffer *);
+	void	 (*reply_end)(void *, int, struct evbuffer *);
 };
 
 /* One incoming request, from its arrival until its access-log line. */

@@ -1,0 +1,399 @@
+/* reply: the segments of each recent chat reply, for its whole audio. */
+#include <cjson/cJSON.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "reply.h"
+#include "sched.h"
+#include "tts.h"
+#include "util.h"
+
+struct rseg {
+	struct reply		*r;
+	size_t			 index;
+	char			*text;
+	char			*key;
+	int			 state;
+	size_t			 bytes;
+	char			*endpoint;
+	char			*error;
+	uint64_t		 t_queued, t_first, t_done;
+	struct cache_entry	*e;		/* pinned while pending */
+	struct tts_waiter	*w;
+};
+
+struct reply_watch {
+	struct reply		*r;
+	void			(*cb)(void *);
+	void			*arg;
+	struct reply_watch	*next, *prev;
+};
+
+struct reply {
+	struct replies		*rs;
+	char			 id[32];
+	char			*model, *voice, *format, *instructions;
+	struct tts_params	 p;
+	struct rseg		**segs;
+	size_t			 nsegs;
+	int			 finished, ok;
+	uint64_t		 created, ended;
+	int			 holds;
+	struct reply_watch	*watches;
+	struct reply		*next, *prev;	/* newest first */
+};
+
+struct replies {
+	struct tts		*tts;
+	struct reply		*head, *tail;
+	size_t			 n, max;
+	uint64_t		 ttl;
+};
+
+static void
+notify(struct reply *r)
+{
+	struct reply_watch	*w, *next;
+
+	for (w = r->watches; w != NULL; w = next) {
+		next = w->next;
+		w->cb(w->arg);
+	}
+}
+
+static void
+seg_free(struct rseg *s)
+{
+	tts_unwatch(s->w);
+	tts_release(s->r->rs->tts, s->e);
+	free(s->text);
+	free(s->key);
+	free(s->endpoint);
+	free(s->error);
+	free(s);
+}
+
+static void
+reply_free(struct reply *r)
+{
+	struct reply_watch	*w;
+	size_t			 i;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		r->rs->head = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	else
+		r->rs->tail = r->prev;
+	r->rs->n--;
+	for (i = 0; i < r->nsegs; i++)
+		seg_free(r->segs[i]);
+	free(r->segs);
+	while ((w = r->watches) != NULL) {
+		r->watches = w->next;
+		free(w);
+	}
+	free(r->model);
+	free(r->voice);
+	free(r->format);
+	free(r->instructions);
+	free(r);
+}
+
+/* Drop replies past their time, or the oldest beyond the count. */
+static void
+expire(struct replies *rs)
+{
+	struct reply	*r, *prev;
+	uint64_t	 now = now_usec();
+
+	for (r = rs->tail; r != NULL; r = prev) {
+		prev = r->prev;
+		if (r->holds > 0 || !r->finished)
+			continue;
+		if (rs->n > rs->max || now - r->ended > rs->ttl)
+			reply_free(r);
+	}
+}
+
+struct replies *
+replies_new(struct tts *tts, size_t max, uint64_t ttl)
+{
+	struct replies	*rs;
+
+	rs = xcalloc(1, sizeof *rs);
+	rs->tts = tts;
+	rs->max = max;
+	rs->ttl = ttl;
+	return rs;
+}
+
+void
+replies_free(struct replies *rs)
+{
+	if (rs == NULL)
+		return;
+	while (rs->head != NULL)
+		reply_free(rs->head);
+	free(rs);
+}
+
+struct reply *
+reply_new(struct replies *rs, const char *id, const struct tts_params *p)
+{
+	struct reply	*r;
+
+	expire(rs);
+	r = xcalloc(1, sizeof *r);
+	r->rs = rs;
+	snprintf(r->id, sizeof r->id, "%s", id);
+	r->model = xstrdup(p->model);
+	r->voice = xstrdup(p->voice);
+	r->format = xstrdup(p->format);
+	r->instructions = p->instructions != NULL ?
+	    xstrdup(p->instructions) : NULL;
+	r->p.model = r->model;
+	r->p.voice = r->voice;
+	r->p.format = r->format;
+	r->p.instructions = r->instructions;
+	r->p.speed = p->speed;
+	r->created = now_usec();
+	r->next = rs->head;
+	if (rs->head != NULL)
+		rs->head->prev = r;
+	rs->head = r;
+	if (rs->tail == NULL)
+		rs->tail = r;
+	rs->n++;
+	return r;
+}
+
+/* Follow a segment's synthesis to record its state. */
+static void
+seg_cb(void *arg)
+{
+	struct rseg	*s = arg;
+	const char	*ep, *err;
+	size_t		 len;
+	int		 st = cache_state(s->e);
+
+	cache_data(s->e, &len);
+	s->bytes = len;
+	if (len > 0 && s->t_first == 0)
+		s->t_first = now_usec();
+	if ((ep = tts_entry_endpoint(s->e)) != NULL && s->endpoint == NULL)
+		s->endpoint = xstrdup(ep);
+	if (st == CACHE_PENDING) {
+		s->state = ep != NULL ? RSEG_SYNTHESIZING : RSEG_QUEUED;
+		return;
+	}
+	s->t_done = now_usec();
+	s->state = st == CACHE_DONE ? RSEG_DONE : RSEG_FAILED;
+	if (st == CACHE_FAILED && (err = tts_entry_error(s->e)) != NULL)
+		s->error = xstrdup(err);
+	tts_unwatch(s->w);
+	s->w = NULL;
+	tts_release(s->r->rs->tts, s->e);
+	s->e = NULL;
+}
+
+void
+reply_add(struct reply *r, const char *text)
+{
+	struct rseg	*s;
+	char		*key;
+	int		 how;
+
+	s = xcalloc(1, sizeof *s);
+	s->r = r;
+	s->index = r->nsegs;
+	s->text = xstrdup(text);
+	key = tts_key(&r->p, text);
+	s->key = tts_key_id(key);
+	free(key);
+	s->t_queued = now_usec();
+	r->segs = xreallocarray(r->segs, r->nsegs + 1, sizeof *r->segs);
+	r->segs[r->nsegs++] = s;
+	s->e = tts_obtain(r->rs->tts, &r->p, text, SCHED_PREFETCH,
+	    (unsigned)s->index, &how);
+	if (s->e == NULL)
+		s->state = RSEG_FAILED;
+	else if (how == TTS_HIT) {
+		s->state = RSEG_DONE;
+		cache_data(s->e, &s->bytes);
+		s->t_first = s->t_done = s->t_queued;
+		tts_release(r->rs->tts, s->e);
+		s->e = NULL;
+	} else {
+		s->state = RSEG_QUEUED;
+		s->w = tts_watch(r->rs->tts, s->e, seg_cb, s);
+		seg_cb(s);
+	}
+	notify(r);
+}
+
+void
+reply_finish(struct reply *r, int ok)
+{
+	r->finished = 1;
+	r->ok = ok;
+	r->ended = now_usec();
+	notify(r);
+}
+
+struct reply *
+reply_find(struct replies *rs, const char *id)
+{
+	struct reply	*r;
+
+	expire(rs);
+	for (r = rs->head; r != NULL; r = r->next)
+		if (strcmp(r->id, id) == 0)
+			return r;
+	return NULL;
+}
+
+size_t
+reply_count(const struct replies *rs)
+{
+	return rs->n;
+}
+
+const char *
+reply_id(const struct reply *r)
+{
+	return r->id;
+}
+
+const struct tts_params *
+reply_params(const struct reply *r)
+{
+	return &r->p;
+}
+
+size_t
+reply_nsegs(const struct reply *r)
+{
+	return r->nsegs;
+}
+
+const char *
+reply_seg_text(const struct reply *r, size_t i)
+{
+	return r->segs[i]->text;
+}
+
+int
+reply_seg_state(const struct reply *r, size_t i)
+{
+	return r->segs[i]->state;
+}
+
+int
+reply_finished(const struct reply *r)
+{
+	return r->finished;
+}
+
+void
+reply_hold(struct reply *r)
+{
+	r->holds++;
+}
+
+void
+reply_release(struct reply *r)
+{
+	r->holds--;
+}
+
+struct reply_watch *
+reply_watch(struct reply *r, void (*cb)(void *), void *arg)
+{
+	struct reply_watch	*w;
+
+	w = xcalloc(1, sizeof *w);
+	w->r = r;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = r->watches;
+	if (r->watches != NULL)
+		r->watches->prev = w;
+	r->watches = w;
+	return w;
+}
+
+void
+reply_unwatch(struct reply_watch *w)
+{
+	if (w == NULL)
+		return;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		w->r->watches = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+static const char *
+state_name(int st)
+{
+	static const char *const names[] = {
+		"queued", "synthesizing", "done", "failed"
+	};
+
+	return names[st];
+}
+
+static double
+ms_since(uint64_t t, uint64_t t0)
+{
+	return t != 0 ? (double)(t - t0) / 1000.0 : -1;
+}
+
+cJSON *
+reply_segments_json(const struct reply *r)
+{
+	cJSON		*root, *a, *o;
+	struct rseg	*s;
+	size_t		 i;
+
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "reply", r->id);
+	cJSON_AddStringToObject(root, "state", !r->finished ? "streaming" :
+	    r->ok ? "complete" : "cut");
+	cJSON_AddStringToObject(root, "model", r->model);
+	cJSON_AddStringToObject(root, "voice", r->voice);
+	cJSON_AddStringToObject(root, "format", r->format);
+	a = cJSON_AddArrayToObject(root, "segments");
+	for (i = 0; i < r->nsegs; i++) {
+		s = r->segs[i];
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "index", (double)s->index);
+		cJSON_AddStringToObject(o, "text", s->text);
+		cJSON_AddStringToObject(o, "key", s->key);
+		cJSON_AddStringToObject(o, "state", state_name(s->state));
+		cJSON_AddNumberToObject(o, "bytes", (double)s->bytes);
+		if (s->endpoint != NULL)
+			cJSON_AddStringToObject(o, "endpoint", s->endpoint);
+		else
+			cJSON_AddNullToObject(o, "endpoint");
+		if (s->error != NULL)
+			cJSON_AddStringToObject(o, "error", s->error);
+		cJSON_AddNumberToObject(o, "queued_ms",
+		    ms_since(s->t_queued, r->created));
+		cJSON_AddNumberToObject(o, "first_byte_ms",
+		    ms_since(s->t_first, r->created));
+		cJSON_AddNumberToObject(o, "done_ms",
+		    ms_since(s->t_done, r->created));
+		cJSON_AddItemToArray(a, o);
+	}
+	return root;
+}

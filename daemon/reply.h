@@ -1,0 +1,52 @@
+/* reply: the segments of each recent chat reply, for its whole audio. */
+#ifndef TTSACCEL_REPLY_H
+#define TTSACCEL_REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+struct cJSON;
+struct replies;
+struct reply;
+struct reply_watch;
+struct tts;
+
+/* Segment states. */
+#define RSEG_QUEUED		0
+#define RSEG_SYNTHESIZING	1
+#define RSEG_DONE		2
+#define RSEG_FAILED		3
+
+/* Replies kept at most max, each for ttl usec after it ends. */
+struct replies *replies_new(struct tts *, size_t, uint64_t);
+void	 replies_free(struct replies *);
+/* A new reply with the parameters its audio uses (copied). */
+struct reply *reply_new(struct replies *, const char *,
+	    const struct tts_params *);
+/* Queue a segment's synthesis (prefetch priority by its index). */
+void	 reply_add(struct reply *, const char *);
+/* The chat has ended (ok = 1 if the upstream completed). */
+void	 reply_finish(struct reply *, int);
+struct reply *reply_find(struct replies *, const char *);
+size_t	 reply_count(const struct replies *);
+
+/* For streaming the whole reply: */
+const char *reply_id(const struct reply *);
+const struct tts_params *reply_params(const struct reply *);
+size_t	 reply_nsegs(const struct reply *);
+const char *reply_seg_text(const struct reply *, size_t);
+int	 reply_seg_state(const struct reply *, size_t);
+int	 reply_finished(const struct reply *);
+/* Hold a reply while streaming it (not expired meanwhile); release it. */
+void	 reply_hold(struct reply *);
+void	 reply_release(struct reply *);
+/* cb(arg) when a segment is added or the reply ends; only the callback's
+ * own watch may be removed from inside it. */
+struct reply_watch *reply_watch(struct reply *, void (*)(void *), void *);
+void	 reply_unwatch(struct reply_watch *);
+/* The /segments listing (to cJSON_Delete). */
+struct cJSON *reply_segments_json(const struct reply *);
+
+#endif

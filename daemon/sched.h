@@ -1,0 +1,100 @@
+/* sched: which synthesis runs next, and on which endpoint (pure). */
+#ifndef TTSACCEL_SCHED_H
+#define TTSACCEL_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sched;
+struct sched_ep;
+struct sched_job;
+
+/* Priority classes: lower runs first. */
+#define SCHED_ONDEMAND	0	/* a client is waiting for it */
+#define SCHED_PREFETCH	1	/* a segment of a streaming reply */
+#define SCHED_WARM	2	/* keep-warm: only on idle endpoints */
+
+/* Endpoint states. */
+#define SCHED_EP_UP		0	/* usable */
+#define SCHED_EP_OPEN		1	/* circuit open: failing, not used */
+#define SCHED_EP_HALFOPEN	2	/* trying one request after a pause */
+#define SCHED_EP_DRAINING	3	/* no new work; leaves when idle */
+
+struct sched_opts {
+	int		 retries;		/* TTS_RETRY_COUNT */
+	int		 fail_threshold;	/* consecutive failures to open (3) */
+	uint64_t	 open_usec;		/* pause before half-open (30 s) */
+};
+
+struct sched_ep_info {
+	const char	*name;
+	int		 state;
+	int		 inflight;
+	int		 max;
+	double		 weight;
+	double		 ewma_usec;	/* recent latency, 0 = unknown */
+	uint64_t	 done;
+	uint64_t	 errors;
+	int		 consecutive_errors;
+};
+
+struct sched *sched_new(const struct sched_opts *);
+/* Free the scheduler, its endpoints and jobs (user pointers untouched). */
+void	 sched_free(struct sched *);
+
+/* Add an endpoint (name is copied); max >= 1, weight > 0. */
+struct sched_ep *sched_ep_add(struct sched *, const char *, int, double,
+	    void *);
+/* Find an endpoint by name, or NULL. */
+struct sched_ep *sched_ep_find(struct sched *, const char *);
+/* No new work to it; in-flight work finishes. */
+void	 sched_ep_drain(struct sched_ep *);
+/* Remove it now if idle (returns 0), else -1 (drain it first). */
+int	 sched_ep_remove(struct sched *, struct sched_ep *);
+void	*sched_ep_user(const struct sched_ep *);
+void	 sched_ep_info(const struct sched_ep *, struct sched_ep_info *);
+/* A health probe's verdict: ok closes an open circuit, a failure keeps
+ * (or puts) it open. */
+void	 sched_ep_probe(struct sched *, struct sched_ep *, int, uint64_t);
+/* Visit every endpoint in the order they were added. */
+void	 sched_ep_walk(struct sched *, void (*)(void *, struct sched_ep *),
+	    void *);
+/* Is any endpoint usable now (up or half-open, not draining)? */
+int	 sched_usable(struct sched *, uint64_t);
+
+/*
+ * Queue a job: class, then index within its reply (segment 0 of any
+ * reply before segment 5 of another), then age.
+ */
+struct sched_job *sched_submit(struct sched *, int, unsigned, uint64_t,
+	    void *);
+/* A client now waits for a queued job: move it to SCHED_ONDEMAND. */
+void	 sched_promote(struct sched *, struct sched_job *);
+/* Withdraw a queued (not running) job; it is freed. */
+void	 sched_cancel(struct sched *, struct sched_job *);
+void	*sched_job_user(const struct sched_job *);
+/* Attempts made so far. */
+int	 sched_job_attempts(const struct sched_job *);
+
+/*
+ * The next job to start and where: the first queued job in priority
+ * order on the usable endpoint with the lowest (inflight + 1) * latency
+ * / weight, never above its max, never one the job already failed on
+ * (unless no other is usable).  Returns 0 and marks the job running, or
+ * -1 when nothing can start now.
+ */
+int	 sched_next(struct sched *, uint64_t, struct sched_job **,
+	    struct sched_ep **);
+/*
+ * A running job ended on ep after latency usec.  ok: the job is freed,
+ * returns 0.  Failure: the endpoint's error counts go up (maybe opening
+ * its circuit); the job is queued again if it has retries left (returns
+ * 1), else freed (returns -1: give up).
+ */
+int	 sched_done(struct sched *, struct sched_job *, struct sched_ep *,
+	    int, uint64_t, uint64_t);
+/* Jobs queued (not running), and running. */
+size_t	 sched_queued(const struct sched *);
+size_t	 sched_running(const struct sched *);
+
+#endif

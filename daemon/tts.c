@@ -1,0 +1,767 @@
+/* tts: syntheses — the cache, the scheduler and the backends together. */
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cache.h"
+#include "config.h"
+#include "log.h"
+#include "sched.h"
+#include "server.h"
+#include "tts.h"
+#include "util.h"
+
+struct endpoint {
+	struct tts		*tts;
+	struct backend		*be;
+	struct sched_ep		*sep;
+	struct backend_call	*probe;
+	struct backend_call	*warm;
+	int			 last_state;
+};
+
+struct tts_waiter {
+	struct synth		*s;
+	void			(*cb)(void *);
+	void			*arg;
+	struct tts_waiter	*next, *prev;
+};
+
+/* A synthesis in progress: the pending entry's user pointer. */
+struct synth {
+	struct tts		*tts;
+	struct cache_entry	*e;
+	char			*model, *voice, *format, *instructions;
+	double			 speed;
+	char			*text;
+	struct sched_job	*job;
+	struct endpoint		*ep;
+	struct backend_call	*call;
+	struct tts_waiter	*waiters;
+	size_t			 appended;	/* bytes of this attempt */
+	uint64_t		 t_queued, t_started;
+	char			 epname[256];
+	char			 err[512];
+	struct synth		*next, *prev;	/* all in progress */
+};
+
+struct tts {
+	struct server		*srv;
+	struct cache		*cache;
+	struct sched		*sched;
+	struct endpoint		**eps;
+	size_t			 neps;
+	struct event		*health;
+	struct event		*warmth;
+	struct event		*kick;
+	struct synth		*synths;
+	/* figures */
+	uint64_t		 syntheses, failures, retries;
+	uint64_t		 synth_usec_sum;
+	uint64_t		 lat_buckets[12];
+};
+
+static const double lat_bounds[12] = {
+	0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 1e300
+};
+
+static void	kick(struct tts *);
+
+char *
+tts_key(const struct tts_params *p, const char *text)
+{
+	/* Unit separators keep fields from running into each other. */
+	return xasprintf("v1\x1f%s\x1f%s\x1f%s\x1f%.2f\x1f%s\x1f%s", p->model,
+	    p->voice, p->format, p->speed, p->instructions != NULL ?
+	    p->instructions : "", text);
+}
+
+char *
+tts_key_id(const char *key)
+{
+	/* A fixed key: the id must be the same everywhere and every time. */
+	static const unsigned char	k[16] = "ttsaccel-key-id1";
+
+	return xasprintf("%016llx", (unsigned long long)siphash24(k, key,
+	    strlen(key)));
+}
+
+static void
+notify(struct synth *s)
+{
+	struct tts_waiter	*w, *next;
+
+	for (w = s->waiters; w != NULL; w = next) {
+		next = w->next;
+		w->cb(w->arg);
+	}
+}
+
+struct tts_waiter *
+tts_watch(struct tts *tts, struct cache_entry *e, void (*cb)(void *),
+    void *arg)
+{
+	struct synth		*s = cache_user(e);
+	struct tts_waiter	*w;
+
+	if (s == NULL)
+		return NULL;	/* not pending: nothing will change */
+	w = xcalloc(1, sizeof *w);
+	w->s = s;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = s->waiters;
+	if (s->waiters != NULL)
+		s->waiters->prev = w;
+	s->waiters = w;
+	return w;
+}
+
+void
+tts_unwatch(struct tts_waiter *w)
+{
+	if (w == NULL)
+		return;
+	if (w->s == NULL) {
+		free(w);	/* its synthesis has ended */
+		return;
+	}
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		w->s->waiters = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+const char *
+tts_entry_endpoint(const struct cache_entry *e)
+{
+	struct synth	*s = cache_user(e);
+
+	return s != NULL && s->epname[0] != '\0' ? s->epname : NULL;
+}
+
+const char *
+tts_entry_error(const struct cache_entry *e)
+{
+	struct synth	*s = cache_user(e);
+
+	return s != NULL && s->err[0] != '\0' ? s->err : NULL;
+}
+
+static void
+synth_free(struct synth *s)
+{
+	struct tts_waiter	*w;
+
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		s->tts->synths = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	/* Waiters still here are detached; their owners free them. */
+	while ((w = s->waiters) != NULL) {
+		s->waiters = w->next;
+		w->s = NULL;
+		w->next = w->prev = NULL;
+	}
+	free(s->model);
+	free(s->voice);
+	free(s->format);
+	free(s->instructions);
+	free(s->text);
+	free(s);
+}
+
+/* The synthesis is over: tell the waiters, let the entry go. */
+static void
+synth_end(struct synth *s, int ok)
+{
+	struct tts	*tts = s->tts;
+	struct cache_entry *e = s->e;
+
+	cache_finish(tts->cache, e, ok, now_usec());
+	notify(s);
+	/* Waiters left after the end are dropped: nothing more comes. */
+	cache_set_user(e, NULL);
+	synth_free(s);
+	cache_unpin(tts->cache, e);	/* the writer's pin */
+}
+
+static void
+synth_data_cb(void *arg, const void *data, size_t len)
+{
+	struct synth	*s = arg;
+
+	s->appended += len;
+	cache_append(s->tts->cache, s->e, data, len);
+	notify(s);
+}
+
+static void
+observe_latency(struct tts *tts, uint64_t usec)
+{
+	double	sec = (double)usec / 1e6;
+	size_t	i;
+
+	tts->synth_usec_sum += usec;
+	for (i = 0; i < 12; i++)
+		if (sec <= lat_bounds[i]) {
+			tts->lat_buckets[i]++;
+			break;
+		}
+}
+
+static void
+synth_done_cb(void *arg, int ok, const char *why)
+{
+	struct synth	*s = arg;
+	struct tts	*tts = s->tts;
+	uint64_t	 now = now_usec(), lat = now - s->t_started;
+	int		 r;
+
+	s->call = NULL;
+	r = sched_done(tts->sched, s->job, s->ep->sep, ok, lat, now);
+	if (ok) {
+		tts->syntheses++;
+		observe_latency(tts, lat);
+		log_debug("synthesised %zu bytes on %s in %.1f ms",
+		    s->appended, s->epname, (double)lat / 1000.0);
+		s->job = NULL;
+		synth_end(s, 1);
+		kick(tts);
+		return;
+	}
+	snprintf(s->err, sizeof s->err, "%s: %s", s->epname, why);
+	log_warn("synthesis failed on %s: %s", s->epname, why);
+	if (r == 1 && s->appended == 0) {
+		tts->retries++;
+		kick(tts);
+		return;
+	}
+	if (r == 1)
+		sched_cancel(tts->sched, s->job);	/* bytes already out */
+	s->job = NULL;
+	tts->failures++;
+	synth_end(s, 0);
+	kick(tts);
+}
+
+static const struct backend_cbs synth_cbs = { synth_data_cb, synth_done_cb };
+
+/* Start whatever the scheduler allows now. */
+static void
+dispatch(struct tts *tts)
+{
+	struct sched_job	*job;
+	struct sched_ep		*sep;
+	struct synth		*s;
+	struct tts_params	 p;
+
+	while (sched_next(tts->sched, now_usec(), &job, &sep) == 0) {
+		s = sched_job_user(job);
+		s->ep = sched_ep_user(sep);
+		snprintf(s->epname, sizeof s->epname, "%s",
+		    backend_name(s->ep->be));
+		s->t_started = now_usec();
+		s->appended = 0;
+		p.model = s->model;
+		p.voice = s->voice;
+		p.format = s->format;
+		p.instructions = s->instructions;
+		p.speed = s->speed;
+		s->call = backend_synth(s->ep->be, &p, s->text, &synth_cbs, s);
+	}
+}
+
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dispatch(arg);
+}
+
+/* Dispatch from the loop, never inside a backend's callback. */
+static void
+kick(struct tts *tts)
+{
+	event_active(tts->kick, EV_TIMEOUT, 0);
+}
+
+struct cache_entry *
+tts_obtain(struct tts *tts, const struct tts_params *p, const char *text,
+    int cls, unsigned index, int *how)
+{
+	struct cache_entry	*e;
+	struct synth		*s;
+	char			*key;
+	uint64_t		 now = now_usec();
+
+	key = tts_key(p, text);
+	e = cache_get(tts->cache, key, strlen(key), now);
+	if (e != NULL) {
+		cache_pin(e);
+		free(key);
+		*how = cache_state(e) == CACHE_DONE ? TTS_HIT : TTS_INFLIGHT;
+		s = cache_user(e);
+		if (s != NULL && s->job != NULL && s->call == NULL &&
+		    cls == SCHED_ONDEMAND)
+			sched_promote(tts->sched, s->job);
+		return e;
+	}
+	if (tts->neps == 0) {
+		free(key);
+		*how = -1;
+		return NULL;
+	}
+	e = cache_put(tts->cache, key, strlen(key), text, now);
+	free(key);
+	s = xcalloc(1, sizeof *s);
+	s->tts = tts;
+	s->e = e;
+	s->model = xstrdup(p->model);
+	s->voice = xstrdup(p->voice);
+	s->format = xstrdup(p->format);
+	s->instructions = p->instructions != NULL ?
+	    xstrdup(p->instructions) : NULL;
+	s->speed = p->speed;
+	s->text = xstrdup(text);
+	s->t_queued = now;
+	s->next = tts->synths;
+	if (tts->synths != NULL)
+		tts->synths->prev = s;
+	tts->synths = s;
+	cache_set_user(e, s);
+	s->job = sched_submit(tts->sched, cls, index, now, s);
+	cache_pin(e);			/* the caller's pin */
+	*how = TTS_MISS;
+	kick(tts);
+	return e;
+}
+
+void
+tts_release(struct tts *tts, struct cache_entry *e)
+{
+	if (e != NULL)
+		cache_unpin(tts->cache, e);
+}
+
+int
+tts_usable(struct tts *tts)
+{
+	return tts->neps > 0 && sched_usable(tts->sched, now_usec());
+}
+
+int
+tts_has_format(struct tts *tts, const char *fmt)
+{
+	size_t	i;
+
+	for (i = 0; i < tts->neps; i++)
+		if (backend_has_format(tts->eps[i]->be, fmt))
+			return 1;
+	return 0;
+}
+
+struct cache *
+tts_cache(struct tts *tts)
+{
+	return tts->cache;
+}
+
+size_t
+tts_clear(struct tts *tts)
+{
+	return cache_clear(tts->cache);
+}
+
+static const char *
+state_name(int st)
+{
+	switch (st) {
+	case SCHED_EP_UP:	return "up";
+	case SCHED_EP_OPEN:	return "down";
+	case SCHED_EP_HALFOPEN:	return "probing";
+	case SCHED_EP_DRAINING:	return "draining";
+	}
+	return "?";
+}
+
+cJSON *
+tts_endpoints_json(struct tts *tts)
+{
+	struct sched_ep_info	 info;
+	cJSON			*a, *o;
+	size_t			 i;
+
+	a = cJSON_CreateArray();
+	for (i = 0; i < tts->neps; i++) {
+		sched_ep_info(tts->eps[i]->sep, &info);
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "url", info.name);
+		cJSON_AddStringToObject(o, "state", state_name(info.state));
+		cJSON_AddNumberToObject(o, "in_flight", info.inflight);
+		cJSON_AddNumberToObject(o, "max", info.max);
+		cJSON_AddNumberToObject(o, "weight", info.weight);
+		cJSON_AddNumberToObject(o, "latency_ms", info.ewma_usec / 1000);
+		cJSON_AddNumberToObject(o, "done", (double)info.done);
+		cJSON_AddNumberToObject(o, "errors", (double)info.errors);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+cJSON *
+tts_cache_json(struct tts *tts)
+{
+	struct cache_stats	 st;
+	cJSON			*o;
+	double			 lookups;
+
+	cache_get_stats(tts->cache, &st);
+	lookups = (double)(st.hits + st.misses);
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "entries", (double)st.entries);
+	cJSON_AddNumberToObject(o, "size", (double)st.entries);
+	cJSON_AddNumberToObject(o, "max_size",
+	    (double)tts->srv->cf->cache_max_size);
+	cJSON_AddNumberToObject(o, "bytes", (double)st.bytes);
+	cJSON_AddNumberToObject(o, "max_bytes",
+	    (double)tts->srv->cf->cache_max_bytes);
+	cJSON_AddNumberToObject(o, "hits", (double)st.hits);
+	cJSON_AddNumberToObject(o, "misses", (double)st.misses);
+	cJSON_AddNumberToObject(o, "hit_rate", lookups > 0 ?
+	    (double)st.hits / lookups : 0);
+	cJSON_AddNumberToObject(o, "in_flight", (double)st.pending);
+	cJSON_AddNumberToObject(o, "evictions", (double)st.evictions);
+	cJSON_AddNumberToObject(o, "expirations", (double)st.expirations);
+	cJSON_AddNumberToObject(o, "ttl", (double)tts->srv->cf->cache_ttl);
+	cJSON_AddNumberToObject(o, "queued", (double)sched_queued(tts->sched));
+	cJSON_AddNumberToObject(o, "syntheses", (double)tts->syntheses);
+	cJSON_AddNumberToObject(o, "synthesis_failures",
+	    (double)tts->failures);
+	cJSON_AddNumberToObject(o, "retries", (double)tts->retries);
+	return o;
+}
+
+void
+tts_metrics(struct tts *tts, struct evbuffer *b)
+{
+	struct cache_stats	 st;
+	struct sched_ep_info	 info;
+	uint64_t		 cum = 0;
+	size_t			 i;
+
+	cache_get_stats(tts->cache, &st);
+	evbuffer_add_printf(b,
+	    "# HELP ttsaccel_cache_entries Audio entries in the cache.\n"
+	    "# TYPE ttsaccel_cache_entries gauge\n"
+	    "ttsaccel_cache_entries %zu\n"
+	    "# HELP ttsaccel_cache_bytes Audio bytes in the cache.\n"
+	    "# TYPE ttsaccel_cache_bytes gauge\n"
+	    "ttsaccel_cache_bytes %llu\n"
+	    "# HELP ttsaccel_cache_hits_total Lookups that found audio.\n"
+	    "# TYPE ttsaccel_cache_hits_total counter\n"
+	    "ttsaccel_cache_hits_total %llu\n"
+	    "# HELP ttsaccel_cache_misses_total Lookups that found none.\n"
+	    "# TYPE ttsaccel_cache_misses_total counter\n"
+	    "ttsaccel_cache_misses_total %llu\n"
+	    "# HELP ttsaccel_cache_evictions_total Entries evicted for space.\n"
+	    "# TYPE ttsaccel_cache_evictions_total counter\n"
+	    "ttsaccel_cache_evictions_total %llu\n"
+	    "# HELP ttsaccel_syntheses_in_flight Syntheses queued or running.\n"
+	    "# TYPE ttsaccel_syntheses_in_flight gauge\n"
+	    "ttsaccel_syntheses_in_flight %zu\n"
+	    "# HELP ttsaccel_synthesis_failures_total Syntheses given up.\n"
+	    "# TYPE ttsaccel_synthesis_failures_total counter\n"
+	    "ttsaccel_synthesis_failures_total %llu\n"
+	    "# HELP ttsaccel_synthesis_retries_total Retries on another "
+	    "endpoint.\n"
+	    "# TYPE ttsaccel_synthesis_retries_total counter\n"
+	    "ttsaccel_synthesis_retries_total %llu\n",
+	    st.entries, (unsigned long long)st.bytes,
+	    (unsigned long long)st.hits, (unsigned long long)st.misses,
+	    (unsigned long long)st.evictions, st.pending,
+	    (unsigned long long)tts->failures,
+	    (unsigned long long)tts->retries);
+	evbuffer_add_printf(b,
+	    "# HELP ttsaccel_backend_synthesis_seconds Backend synthesis "
+	    "time.\n"
+	    "# TYPE ttsaccel_backend_synthesis_seconds histogram\n");
+	for (i = 0; i < 12; i++) {
+		cum += tts->lat_buckets[i];
+		if (i < 11)
+			evbuffer_add_printf(b, "ttsaccel_backend_synthesis_"
+			    "seconds_bucket{le=\"%g\"} %llu\n", lat_bounds[i],
+			    (unsigned long long)cum);
+		else
+			evbuffer_add_printf(b, "ttsaccel_backend_synthesis_"
+			    "seconds_bucket{le=\"+Inf\"} %llu\n",
+			    (unsigned long long)cum);
+	}
+	evbuffer_add_printf(b, "ttsaccel_backend_synthesis_seconds_sum %.6f\n"
+	    "ttsaccel_backend_synthesis_seconds_count %llu\n",
+	    (double)tts->synth_usec_sum / 1e6, (unsigned long long)cum);
+	evbuffer_add_printf(b,
+	    "# HELP ttsaccel_endpoint_in_flight Requests running on an "
+	    "endpoint.\n# TYPE ttsaccel_endpoint_in_flight gauge\n");
+	for (i = 0; i < tts->neps; i++) {
+		sched_ep_info(tts->eps[i]->sep, &info);
+		evbuffer_add_printf(b, "ttsaccel_endpoint_in_flight{endpoint="
+		    "\"%s\"} %d\n", info.name, info.inflight);
+	}
+	evbuffer_add_printf(b,
+	    "# HELP ttsaccel_endpoint_errors_total Failed requests per "
+	    "endpoint.\n# TYPE ttsaccel_endpoint_errors_total counter\n");
+	for (i = 0; i < tts->neps; i++) {
+		sched_ep_info(tts->eps[i]->sep, &info);
+		evbuffer_add_printf(b, "ttsaccel_endpoint_errors_total{"
+		    "endpoint=\"%s\"} %llu\n", info.name,
+		    (unsigned long long)info.errors);
+	}
+	evbuffer_add_printf(b,
+	    "# HELP ttsaccel_endpoint_up Whether an endpoint takes work.\n"
+	    "# TYPE ttsaccel_endpoint_up gauge\n");
+	for (i = 0; i < tts->neps; i++) {
+		sched_ep_info(tts->eps[i]->sep, &info);
+		evbuffer_add_printf(b, "ttsaccel_endpoint_up{endpoint=\"%s\"} "
+		    "%d\n", info.name, info.state == SCHED_EP_UP);
+	}
+}
+
+/* Health probes. */
+
+static void
+probe_done_cb(void *arg, int ok, const char *why)
+{
+	struct endpoint		*ep = arg;
+	struct sched_ep_info	 info;
+	int			 before;
+
+	ep->probe = NULL;
+	sched_ep_info(ep->sep, &info);
+	before = info.state;
+	sched_ep_probe(ep->tts->sched, ep->sep, ok, now_usec());
+	sched_ep_info(ep->sep, &info);
+	if (before != info.state)
+		log_warn("endpoint %s is %s%s%s", info.name,
+		    state_name(info.state), ok ? "" : ": ", ok ? "" : why);
+	if (ok)
+		kick(ep->tts);
+}
+
+static const struct backend_cbs probe_cbs = { NULL, probe_done_cb };
+
+static void
+health_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tts	*tts = arg;
+	size_t		 i;
+
+	for (i = 0; i < tts->neps; i++)
+		if (tts->eps[i]->probe == NULL)
+			tts->eps[i]->probe = backend_probe(tts->eps[i]->be,
+			    &probe_cbs, tts->eps[i]);
+}
+
+static void
+warm_done_cb(void *arg, int ok, const char *why)
+{
+	struct endpoint	*ep = arg;
+
+	ep->warm = NULL;
+	log_debug("keep-warm of %s: %s", backend_name(ep->be), ok ? "ok" :
+	    why);
+}
+
+static const struct backend_cbs warm_cbs = { NULL, warm_done_cb };
+
+/* Keep sleeping hosted endpoints awake: a tiny synthesis when idle. */
+static void
+warmth_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tts		*tts = arg;
+	struct sched_ep_info	 info;
+	struct tts_params	 p;
+	size_t			 i;
+
+	p.model = tts->srv->cf->tts_default_model;
+	p.voice = tts->srv->cf->tts_default_voice;
+	p.format = "wav";
+	p.instructions = NULL;
+	p.speed = 1.0;
+	for (i = 0; i < tts->neps; i++) {
+		sched_ep_info(tts->eps[i]->sep, &info);
+		if (info.inflight == 0 && tts->eps[i]->warm == NULL &&
+		    info.state == SCHED_EP_UP)
+			tts->eps[i]->warm = backend_synth(tts->eps[i]->be, &p,
+			    "Hi.", &warm_cbs, tts->eps[i]);
+	}
+}
+
+static int
+add_endpoint(struct tts *tts, const char *spec, char **cause)
+{
+	const struct config	*cf = tts->srv->cf;
+	struct endpoint		*ep;
+	struct backend		*be;
+	size_t			 i;
+
+	be = backend_new(tts->srv->base, tts->srv->fetch, spec,
+	    (int)cf->tts_max_concurrent, cf->tts_api_key,
+	    cf->tts_request_timeout, cause);
+	if (be == NULL)
+		return -1;
+	for (i = 0; i < tts->neps; i++)
+		if (strcmp(backend_name(tts->eps[i]->be),
+		    backend_name(be)) == 0) {
+			*cause = xasprintf("endpoint '%s' is listed twice",
+			    backend_name(be));
+			backend_free(be);
+			return -1;
+		}
+	ep = xcalloc(1, sizeof *ep);
+	ep->tts = tts;
+	ep->be = be;
+	ep->sep = sched_ep_add(tts->sched, backend_name(be), backend_max(be),
+	    backend_weight(be), ep);
+	tts->eps = xreallocarray(tts->eps, tts->neps + 1, sizeof *tts->eps);
+	tts->eps[tts->neps++] = ep;
+	return 0;
+}
+
+/* Is this program on PATH? */
+static int
+on_path(const char *prog)
+{
+	const char	*path = getenv("PATH");
+	char		*copy, *dir, *save, *full;
+	int		 found = 0;
+
+	if (path == NULL)
+		return 0;
+	copy = xstrdup(path);
+	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
+	    dir = strtok_r(NULL, ":", &save)) {
+		full = xasprintf("%s/%s", dir, prog);
+		found = access(full, X_OK) == 0;
+		free(full);
+	}
+	free(copy);
+	return found;
+}
+
+struct tts *
+tts_new(struct server *srv, char **cause)
+{
+	const struct config	*cf = srv->cf;
+	struct tts		*tts;
+	struct cache_opts	 co;
+	struct sched_opts	 so;
+	unsigned char		 seed[16];
+	struct timeval		 tv;
+	char			*list, *tok, *save;
+	size_t			 i;
+
+	tts = xcalloc(1, sizeof *tts);
+	tts->srv = srv;
+	co.max_entries = (size_t)cf->cache_max_size;
+	co.max_bytes = cf->cache_max_bytes;
+	co.ttl_usec = (uint64_t)cf->cache_ttl * 1000000;
+	random_bytes(seed, sizeof seed);
+	tts->cache = cache_new(&co, seed);
+	memset(&so, 0, sizeof so);
+	so.retries = (int)cf->tts_retry_count;
+	so.fail_threshold = 3;
+	so.open_usec = (uint64_t)(cf->tts_health_interval > 0 ?
+	    cf->tts_health_interval : 30) * 1000000;
+	tts->sched = sched_new(&so);
+	tts->kick = evtimer_new(srv->base, kick_cb, tts);
+
+	if (cf->tts_endpoints != NULL) {
+		list = xstrdup(cf->tts_endpoints);
+		for (tok = strtok_r(list, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			tok = strtrim(tok);
+			if (*tok == '\0')
+				continue;
+			if (add_endpoint(tts, tok, cause) != 0) {
+				free(list);
+				goto fail;
+			}
+		}
+		free(list);
+	}
+	for (i = 0; i < cf->nendpoints; i++)
+		if (add_endpoint(tts, cf->endpoints[i], cause) != 0)
+			goto fail;
+	if (tts->neps == 0 && cf->tts_endpoints == NULL) {
+		if (on_path("espeak-ng")) {
+			if (add_endpoint(tts, "exec:espeak-ng --stdout",
+			    cause) != 0)
+				goto fail;
+			log_info("no TTS_ENDPOINTS: speaking with the local "
+			    "voice (espeak-ng)");
+		} else
+			log_warn("no TTS_ENDPOINTS and no espeak-ng: speech "
+			    "is off until an endpoint is configured");
+	}
+	if (cf->tts_health_interval > 0) {
+		tts->health = event_new(srv->base, -1, EV_PERSIST, health_cb,
+		    tts);
+		tv.tv_sec = cf->tts_health_interval;
+		tv.tv_usec = 0;
+		evtimer_add(tts->health, &tv);
+	}
+	if (cf->tts_keepwarm_interval > 0) {
+		tts->warmth = event_new(srv->base, -1, EV_PERSIST, warmth_cb,
+		    tts);
+		tv.tv_sec = cf->tts_keepwarm_interval;
+		tv.tv_usec = 0;
+		evtimer_add(tts->warmth, &tv);
+	}
+	return tts;
+fail:
+	tts_free(tts);
+	return NULL;
+}
+
+void
+tts_free(struct tts *tts)
+{
+	size_t	i;
+
+	if (tts == NULL)
+		return;
+	/* Syntheses still running: stop them, drop their records. */
+	while (tts->synths != NULL) {
+		backend_cancel(tts->synths->call);
+		cache_set_user(tts->synths->e, NULL);
+		synth_free(tts->synths);
+	}
+	for (i = 0; i < tts->neps; i++) {
+		backend_cancel(tts->eps[i]->probe);
+		backend_cancel(tts->eps[i]->warm);
+	}
+	if (tts->health != NULL)
+		event_free(tts->health);
+	if (tts->warmth != NULL)
+		event_free(tts->warmth);
+	event_free(tts->kick);
+	sched_free(tts->sched);
+	cache_free(tts->cache);
+	for (i = 0; i < tts->neps; i++) {
+		backend_free(tts->eps[i]->be);
+		free(tts->eps[i]);
+	}
+	free(tts->eps);
+	free(tts);
+}

@@ -1,0 +1,62 @@
+/* tts: syntheses — the cache, the scheduler and the backends together. */
+#ifndef TTSACCEL_TTS_H
+#define TTSACCEL_TTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+struct cJSON;
+struct evbuffer;
+struct cache;
+struct cache_entry;
+struct server;
+struct tts;
+struct tts_waiter;
+
+/* How tts_obtain found its entry. */
+#define TTS_HIT		0	/* complete in the cache */
+#define TTS_INFLIGHT	1	/* being synthesised already */
+#define TTS_MISS	2	/* a new synthesis was queued */
+
+/* Build the endpoints from the configuration; NULL with *cause. */
+struct tts *tts_new(struct server *, char **);
+void	 tts_free(struct tts *);
+/* The cache key of a text said with these parameters (to free). */
+char	*tts_key(const struct tts_params *, const char *);
+/* A short stable id (16 hex digits) of a key, for listings (to free). */
+char	*tts_key_id(const char *);
+/*
+ * The entry for text with p: found, or a synthesis queued with class
+ * (SCHED_ONDEMAND, SCHED_PREFETCH) and index.  Returned pinned (release
+ * with tts_release); *how says which.  A waiting client promotes a
+ * queued prefetch.  NULL only when no endpoint exists (*how = -1).
+ */
+struct cache_entry *tts_obtain(struct tts *, const struct tts_params *,
+	    const char *, int, unsigned, int *);
+void	 tts_release(struct tts *, struct cache_entry *);
+/* Call cb(arg) after bytes are added to a pending entry and when it ends.
+ * A callback may remove only its own waiter.  The owner always frees the
+ * waiter with tts_unwatch, even after the synthesis ended. */
+struct tts_waiter *tts_watch(struct tts *, struct cache_entry *,
+	    void (*)(void *), void *);
+void	 tts_unwatch(struct tts_waiter *);
+/* A pending or just-ended entry's endpoint, error, and timings (usec). */
+const char *tts_entry_endpoint(const struct cache_entry *);
+const char *tts_entry_error(const struct cache_entry *);
+/* Is any endpoint usable? */
+int	 tts_usable(struct tts *);
+/* Can some endpoint produce this format? */
+int	 tts_has_format(struct tts *, const char *);
+struct cache *tts_cache(struct tts *);
+/* Empty the cache; returns entries removed. */
+size_t	 tts_clear(struct tts *);
+/* JSON of the endpoints, for /health and stats (to cJSON_Delete). */
+struct cJSON *tts_endpoints_json(struct tts *);
+/* JSON of the cache's figures (to cJSON_Delete). */
+struct cJSON *tts_cache_json(struct tts *);
+/* Prometheus lines for the cache, syntheses and endpoints. */
+void	 tts_metrics(struct tts *, struct evbuffer *);
+
+#endif
