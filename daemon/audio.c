@@ -233,6 +233,21 @@ pcm_len(struct cache_entry *e, uint64_t *sum)
 	return 0;
 }
 
+static int
+seg_pcm_len(struct astream *as, size_t i, uint64_t *sum)
+{
+	struct cache_entry	*e;
+	char			*key;
+	int			 r = -1;
+
+	key = tts_key(&as->p, reply_seg_text(as->reply, i));
+	e = cache_peek(tts_cache(as->srv->tts), key, strlen(key), now_usec());
+	if (e != NULL)
+		r = pcm_len(e, sum);
+	free(key);
+	return r;
+}
+
 /* The merged stream's WAV header: exact when every part is complete. */
 static void
 send_wav_header(struct astream *as)
@@ -245,8 +260,13 @@ send_wav_header(struct astream *as)
 	if (as->ents != NULL) {
 		for (i = as->idx; i < as->nents && exact; i++)
 			exact = pcm_len(as->ents[i], &sum) == 0;
+	} else if (reply_finished(as->reply)) {
+		/* A reply whose every segment is in the cache already. */
+		for (i = as->idx; i < reply_nsegs(as->reply) && exact; i++)
+			exact = reply_seg_state(as->reply, i) == RSEG_FAILED ||
+			    seg_pcm_len(as, i, &sum) == 0;
 	} else
-		exact = 0;	/* a reply: its length is not known yet */
+		exact = 0;	/* still streaming: the length is not known */
 	if (!exact || sum > 0xfffffff0)
 		sum = 0xffffffff;
 	wav_header(hdr, &as->fmt, (uint32_t)sum);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# /v1/audio/speech and whole-reply audio with the built-in local voice
+# (espeak-ng): real speech, the cache, validation, reply audio.
+. "$(dirname "$0")/lib.sh"
+
+command -v espeak-ng >/dev/null || { echo "espeak-ng is not installed"; exit 1; }
+start_upstream --delay-ms 10
+NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+K=(-H 'Authorization: Bearer sk-test')
+
+speech() {  # speech JSON OUT: prints the X-TTS-Cache header and status
+	curl -sS "${K[@]}" -D "$T/h" -o "$2" -w '%{http_code}' -d "$1" "$URL/v1/audio/speech" >"$T/code"
+	printf '%s %s' "$(cat "$T/code")" "$(tr -d '\r' <"$T/h" | sed -n 's/^X-TTS-Cache: //p')"
+}
+rms() { sox "$1" -n stat 2>&1 | sed -n 's/^RMS *amplitude: *//p'; }
+
+eq "health lists the local voice" "$(curl -sS "$URL/health" | jq -r '.endpoints[0].url + " " + .endpoints[0].state')" "exec:espeak-ng --stdout up"
+
+# A miss, then a hit with the same bytes.
+eq "first request synthesises" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/a.wav")" "200 miss"
+check "a WAV file" sh -c "soxi '$T/a.wav' >/dev/null 2>&1"
+check "with sound in it (RMS > 0.01)" awk -v r="$(rms "$T/a.wav")" 'BEGIN { exit !(r > 0.01) }'
+eq "Content-Type" "$(tr -d '\r' <"$T/h" | sed -n 's/^Content-Type: //p')" audio/wav
+eq "second request is a hit" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/b.wav")" "200 hit"
+check "same bytes" cmp -s "$T/a.wav" "$T/b.wav"
+eq "clean-up applied before keying" "$(speech '{"model":"tts-1","input":"**Good** morning. 🙂"}' "$T/c.wav")" "200 hit"
+eq "another voice is another entry" "$(speech '{"model":"tts-1","input":"Good morning.","voice":"nova"}' "$T/d.wav")" "200 miss"
+eq "another speed is another entry" "$(speech '{"model":"tts-1","input":"Good morning.","speed":1.5}' "$T/d.wav")" "200 miss"
+
+# Several sentences: assembled from segments, one WAV.
+eq "long input is assembled" "$(speech '{"input":"The sun rose early. Birds were singing in the trees! It was going to be a fine day."}' "$T/long.wav")" "200 assembled"
+check "assembled WAV is valid" sh -c "soxi '$T/long.wav' >/dev/null 2>&1"
+eq "its segments are hits afterwards" "$(speech '{"input":"Birds were singing in the trees!"}' "$T/seg.wav")" "200 hit"
+eq "and again the whole" "$(speech '{"input":"The sun rose early. Birds were singing in the trees! It was going to be a fine day."}' "$T/long2.wav")" "200 assembled"
+check "assembled from the cache: same samples" cmp -s <(sox "$T/long.wav" -t raw - 2>/dev/null) <(sox "$T/long2.wav" -t raw - 2>/dev/null)
+eq "a complete assembly has an exact header" "$(soxi -s "$T/long2.wav")" "$(( ($(stat -c %s "$T/long2.wav") - 44) / 2 ))"
+
+# Validation: 400/401/413 with a clear message.
+bad() {  # bad WANT DESCRIPTION BODY
+	local code
+	code=$(curl -sS "${K[@]}" -o "$T/err" -w '%{http_code}' --data-binary "$3" "$URL/v1/audio/speech")
+	eq "$2" "$code" "$1"
+	check "$2: says why" jq -e '.error.message | length > 10' "$T/err"
+}
+bad 400 "missing input" '{"model":"tts-1"}'
+bad 400 "empty input" '{"input":""}'
+bad 400 "nothing speakable" '{"input":"🙂 🎉 ```code```"}'
+bad 400 "unknown format" '{"input":"Hi there.","response_format":"ogg"}'
+bad 400 "format the local voice cannot make" '{"input":"Hi there.","response_format":"mp3"}'
+bad 400 "speed too low" '{"input":"Hi there.","speed":0.1}'
+bad 400 "speed too high" '{"input":"Hi there.","speed":4.5}'
+bad 400 "speed not a number" '{"input":"Hi there.","speed":"fast"}'
+bad 400 "malformed JSON" '{"input":'
+bad 400 "invalid UTF-8" "$(printf '{"input":"caf\xe9"}')"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -d '{"input":"Hi."}' "$URL/v1/audio/speech")
+eq "no key: 401" "$code" 401
+head -c 5000000 /dev/zero | tr '\0' 'a' >"$T/big"
+code=$(curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' --data-binary @"$T/big" "$URL/v1/audio/speech")
+eq "too large: 413" "$code" 413
+
+# Cache figures, metrics, clearing (which needs a key).
+stats=$(curl -sS "$URL/cache/stats")
+check "stats count entries" test "$(echo "$stats" | jq .entries)" -ge 5
+check "stats count hits" test "$(echo "$stats" | jq .hits)" -ge 3
+check "metrics" sh -c "curl -sS '$URL/metrics' | grep -q '^ttsaccel_cache_hits_total [1-9]'"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$URL/cache/clear")
+eq "clear without a key: 401" "$code" 401
+eq "clear with a key" "$(curl -sS "${K[@]}" -X POST "$URL/cache/clear" | jq -r .status)" cleared
+eq "empty after clear" "$(curl -sS "$URL/cache/stats" | jq .entries)" 0
+eq "a miss again" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/a2.wav")" "200 miss"
+
+# A chat's reply: its segments are prefetched, its audio is one WAV whose
+# samples are the segments' samples in order.
+text='First, a short greeting. Then a second sentence follows! Finally the third one ends it.'
+body=$(jq -cn --arg t "ECHO:$text" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')
+id=$(curl -sS -N "${K[@]}" -D - -o /dev/null -d "$body" "$URL/v1/chat/completions" | tr -d '\r' | sed -n 's/^X-TTS-Reply-Id: //p')
+check "reply id" test -n "$id"
+curl -sS "${K[@]}" -o "$T/reply.wav" "$URL/v1/audio/replies/$id"
+check "reply audio is a WAV" sh -c "soxi '$T/reply.wav' >/dev/null 2>&1"
+segs=$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments")
+eq "every segment done" "$(echo "$segs" | jq -r '[.segments[].state] | unique | join(",")')" done
+n=$(echo "$segs" | jq '.segments | length')
+check "several segments" test "$n" -ge 3
+: >"$T/concat.raw"
+for i in $(seq 0 $((n - 1))); do
+	seg=$(echo "$segs" | jq -r ".segments[$i].text")
+	eq "segment $i is a hit" "$(speech "$(jq -cn --arg t "$seg" '{input:$t}')" "$T/s$i.wav")" "200 hit"
+	sox "$T/s$i.wav" -t raw - >>"$T/concat.raw" 2>/dev/null
+done
+check "reply PCM = the segments' PCM in order" cmp -s <(sox "$T/reply.wav" -t raw - 2>/dev/null) "$T/concat.raw"
+code=$(curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' "$URL/v1/audio/replies/rnope")
+eq "unknown reply: 404" "$code" 404
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/v1/audio/replies/$id")
+eq "reply audio needs a key" "$code" 401
+stop_daemon
+finish
