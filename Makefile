@@ -55,9 +55,9 @@ all: ttsaccel ttsaccelctl
 
 # The binaries at the top are copies of the current variant's.
 ttsaccel: $(B)/ttsaccel FORCE
-	$(Q)cmp -s $< $@ || cp $< $@
+	$(Q)cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 ttsaccelctl: $(B)/ttsaccelctl FORCE
-	$(Q)cmp -s $< $@ || cp $< $@
+	$(Q)cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(B)/libttsaccel.a: $(DAEMON_OBJ)
 	@echo "  AR      $@"

@@ -12,6 +12,7 @@ export TTSACCEL_BUILD=$BUILD
 # name    command (run from the top of the tree; "?" = skip if absent)
 sections=(
 	"segment  ?$BUILD/tests/bench_segment"
+	"cache    ?$BUILD/tests/bench_cache"
 	"stream   $here/stream.sh"
 )
 
