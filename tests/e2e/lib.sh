@@ -162,3 +162,32 @@ finish() {
 	echo "$fails check(s) failed"
 	exit 1
 }
+
+# start_tts NAME [ARGS...]: a fake OpenAI Speech server (tests/fakes/fake_tts)
+# on a free port -> $TTS_PORT, $TTS_URL, $TTS_PID; it answers with
+# X-Fake-TTS: NAME, logs to $T/tts-NAME.log and its requests to
+# $T/tts-NAME.jsonl.  A port taken before it binds is retried.
+start_tts() {
+	local name=$1 attempt i
+	shift
+	for attempt in 1 2 3; do
+		TTS_PORT=$(free_port)
+		spawn "tts-$name" "$BUILD/tests/fake_tts" --port "$TTS_PORT" \
+		    --name "$name" --log "$T/tts-$name.jsonl" "$@"
+		TTS_PID=$LAST_PID
+		TTS_URL=http://127.0.0.1:$TTS_PORT
+		# It says so once it listens (another process may hold the
+		# port: a connection alone proves nothing).
+		for i in $(seq 200); do
+			grep -q 'listening on' "$T/tts-$name.log" && return 0
+			kill -0 "$TTS_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$TTS_PID" 2>/dev/null && break
+		grep -q 'Address already in use' "$T/tts-$name.log" || break
+	done
+	echo "fake_tts $name did not start; its log:" >&2
+	cat "$T/tts-$name.log" >&2
+	fails=$((fails + 1))
+	return 1
+}
