@@ -14,6 +14,9 @@ sections=(
 	"segment  ?$BUILD/tests/bench_segment"
 	"cache    ?$BUILD/tests/bench_cache"
 	"stream   $here/stream.sh"
+	"ttfa     $here/ttfa.sh"
+	"hits     $here/hits.sh"
+	"memory   $here/memory.sh"
 )
 
 # Run only the sections named on the command line, if any.
