@@ -105,7 +105,7 @@ BEGIN {
 	    100 * bytes / max, peak, 100 * peak / max, entries, ev
 	printf "rss full - idle = %d KiB for %d KiB of cached audio " \
 	    "(%.2fx)\n", f2 - idle, bytes / 1024,
-	    bytes > 0 ? (f2 - idle) * 1024 / bytes : 0
+	    (bytes > 0) ? (f2 - idle) * 1024 / bytes : 0
 	printf "goal (idle RSS < %d KiB): %s\n", goal,
 	    (idle < goal) ? "met" : "NOT met"
 	printf "goal (cache bytes within 1%% of the limit, evictions seen): " \
