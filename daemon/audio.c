@@ -80,6 +80,7 @@ struct astream {
 	int				 header_sent;
 	struct wav_info			 fmt;
 	struct event			*pump_ev;
+	char				 err[512];	/* of a failed entry */
 };
 
 static void	as_pump(struct astream *);
@@ -200,7 +201,12 @@ static void
 as_entry_cb(void *arg)
 {
 	struct astream	*as = arg;
+	const char	*err;
 
+	/* The reason goes with the synthesis: keep it now. */
+	if (cache_state(as->e) == CACHE_FAILED &&
+	    (err = tts_entry_error(as->e)) != NULL)
+		snprintf(as->err, sizeof as->err, "%s", err);
 	/* Pump from the loop: we are inside the synthesis' notification. */
 	event_active(as->pump_ev, EV_TIMEOUT, 0);
 }
@@ -352,7 +358,8 @@ as_pump(struct astream *as)
 		if (st == CACHE_PENDING)
 			goto wait;
 		if (st == CACHE_FAILED) {
-			err = tts_entry_error(as->e);
+			err = as->err[0] != '\0' ? as->err :
+			    tts_entry_error(as->e);
 			log_warn("%s: segment %zu failed: %s", as->h->id,
 			    as->idx, err != NULL ? err : "synthesis failed");
 			if (as->reply == NULL) {
