@@ -478,6 +478,20 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 	return 0;
 }
 
+struct held {
+	struct tts		*tts;
+	struct cache_entry	*e;
+};
+
+static void
+unpin_cb(const void *data, size_t len, void *arg)
+{
+	struct held	*held = arg;
+
+	tts_release(held->tts, held->e);
+	free(held);
+}
+
 struct seglist {
 	char	**v;
 	size_t	  n;
@@ -501,6 +515,7 @@ audio_speech(struct hreq *h)
 	struct tts_params	 p;
 	struct astream		*as;
 	struct cache_entry	*e;
+	struct held		*held;
 	const unsigned char	*d;
 	const char		*body, *input, *label;
 	cJSON			*root = NULL;
@@ -553,9 +568,13 @@ audio_speech(struct hreq *h)
 			evhttp_add_header(evhttp_request_get_output_headers(
 			    h->req), "X-TTS-Cache", "hit");
 			h->note = "hit";
-			http_reply(h, 200, audio_content_type(p.format),
-			    (const char *)d, len);
-			tts_release(srv->tts, e);
+			/* Sent from the cache's own bytes, pinned until
+			 * written. */
+			held = xmalloc(sizeof *held);
+			held->tts = srv->tts;
+			held->e = e;
+			http_reply_ref(h, 200, audio_content_type(p.format),
+			    d, len, unpin_cb, held);
 			goto out;
 		}
 		label = how == TTS_INFLIGHT ? "inflight" : "miss";

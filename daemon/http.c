@@ -1,6 +1,7 @@
 /* http: evhttp glue — listening, request records, errors, auth, access log. */
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -37,19 +38,21 @@ method_name(enum evhttp_cmd_type m)
 	}
 }
 
+/* Request ids need to be unique, not secret: a seeded PRNG (splitmix64)
+ * spares a system call per request. */
 static void
 request_id(char *buf, size_t len)
 {
-	static const char	hex[] = "0123456789abcdef";
-	unsigned char		r[8];
-	size_t			i;
+	static uint64_t	state;
+	uint64_t	z;
 
-	random_bytes(r, sizeof r);
-	for (i = 0; i < sizeof r && 2 * i + 2 < len; i++) {
-		buf[2 * i] = hex[r[i] >> 4];
-		buf[2 * i + 1] = hex[r[i] & 15];
-	}
-	buf[2 * i] = '\0';
+	if (state == 0)
+		random_bytes(&state, sizeof state);
+	z = (state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	snprintf(buf, len, "%016llx", (unsigned long long)z);
 }
 
 static void
@@ -60,6 +63,10 @@ gen_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri	*uri;
 	const char		*p, *given;
 	char			*dec;
+
+	/* Large answers (audio) go out in large writes. */
+	bufferevent_set_max_single_write(evhttp_connection_get_bufferevent(
+	    evhttp_request_get_connection(req)), 1024 * 1024);
 
 	h = xcalloc(1, sizeof *h);
 	h->srv = srv;
@@ -167,6 +174,26 @@ http_reply(struct hreq *h, int status, const char *ctype, const char *body,
 	buf = evbuffer_new();
 	if (body != NULL)
 		evbuffer_add(buf, body, len);
+	h->status = status;
+	h->bytes = len;
+	evhttp_send_reply(h->req, status, NULL, buf);
+	evbuffer_free(buf);
+	http_done(h);
+}
+
+void
+http_reply_ref(struct hreq *h, int status, const char *ctype,
+    const void *body, size_t len, void (*cleanup)(const void *, size_t,
+    void *), void *arg)
+{
+	struct evbuffer	*buf;
+
+	http_headers(h);
+	if (ctype != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "Content-Type", ctype);
+	buf = evbuffer_new();
+	evbuffer_add_reference(buf, body, len, cleanup, arg);
 	h->status = status;
 	h->bytes = len;
 	evhttp_send_reply(h->req, status, NULL, buf);

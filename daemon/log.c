@@ -11,6 +11,10 @@
 
 int log_level = LOG_LVL_INFO;
 
+static struct event	*flush_ev;
+static int		 dirty;
+static char		 logbuf[65536];
+
 static const char *names[] = { "DEBUG", "INFO", "WARNING", "ERROR" };
 
 int
@@ -48,6 +52,38 @@ log_vwrite(int level, const char *fmt, va_list ap)
 	    log_level_name(level));
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	/* Warnings and errors at once; the rest within a tick. */
+	if (flush_ev == NULL || level >= LOG_LVL_WARN)
+		fflush(stderr);
+	else
+		dirty = 1;
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (dirty) {
+		fflush(stderr);
+		dirty = 0;
+	}
+}
+
+void
+log_buffer(struct event_base *base)
+{
+	struct timeval	tv = { 0, 50000 };
+
+	if (base == NULL) {
+		if (flush_ev != NULL)
+			event_free(flush_ev);
+		flush_ev = NULL;
+		fflush(stderr);
+		setvbuf(stderr, NULL, _IONBF, 0);
+		return;
+	}
+	setvbuf(stderr, logbuf, _IOFBF, sizeof logbuf);
+	flush_ev = event_new(base, -1, EV_PERSIST, flush_cb, NULL);
+	evtimer_add(flush_ev, &tv);
 }
 
 void

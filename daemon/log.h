@@ -2,6 +2,8 @@
 #ifndef TTSACCEL_LOG_H
 #define TTSACCEL_LOG_H
 
+struct event_base;
+
 #define LOG_LVL_DEBUG	0
 #define LOG_LVL_INFO	1
 #define LOG_LVL_WARN	2
@@ -13,6 +15,9 @@ extern int log_level;
 int	 log_level_parse(const char *);
 /* The canonical name of a level. */
 const char *log_level_name(int);
+/* Buffer log lines, flushed every 50 ms on base's loop (warnings and
+ * errors at once); NULL stops that and flushes. */
+void	 log_buffer(struct event_base *);
 /* Route libevent's own messages through us. */
 void	 log_hook_libevent(void);
 

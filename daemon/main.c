@@ -108,6 +108,7 @@ main(int argc, char **argv)
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	srv.fetch = fetch_new(srv.base);
+	log_buffer(srv.base);
 	if ((srv.tts = tts_new(&srv, &cause)) == NULL) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
 		free(cause);
@@ -145,6 +146,7 @@ out:
 	fetch_free(srv.fetch);
 	if (srv.stop_timer != NULL)
 		event_free(srv.stop_timer);
+	log_buffer(NULL);
 	event_base_free(srv.base);
 	curl_global_cleanup();
 	config_clear(&cf);

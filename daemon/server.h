@@ -66,6 +66,10 @@ void	 server_stream_done(struct server *);
 void	 http_headers(struct hreq *);
 /* Send a whole response and finish the request. */
 void	 http_reply(struct hreq *, int, const char *, const char *, size_t);
+/* The same without a copy: cleanup(body, len, arg) runs once it is sent
+ * (or the connection is gone). */
+void	 http_reply_ref(struct hreq *, int, const char *, const void *,
+	    size_t, void (*)(const void *, size_t, void *), void *);
 /* Send a cJSON value (not freed) as the whole response. */
 void	 http_json(struct hreq *, int, const struct cJSON *);
 /* An OpenAI-shaped error response. */
