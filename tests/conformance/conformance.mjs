@@ -18,6 +18,7 @@ const { values: opt } = parseArgs({
 		key: { type: 'string', default: process.env.OPENAI_API_KEY || 'sk-test' },
 		model: { type: 'string', default: 'gpt-conformance' },
 		timeout: { type: 'string', default: '20000' },
+		tts: { type: 'string' },
 	},
 });
 if (!opt.direct || !opt.proxy) {
@@ -291,6 +292,37 @@ await scenario('models.list', async () => {
 	const missing = direct.filter((id) => !proxy.includes(id));
 	eq('models: every upstream model listed through ttsaccel', missing, []);
 });
+
+if (opt.tts) {
+	// audio.speech.create: through ttsaccel, the same bytes as straight
+	// from the TTS server; the second time from the cache.
+	const tts = client(opt.tts);
+	await scenario('audio.speech.create', async () => {
+		const params = { model: 'tts-1', voice: 'alloy',
+		    input: 'The SDK asks for speech.', response_format: 'wav' };
+		const bytes = async (c) => Buffer.from(
+		    await (await c.audio.speech.create(params)).arrayBuffer());
+		const d = await bytes(tts);
+		const r1 = await sides.proxy.audio.speech.create(params).asResponse();
+		const p1 = Buffer.from(await r1.arrayBuffer());
+		const r2 = await sides.proxy.audio.speech.create(params).asResponse();
+		const p2 = Buffer.from(await r2.arrayBuffer());
+		ok('speech: direct answer is a WAV', d.subarray(0, 4).toString() === 'RIFF');
+		eq('speech: same bytes through ttsaccel', p1.equals(d), true);
+		eq('speech: first is a miss', r1.headers.get('x-tts-cache'), 'miss');
+		eq('speech: second is a cache hit', r2.headers.get('x-tts-cache'), 'hit');
+		eq('speech: hit has the same bytes', p2.equals(d), true);
+		eq('speech: content type', r2.headers.get('content-type'), 'audio/wav');
+		let pm = 'no error';
+		try {
+			await sides.proxy.audio.speech.create({ model: 'tts-1',
+			    voice: 'alloy', input: '' });
+		} catch (e) {
+			pm = e.constructor.name;
+		}
+		eq('speech: empty input raises BadRequestError through ttsaccel', pm, 'BadRequestError');
+	});
+}
 
 console.log(`1..${n}`);
 console.log(failed === 0 ? `# all ${n} passed` : `# ${failed} of ${n} failed`);

@@ -33,10 +33,11 @@ if [ "$installed" != "$locked" ]; then
 fi
 
 start_upstream --require-key sk-test
-NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon || finish
+start_tts sdk
+TTS_ENDPOINTS=$TTS_URL TTS_HEALTH_INTERVAL=0 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon || finish
 
 check "OpenAI SDK $locked: direct and through ttsaccel agree" \
-    node "$dir/conformance.mjs" --direct "$UP_URL" --proxy "$URL" --key sk-test
+    node "$dir/conformance.mjs" --direct "$UP_URL" --proxy "$URL" --key sk-test --tts "$TTS_URL"
 check "the fake upstream answered (its log has requests)" \
     test -s "$T/upstream-requests.jsonl"
 stop_daemon
