@@ -6,10 +6,24 @@
 #include "chat.h"
 #include "util.h"
 
+/* Detach a field, and delete any duplicates of it (JSON may repeat a
+ * key: none of ours may reach upstream). */
+static cJSON *
+take(cJSON *root, const char *name)
+{
+	cJSON	*it, *dup;
+
+	it = cJSON_DetachItemFromObjectCaseSensitive(root, name);
+	while ((dup = cJSON_DetachItemFromObjectCaseSensitive(root, name)) !=
+	    NULL)
+		cJSON_Delete(dup);
+	return it;
+}
+
 static char *
 take_string(cJSON *root, const char *name)
 {
-	cJSON	*it = cJSON_DetachItemFromObjectCaseSensitive(root, name);
+	cJSON	*it = take(root, name);
 	char	*s = NULL;
 
 	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
@@ -45,15 +59,15 @@ chat_rewrite(const char *body, size_t len, struct chat_tts *tts,
 		return NULL;
 	}
 
-	it = cJSON_DetachItemFromObjectCaseSensitive(root, "tts_enabled");
+	it = take(root, "tts_enabled");
 	if (it != NULL && cJSON_IsFalse(it))
 		tts->enabled = 0;
 	cJSON_Delete(it);
-	it = cJSON_DetachItemFromObjectCaseSensitive(root, "tts_events");
+	it = take(root, "tts_events");
 	if (it != NULL && cJSON_IsTrue(it))
 		tts->events = 1;
 	cJSON_Delete(it);
-	it = cJSON_DetachItemFromObjectCaseSensitive(root, "tts_speed");
+	it = take(root, "tts_speed");
 	if (cJSON_IsNumber(it))
 		tts->speed = it->valuedouble;
 	cJSON_Delete(it);
@@ -370,7 +384,9 @@ chat_asm_result(struct chat_asm *a)
 		cJSON_AddStringToObject(root, "system_fingerprint",
 		    a->fingerprint);
 	choices = cJSON_AddArrayToObject(root, "choices");
-	qsort(a->choices, a->nchoices, sizeof *a->choices, cmp_choice);
+	if (a->nchoices > 1)
+		qsort(a->choices, a->nchoices, sizeof *a->choices,
+		    cmp_choice);
 	for (i = 0; i < a->nchoices; i++) {
 		c = &a->choices[i];
 		jc = cJSON_CreateObject();

@@ -78,6 +78,16 @@ test_rewrite(void)
 	cJSON_Delete(j);
 	chat_tts_clear(&tts);
 
+	/* A repeated key of ours is taken out every time. */
+	j = rewrite("{\"messages\":[],\"tts_voice\":\"a\",\"tts_voice\":\"b\","
+	    "\"tts_enabled\":false,\"tts_enabled\":true}", &tts, &stream, &err);
+	CHECK(j != NULL);
+	CHECK(cJSON_GetObjectItem(j, "tts_voice") == NULL);
+	CHECK(cJSON_GetObjectItem(j, "tts_enabled") == NULL);
+	CHECK_STR(tts.voice, "a");
+	cJSON_Delete(j);
+	chat_tts_clear(&tts);
+
 	/* Bad requests. */
 	CHECK(rewrite("{\"messages\":[", &tts, &stream, &err) == NULL);
 	CHECK_STR(err, "request body is not valid JSON");
