@@ -52,6 +52,7 @@ struct px {
 	int				 upstream_error;
 	struct event			*defer;
 	int				 flushing;
+	int				 models;	/* GET /v1/models: merge */
 };
 
 static void	px_finish(struct px *);
@@ -447,6 +448,8 @@ up_head_cb(void *arg, long status, const char **hdrs, size_t n)
 		}
 		return;
 	}
+	if (px->models)
+		return;		/* held, merged at the end */
 	/* Pass-through: status and headers as they are. */
 	watch_stop(px);
 	http_headers(px->h);
@@ -527,12 +530,46 @@ feed_whole(struct px *px, const char *body, size_t len)
 	cJSON_Delete(root);
 }
 
+/* The upstream's model list with the TTS model appended; NULL if the
+ * body is not a list (then it is passed as it is). */
+static char *
+models_merge(struct px *px, const char *body, size_t len)
+{
+	const char	*tts = px->srv->cf->tts_default_model;
+	cJSON		*root, *data, *m, *id;
+	char		*out;
+
+	if (body == NULL || (root = cJSON_ParseWithLength(body, len)) == NULL)
+		return NULL;
+	data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	if (!cJSON_IsArray(data)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	cJSON_ArrayForEach(m, data) {
+		id = cJSON_GetObjectItemCaseSensitive(m, "id");
+		if (cJSON_IsString(id) && strcmp(id->valuestring, tts) == 0)
+			break;
+	}
+	if (m == NULL) {
+		m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "id", tts);
+		cJSON_AddStringToObject(m, "object", "model");
+		cJSON_AddNumberToObject(m, "created", 0);
+		cJSON_AddStringToObject(m, "owned_by", "ttsaccel");
+		cJSON_AddItemToArray(data, m);
+	}
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
+
 static void
 up_done_cb(void *arg, int ok, const char *why)
 {
 	struct px	*px = arg;
 	struct evbuffer	*events;
-	char		*body, *msg;
+	char		*body, *msg, *merged;
 	size_t		 len;
 
 	px->fr = NULL;
@@ -587,6 +624,13 @@ up_done_cb(void *arg, int ok, const char *why)
 	}
 	len = px->hold != NULL ? evbuffer_get_length(px->hold) : 0;
 	body = len > 0 ? (char *)evbuffer_pullup(px->hold, -1) : NULL;
+	if (px->models && px->status == 200 &&
+	    (merged = models_merge(px, body, len)) != NULL) {
+		whole_reply(px, 200, "application/json", merged,
+		    strlen(merged));
+		free(merged);
+		return;
+	}
 	if (px->chat && px->status >= 200 && px->status < 300)
 		feed_whole(px, body, len);
 	if (px->status == 0)
@@ -757,5 +801,7 @@ proxy_pass(struct hreq *h, int auth)
 	if (check_body(h, len) != 0 || check_upstream(h) != 0)
 		return;
 	px = px_new(h, 0);
+	px->models = strcmp(h->path, "/v1/models") == 0 &&
+	    strcmp(h->method, "GET") == 0;
 	px_start(px, len > 0 ? body : NULL, len);
 }

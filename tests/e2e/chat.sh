@@ -91,6 +91,8 @@ eq "pass-through path" "$(echo "$out" | jq -r .echo.path)" /v1/files/abc
 eq "pass-through query" "$(echo "$out" | jq -r .echo.query)" "purpose=x&y=%20z"
 eq "pass-through body" "$(echo "$out" | jq -r .echo.body)" "raw body"
 eq "models listed" "$(curl -sS "$URL/v1/models" | jq -r '.data[0].id')" fake-model
+eq "TTS model appended to the list" "$(curl -sS "$URL/v1/models" | jq -r '.data[-1].id + " " + .data[-1].owned_by')" "liang ttsaccel"
+eq "audio models" "$(curl -sS "$URL/v1/audio/models" | jq -r '.models[0]')" liang
 
 # Headers: X-Request-Id and CORS on every response, preflight.
 hdrs=$(curl -sS -D - -o /dev/null "$URL/health")
