@@ -29,6 +29,15 @@ api_root(struct hreq *h)
 	cJSON_AddItemToArray(eps, cJSON_CreateString(
 	    "POST /v1/chat/completions"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /v1/models"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("POST /v1/audio/speech"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString(
+	    "GET /v1/audio/replies/{id}"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString(
+	    "GET /v1/audio/replies/{id}/segments"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /v1/audio/models"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /cache/stats"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("POST /cache/clear"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /metrics"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /health"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("/v1/* (proxied)"));
 	http_json(h, 200, root);

@@ -45,7 +45,8 @@ audio_content_type(const char *fmt)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof formats / sizeof formats[0]; i++)
+	for (i = 0; fmt != NULL && i < sizeof formats / sizeof formats[0];
+	    i++)
 		if (strcmp(formats[i].format, fmt) == 0)
 			return formats[i].ctype;
 	return NULL;
@@ -471,8 +472,9 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 	if (!tts_has_format(h->srv->tts, p->format)) {
 		http_error(h, 400, "invalid_request_error",
 		    "unsupported_response_format", "No TTS endpoint here makes "
-		    "'%s' (the local voice makes wav only); ask for wav or "
-		    "configure an HTTP endpoint in TTS_ENDPOINTS.", p->format);
+		    "'%s' (local programs make wav only, and format conversion "
+		    "is not built yet); ask for wav or configure an HTTP "
+		    "endpoint in TTS_ENDPOINTS.", p->format);
 		return -1;
 	}
 	return 0;
@@ -543,14 +545,14 @@ audio_speech(struct hreq *h)
 		    "Request body must be a JSON object.");
 		goto out;
 	}
-	if (speech_params(h, root, &p, &input) != 0)
-		goto out;
 	if (srv->tts == NULL || !tts_usable(srv->tts)) {
 		http_error(h, 503, "server_error", "no_tts_endpoint",
 		    "No TTS endpoint is usable: configure TTS_ENDPOINTS or "
 		    "check /health.");
 		goto out;
 	}
+	if (speech_params(h, root, &p, &input) != 0)
+		goto out;
 	split_opts(srv->cf, &so);
 	segment_split(&so, input, strlen(input), collect_cb, &segs);
 	if (segs.n == 0) {
@@ -680,6 +682,7 @@ audio_models(struct hreq *h)
 {
 	const struct config	*cf = h->srv->cf;
 	cJSON			*root, *a;
+	size_t			 i;
 
 	root = cJSON_CreateObject();
 	a = cJSON_AddArrayToObject(root, "models");
@@ -687,14 +690,11 @@ audio_models(struct hreq *h)
 	a = cJSON_AddArrayToObject(root, "voices");
 	cJSON_AddItemToArray(a, cJSON_CreateString(cf->tts_default_voice));
 	a = cJSON_AddArrayToObject(root, "formats");
-	cJSON_AddItemToArray(a, cJSON_CreateString("wav"));
-	if (h->srv->tts != NULL && tts_has_format(h->srv->tts, "mp3")) {
-		cJSON_AddItemToArray(a, cJSON_CreateString("mp3"));
-		cJSON_AddItemToArray(a, cJSON_CreateString("opus"));
-		cJSON_AddItemToArray(a, cJSON_CreateString("aac"));
-		cJSON_AddItemToArray(a, cJSON_CreateString("flac"));
-		cJSON_AddItemToArray(a, cJSON_CreateString("pcm"));
-	}
+	for (i = 0; i < sizeof formats / sizeof formats[0]; i++)
+		if (h->srv->tts != NULL && tts_has_format(h->srv->tts,
+		    formats[i].format))
+			cJSON_AddItemToArray(a, cJSON_CreateString(
+			    formats[i].format));
 	cJSON_AddStringToObject(root, "default_format",
 	    cf->tts_default_format);
 	http_json(h, 200, root);

@@ -93,9 +93,10 @@ backend_has_format(const struct backend *be, const char *fmt)
 
 	if (be->formats == NULL)
 		return 1;
+	/* A list separated by '+' (or ',' in a config file line). */
 	for (p = be->formats; (p = strstr(p, fmt)) != NULL; p += n)
-		if ((p == be->formats || p[-1] == ',') &&
-		    (p[n] == ',' || p[n] == '\0'))
+		if ((p == be->formats || p[-1] == ',' || p[-1] == '+') &&
+		    (p[n] == ',' || p[n] == '+' || p[n] == '\0'))
 			return 1;
 	return 0;
 }
@@ -455,17 +456,24 @@ http_probe(struct backend *be, const struct backend_cbs *cbs, void *arg)
 {
 	struct backend_call	*c = call_new(be, cbs, arg);
 	struct fetch_opts	 o;
-	char			*url;
+	char			*url, *auth = NULL;
+	const char		*hdrs[2] = { NULL, NULL };
 
 	c->probe = 1;
 	url = xasprintf("%s/health", be->url);
 	memset(&o, 0, sizeof o);
+	if (be->key != NULL && *be->key != '\0') {
+		auth = xasprintf("Authorization: Bearer %s", be->key);
+		hdrs[0] = auth;
+		o.headers = hdrs;
+	}
 	o.method = "GET";
 	o.url = url;
 	o.timeout = be->timeout < 10 ? be->timeout : 10;
 	o.total = o.timeout;
 	c->fr = fetch_start(be->fetch, &o, &http_cbs, c);
 	free(url);
+	free(auth);
 	return c;
 }
 

@@ -455,6 +455,16 @@ finish(struct config *cf, char **envp, char **cause)
 		}
 	}
 
+	if (strcmp(cf->tts_default_format, "mp3") != 0 &&
+	    strcmp(cf->tts_default_format, "opus") != 0 &&
+	    strcmp(cf->tts_default_format, "aac") != 0 &&
+	    strcmp(cf->tts_default_format, "flac") != 0 &&
+	    strcmp(cf->tts_default_format, "wav") != 0 &&
+	    strcmp(cf->tts_default_format, "pcm") != 0) {
+		*cause = xasprintf("TTS_DEFAULT_FORMAT: '%s' is not one of "
+		    "mp3, opus, aac, flac, wav, pcm", cf->tts_default_format);
+		return -1;
+	}
 	if (cf->splitter_min_len > cf->splitter_max_len) {
 		*cause = xasprintf("SPLITTER_MIN_LEN (%lld) is larger than "
 		    "SPLITTER_MAX_LEN (%lld)", cf->splitter_min_len,
@@ -594,20 +604,35 @@ config_clear(struct config *cf)
 	memset(cf, 0, sizeof *cf);
 }
 
-/* Mask a password in scheme://user:password@host. */
+/* Mask a password in scheme://user:password@host, and key=… options. */
 static char *
-mask_url(const char *s)
+mask_url(const char *in)
 {
-	const char	*at, *scheme, *colon;
+	const char	*at, *scheme, *colon, *s;
+	char		*copy, *k, *out;
+	size_t		 n;
 
+	/* key=VALUE up to the next option or entry becomes key=****. */
+	copy = xstrdup(in);
+	for (k = copy; (k = strstr(k, "key=")) != NULL; k += 8) {
+		n = strcspn(k + 4, "| ,\t");
+		out = xasprintf("%.*skey=****%s", (int)(k - copy), copy,
+		    k + 4 + n);
+		k = out + (k - copy);
+		free(copy);
+		copy = out;
+	}
+	s = copy;
 	scheme = strstr(s, "://");
 	at = strchr(s, '@');
 	if (scheme == NULL || at == NULL || at < scheme)
-		return xstrdup(s);
+		return copy;
 	colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
 	if (colon == NULL)
 		colon = scheme + 2;
-	return xasprintf("%.*s:****%s", (int)(colon - s), s, at);
+	out = xasprintf("%.*s:****%s", (int)(colon - s), s, at);
+	free(copy);
+	return out;
 }
 
 void

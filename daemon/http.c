@@ -138,6 +138,15 @@ server_stop_listening(struct server *srv)
 }
 
 void
+server_emit(struct server *srv, const char *type, cJSON *data)
+{
+	if (srv->emit != NULL && srv->nwatchers > 0)
+		srv->emit(srv, type, data);
+	else
+		cJSON_Delete(data);
+}
+
+void
 server_stream_done(struct server *srv)
 {
 	srv->nstreams--;

@@ -115,7 +115,7 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	srv.replies = replies_new(srv.tts, 1000,
+	srv.replies = replies_new(&srv, srv.tts, 1000,
 	    (uint64_t)cf.cache_ttl * 1000000);
 	prefetch_init(&srv);
 	if (server_listen(&srv, &cause) != 0) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "audio.h"
 #include "chat.h"
 #include "config.h"
 #include "fetch.h"
@@ -774,6 +775,21 @@ proxy_chat(struct hreq *h)
 		return;
 	}
 	tts_headers(h, &tts);
+	if (tts.format != NULL && audio_content_type(tts.format) == NULL) {
+		http_error(h, 400, "invalid_request_error", "invalid_tts_format",
+		    "'tts_format' must be one of mp3, opus, aac, flac, wav, "
+		    "pcm.");
+		chat_tts_clear(&tts);
+		free(nbody);
+		return;
+	}
+	if (tts.speed != 0 && (tts.speed < 0.25 || tts.speed > 4.0)) {
+		http_error(h, 400, "invalid_request_error", "invalid_tts_speed",
+		    "'tts_speed' must be a number from 0.25 to 4.0.");
+		chat_tts_clear(&tts);
+		free(nbody);
+		return;
+	}
 	h->srv->nchats++;
 	px = px_new(h, 1);
 	px->tts = tts;

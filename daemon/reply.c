@@ -8,6 +8,7 @@
 #include "cache.h"
 #include "reply.h"
 #include "sched.h"
+#include "server.h"
 #include "tts.h"
 #include "util.h"
 
@@ -47,6 +48,7 @@ struct reply {
 };
 
 struct replies {
+	struct server		*srv;
 	struct tts		*tts;
 	struct reply		*head, *tail;
 	size_t			 n, max;
@@ -122,11 +124,12 @@ expire(struct replies *rs)
 }
 
 struct replies *
-replies_new(struct tts *tts, size_t max, uint64_t ttl)
+replies_new(struct server *srv, struct tts *tts, size_t max, uint64_t ttl)
 {
 	struct replies	*rs;
 
 	rs = xcalloc(1, sizeof *rs);
+	rs->srv = srv;
 	rs->tts = tts;
 	rs->max = max;
 	rs->ttl = ttl;
@@ -206,6 +209,7 @@ void
 reply_add(struct reply *r, const char *text)
 {
 	struct rseg	*s;
+	cJSON		*ev;
 	char		*key;
 	int		 how;
 
@@ -219,6 +223,14 @@ reply_add(struct reply *r, const char *text)
 	s->t_queued = now_usec();
 	r->segs = xreallocarray(r->segs, r->nsegs + 1, sizeof *r->segs);
 	r->segs[r->nsegs++] = s;
+	if (r->rs->srv != NULL && r->rs->srv->nwatchers > 0) {
+		ev = cJSON_CreateObject();
+		cJSON_AddStringToObject(ev, "reply", r->id);
+		cJSON_AddNumberToObject(ev, "index", (double)s->index);
+		cJSON_AddStringToObject(ev, "text", s->text);
+		cJSON_AddStringToObject(ev, "key", s->key);
+		server_emit(r->rs->srv, "segment.queued", ev);
+	}
 	s->e = tts_obtain(r->rs->tts, &r->p, text, SCHED_PREFETCH,
 	    (unsigned)s->index, &how);
 	if (s->e == NULL)

@@ -9,6 +9,7 @@
 
 struct cJSON;
 struct replies;
+struct server;
 struct reply;
 struct reply_watch;
 struct tts;
@@ -20,7 +21,7 @@ struct tts;
 #define RSEG_FAILED		3
 
 /* Replies kept at most max, each for ttl usec after it ends. */
-struct replies *replies_new(struct tts *, size_t, uint64_t);
+struct replies *replies_new(struct server *, struct tts *, size_t, uint64_t);
 void	 replies_free(struct replies *);
 /* A new reply with the parameters its audio uses (copied). */
 struct reply *reply_new(struct replies *, const char *,

@@ -18,6 +18,17 @@
  * and resumes on the next feed, so it decides exactly as it would with
  * the whole text.  segment_finish() turns LA_MORE into LA_EOF.
  *
+ * A space after punctuation is firm: nothing that follows (a removed
+ * code span or emoji, a table's cell separator) can take it away, so
+ * the next code point the cutter gets is a space or a newline ("done.
+ * `x`!" is "done. !", not "done.!", and a table cell ending in
+ * punctuation gets no added comma).  The cutter, which treats a space,
+ * a newline and the end alike after a run of punctuation, can thus end
+ * "the end. " or the first segment's soft end as soon as the space is
+ * fed, without waiting for the next word.  It still waits where the
+ * rules need that word ("etc. ", "U.S. "), and a segment under min_len
+ * still waits to be joined with the next.
+ *
  * Bare URLs are kept and spoken, as Open WebUI does (its requests then
  * match ours, spec section 3.5).  They are never cut at their inner
  * '.', '?', ':' or ';' (those only end a sentence before a space), and
@@ -72,6 +83,7 @@ struct segmenter {
 	size_t			 depth;
 	int			 cell_text, cell_sep, pend_space;
 	uint32_t		 last_out;	/* last code point put in q */
+	uint32_t		 prev_out;	/* the one before it */
 
 	/* Cutter: speakable code points in, segments out. */
 	struct cpbuf		 q;
@@ -424,10 +436,22 @@ consume(struct segmenter *s, size_t n)
 }
 
 /*
+ * Is the held space firm (see the top of the file)?  It is after
+ * punctuation, or after a closer that follows punctuation (deeper runs
+ * of closers, rare, are not firm: the cutter then waits, as before).
+ */
+static int
+space_firm(const struct segmenter *s)
+{
+	return s->pend_space == 1 && (punct_kind(s->last_out) != P_NONE ||
+	    (is_closer(s->last_out) && punct_kind(s->prev_out) != P_NONE));
+}
+
+/*
  * Put one code point into q, folding whitespace and dropping emoji.  A
  * space is held until something visible follows it, so q never ends in
  * one (the cutter may already have taken what is in q).  A weak space
- * stands for something removed.
+ * stands for something removed; it does not weaken a firm one.
  */
 static void
 out_weak(struct segmenter *s, uint32_t cp, int weak)
@@ -459,17 +483,21 @@ out_weak(struct segmenter *s, uint32_t cp, int weak)
 	else if (cp < ' ' || cp == 0x7f)
 		return;
 	if (cp == ' ') {
-		if (s->last_out != '\n')
+		if (s->last_out != '\n' && !space_firm(s))
 			s->pend_space = weak ? 2 : 1;
 		return;
 	}
+	if (s->cell_sep && space_firm(s))
+		s->cell_sep = 0;	/* the punctuation separates */
+	s->prev_out = s->last_out;
 	if (s->cell_sep) {
 		/* Table cells are read as a list. */
 		s->cell_sep = 0;
 		s->pend_space = 0;
-		if (is_wide(s->last_out) && s->last_out < LA_MORE)
+		if (is_wide(s->last_out) && s->last_out < LA_MORE) {
 			cpbuf_push(&s->q, 0xff0c);
-		else {
+			s->prev_out = 0xff0c;
+		} else {
 			cpbuf_push(&s->q, ',');
 			s->pend_space = 1;
 		}
@@ -477,8 +505,10 @@ out_weak(struct segmenter *s, uint32_t cp, int weak)
 	/* A space left by something removed goes before punctuation:
 	 * "call `f()`." is "call." */
 	if (s->pend_space == 1 || (s->pend_space == 2 &&
-	    punct_kind(cp) == P_NONE && !is_closer(cp)))
+	    punct_kind(cp) == P_NONE && !is_closer(cp))) {
 		cpbuf_push(&s->q, ' ');
+		s->prev_out = ' ';
+	}
 	s->pend_space = 0;
 	cpbuf_push(&s->q, cp);
 	s->last_out = cp;
@@ -951,6 +981,18 @@ qla(const struct segmenter *s, size_t k)
 	return s->q_eof ? LA_EOF : LA_MORE;
 }
 
+/*
+ * qla() for the code point after a run of punctuation: a firm space the
+ * cleaner holds is as good as a space in q.
+ */
+static uint32_t
+qla_end(const struct segmenter *s, size_t k)
+{
+	uint32_t	d = qla(s, k);
+
+	return d == LA_MORE && space_firm(s) ? ' ' : d;
+}
+
 static int
 text_speakable(const char *p, size_t len)
 {
@@ -1228,7 +1270,7 @@ cut_step(struct segmenter *s)
 	/* Closing quotes and brackets (and, after a hard end, more hard
 	 * ends: "?!", "...") stay with the punctuation. */
 	for (k = 1;; k++) {
-		d = qla(s, k);
+		d = qla_end(s, k);
 		if (d == LA_MORE)
 			return 0;
 		if (k == 32 || (!is_closer(d) && (kind != P_HARD ||

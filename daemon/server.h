@@ -34,6 +34,10 @@ struct server {
 	uint64_t			 nrequests;
 	uint64_t			 nchats;
 	uint64_t			 nupstream_errors;
+	/* Events for `watch` clients of the admin socket: build one only
+	 * when nwatchers > 0, then hand it to server_emit. */
+	size_t				 nwatchers;
+	void	 (*emit)(struct server *, const char *, struct cJSON *);
 	/* Consumer of spoken text: each content delta of choice 0. */
 	void	*(*reply_begin)(struct server *, const char *,
 		    const struct chat_tts *);
@@ -59,6 +63,8 @@ int	 server_listen(struct server *, char **);
 /* Stop accepting new connections. */
 void	 server_stop_listening(struct server *);
 
+/* Send an event (the object is taken) to the watchers, if any. */
+void	 server_emit(struct server *, const char *, struct cJSON *);
 /* A stream has ended: when stopping and it was the last, leave the loop. */
 void	 server_stream_done(struct server *);
 

@@ -23,7 +23,7 @@ struct endpoint {
 	struct sched_ep		*sep;
 	struct backend_call	*probe;
 	struct backend_call	*warm;
-	int			 last_state;
+	int			 leaving;	/* drained: goes when idle */
 };
 
 struct tts_waiter {
@@ -60,6 +60,7 @@ struct tts {
 	struct event		*health;
 	struct event		*warmth;
 	struct event		*kick;
+	struct event		*reap;		/* removes drained endpoints */
 	struct synth		*synths;
 	/* figures */
 	uint64_t		 syntheses, failures, retries;
@@ -72,6 +73,11 @@ static const double lat_bounds[12] = {
 };
 
 static void	kick(struct tts *);
+static int	on_path(const char *);
+static void	synth_event(struct synth *, const char *, const char *);
+static void	endpoint_event(struct endpoint *, int, int, const char *);
+static const char *state_name(int);
+static int	add_endpoint(struct tts *, const char *, char **);
 
 char *
 tts_key(const struct tts_params *p, const char *text)
@@ -197,6 +203,33 @@ synth_end(struct synth *s, int ok)
 	cache_unpin(tts->cache, e);	/* the writer's pin */
 }
 
+/* A `watch` event about a synthesis. */
+static void
+synth_event(struct synth *s, const char *type, const char *err)
+{
+	struct server	*srv = s->tts->srv;
+	cJSON		*o;
+	char		*id;
+
+	if (srv->nwatchers == 0)
+		return;
+	o = cJSON_CreateObject();
+	id = tts_key_id(cache_key(s->e));
+	cJSON_AddStringToObject(o, "key", id);
+	free(id);
+	cJSON_AddStringToObject(o, "text", s->text);
+	if (s->epname[0] != '\0')
+		cJSON_AddStringToObject(o, "endpoint", s->epname);
+	if (s->t_started != 0 && strcmp(type, "segment.started") != 0) {
+		cJSON_AddNumberToObject(o, "ms", (double)(now_usec() -
+		    s->t_started) / 1000.0);
+		cJSON_AddNumberToObject(o, "bytes", (double)s->appended);
+	}
+	if (err != NULL)
+		cJSON_AddStringToObject(o, "error", err);
+	server_emit(srv, type, o);
+}
+
 static void
 synth_data_cb(void *arg, const void *data, size_t len)
 {
@@ -227,16 +260,25 @@ synth_done_cb(void *arg, int ok, const char *why)
 	struct synth	*s = arg;
 	struct tts	*tts = s->tts;
 	uint64_t	 now = now_usec(), lat = now - s->t_started;
-	int		 r;
+	struct sched_ep_info info;
+	int		 r, before;
 
 	s->call = NULL;
+	sched_ep_info(s->ep->sep, &info);
+	before = info.state;
 	r = sched_done(tts->sched, s->job, s->ep->sep, ok, lat, now);
+	sched_ep_info(s->ep->sep, &info);
+	if (info.state != before)
+		endpoint_event(s->ep, before, info.state, ok ? NULL : why);
+	if (s->ep->leaving)
+		event_active(tts->reap, EV_TIMEOUT, 0);
 	if (ok) {
 		tts->syntheses++;
 		observe_latency(tts, lat);
 		log_debug("synthesised %zu bytes on %s in %.1f ms",
 		    s->appended, s->epname, (double)lat / 1000.0);
 		s->job = NULL;
+		synth_event(s, "segment.done", NULL);
 		synth_end(s, 1);
 		kick(tts);
 		return;
@@ -252,6 +294,7 @@ synth_done_cb(void *arg, int ok, const char *why)
 		sched_cancel(tts->sched, s->job);	/* bytes already out */
 	s->job = NULL;
 	tts->failures++;
+	synth_event(s, "segment.failed", s->err);
 	synth_end(s, 0);
 	kick(tts);
 }
@@ -280,6 +323,7 @@ dispatch(struct tts *tts)
 		p.instructions = s->instructions;
 		p.speed = s->speed;
 		s->call = backend_synth(s->ep->be, &p, s->text, &synth_cbs, s);
+		synth_event(s, "segment.started", NULL);
 	}
 }
 
@@ -452,9 +496,25 @@ tts_cache_json(struct tts *tts)
 	return o;
 }
 
+/* An endpoint name as a Prometheus label value. */
+static const char *
+label(const char *name, char *buf, size_t len)
+{
+	size_t	i, o = 0;
+
+	for (i = 0; name[i] != '\0' && o + 3 < len; i++) {
+		if (name[i] == '"' || name[i] == '\\')
+			buf[o++] = '\\';
+		buf[o++] = name[i] == '\n' ? ' ' : name[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 void
 tts_metrics(struct tts *tts, struct evbuffer *b)
 {
+	char			 lb[512];
 	struct cache_stats	 st;
 	struct sched_ep_info	 info;
 	uint64_t		 cum = 0;
@@ -516,7 +576,8 @@ tts_metrics(struct tts *tts, struct evbuffer *b)
 	for (i = 0; i < tts->neps; i++) {
 		sched_ep_info(tts->eps[i]->sep, &info);
 		evbuffer_add_printf(b, "ttsaccel_endpoint_in_flight{endpoint="
-		    "\"%s\"} %d\n", info.name, info.inflight);
+		    "\"%s\"} %d\n", label(info.name, lb, sizeof lb),
+		    info.inflight);
 	}
 	evbuffer_add_printf(b,
 	    "# HELP ttsaccel_endpoint_errors_total Failed requests per "
@@ -524,7 +585,7 @@ tts_metrics(struct tts *tts, struct evbuffer *b)
 	for (i = 0; i < tts->neps; i++) {
 		sched_ep_info(tts->eps[i]->sep, &info);
 		evbuffer_add_printf(b, "ttsaccel_endpoint_errors_total{"
-		    "endpoint=\"%s\"} %llu\n", info.name,
+		    "endpoint=\"%s\"} %llu\n", label(info.name, lb, sizeof lb),
 		    (unsigned long long)info.errors);
 	}
 	evbuffer_add_printf(b,
@@ -533,8 +594,30 @@ tts_metrics(struct tts *tts, struct evbuffer *b)
 	for (i = 0; i < tts->neps; i++) {
 		sched_ep_info(tts->eps[i]->sep, &info);
 		evbuffer_add_printf(b, "ttsaccel_endpoint_up{endpoint=\"%s\"} "
-		    "%d\n", info.name, info.state == SCHED_EP_UP);
+		    "%d\n", label(info.name, lb, sizeof lb),
+		    info.state == SCHED_EP_UP);
 	}
+}
+
+/* An endpoint changed state: log it once, tell the watchers. */
+static void
+endpoint_event(struct endpoint *ep, int before, int after, const char *why)
+{
+	struct server	*srv = ep->tts->srv;
+	cJSON		*o;
+
+	log_warn("endpoint %s is %s%s%s", backend_name(ep->be),
+	    state_name(after), why != NULL ? ": " : "", why != NULL ?
+	    why : "");
+	if (srv->nwatchers == 0)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "url", backend_name(ep->be));
+	cJSON_AddStringToObject(o, "from", state_name(before));
+	cJSON_AddStringToObject(o, "state", state_name(after));
+	if (why != NULL)
+		cJSON_AddStringToObject(o, "reason", why);
+	server_emit(srv, "endpoint.state", o);
 }
 
 /* Health probes. */
@@ -552,8 +635,7 @@ probe_done_cb(void *arg, int ok, const char *why)
 	sched_ep_probe(ep->tts->sched, ep->sep, ok, now_usec());
 	sched_ep_info(ep->sep, &info);
 	if (before != info.state)
-		log_warn("endpoint %s is %s%s%s", info.name,
-		    state_name(info.state), ok ? "" : ": ", ok ? "" : why);
+		endpoint_event(ep, before, info.state, ok ? NULL : why);
 	if (ok)
 		kick(ep->tts);
 }
@@ -605,6 +687,127 @@ warmth_cb(evutil_socket_t fd, short what, void *arg)
 			tts->eps[i]->warm = backend_synth(tts->eps[i]->be, &p,
 			    "Hi.", &warm_cbs, tts->eps[i]);
 	}
+}
+
+static struct endpoint *
+find_endpoint(struct tts *tts, const char *name, size_t *idx)
+{
+	size_t	i;
+
+	for (i = 0; i < tts->neps; i++)
+		if (strcmp(backend_name(tts->eps[i]->be), name) == 0) {
+			if (idx != NULL)
+				*idx = i;
+			return tts->eps[i];
+		}
+	return NULL;
+}
+
+/* Remove an idle endpoint for good. */
+static void
+endpoint_free(struct tts *tts, size_t i)
+{
+	struct endpoint	*ep = tts->eps[i];
+
+	backend_cancel(ep->probe);
+	backend_cancel(ep->warm);
+	if (ep->sep != NULL)
+		sched_ep_remove(tts->sched, ep->sep);
+	log_info("endpoint %s removed", backend_name(ep->be));
+	backend_free(ep->be);
+	free(ep);
+	memmove(&tts->eps[i], &tts->eps[i + 1], (tts->neps - i - 1) *
+	    sizeof *tts->eps);
+	tts->neps--;
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tts		*tts = arg;
+	struct sched_ep_info	 info;
+	size_t			 i;
+
+	for (i = tts->neps; i-- > 0;) {
+		if (!tts->eps[i]->leaving)
+			continue;
+		sched_ep_info(tts->eps[i]->sep, &info);
+		if (info.inflight == 0)
+			endpoint_free(tts, i);
+	}
+}
+
+int
+tts_endpoint_drain(struct tts *tts, const char *name, char **cause)
+{
+	struct endpoint	*ep;
+
+	if ((ep = find_endpoint(tts, name, NULL)) == NULL) {
+		*cause = xasprintf("no endpoint '%s'", name);
+		return -1;
+	}
+	sched_ep_drain(ep->sep);
+	ep->leaving = 1;
+	log_info("endpoint %s draining: no new work, leaves when idle",
+	    name);
+	event_active(tts->reap, EV_TIMEOUT, 0);
+	return 0;
+}
+
+int
+tts_endpoint_remove(struct tts *tts, const char *name, char **cause)
+{
+	struct sched_ep_info	 info;
+	struct endpoint		*ep;
+	size_t			 i;
+
+	if ((ep = find_endpoint(tts, name, &i)) == NULL) {
+		*cause = xasprintf("no endpoint '%s'", name);
+		return -1;
+	}
+	sched_ep_info(ep->sep, &info);
+	if (info.inflight > 0) {
+		sched_ep_drain(ep->sep);
+		ep->leaving = 1;
+		return 1;	/* leaves when its work is done */
+	}
+	endpoint_free(tts, i);
+	return 0;
+}
+
+int
+tts_endpoint_add(struct tts *tts, const char *spec, char **cause)
+{
+	if (add_endpoint(tts, spec, cause) != 0)
+		return -1;
+	log_info("endpoint %s added", backend_name(
+	    tts->eps[tts->neps - 1]->be));
+	kick(tts);
+	return 0;
+}
+
+size_t
+tts_endpoint_count(struct tts *tts)
+{
+	return tts->neps;
+}
+
+const char *
+tts_endpoint_name(struct tts *tts, size_t i)
+{
+	return i < tts->neps ? backend_name(tts->eps[i]->be) : NULL;
+}
+
+void
+tts_reconfigure(struct tts *tts)
+{
+	const struct config	*cf = tts->srv->cf;
+	struct cache_opts	 co;
+
+	co.max_entries = (size_t)cf->cache_max_size;
+	co.max_bytes = cf->cache_max_bytes;
+	co.ttl_usec = (uint64_t)cf->cache_ttl * 1000000;
+	cache_set_opts(tts->cache, &co);
 }
 
 static int
@@ -659,6 +862,88 @@ on_path(const char *prog)
 	return found;
 }
 
+/* The endpoint specs the configuration asks for (to free with
+ * free_specs); the local voice when none is set and espeak-ng exists. */
+static char **
+config_specs(const struct config *cf, size_t *n)
+{
+	char	**v = NULL, *list, *tok, *save;
+	size_t	  i;
+
+	*n = 0;
+	if (cf->tts_endpoints != NULL) {
+		list = xstrdup(cf->tts_endpoints);
+		for (tok = strtok_r(list, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			tok = strtrim(tok);
+			if (*tok == '\0')
+				continue;
+			v = xreallocarray(v, *n + 1, sizeof *v);
+			v[(*n)++] = xstrdup(tok);
+		}
+		free(list);
+	}
+	for (i = 0; i < cf->nendpoints; i++) {
+		v = xreallocarray(v, *n + 1, sizeof *v);
+		v[(*n)++] = xstrdup(cf->endpoints[i]);
+	}
+	if (*n == 0 && cf->tts_endpoints == NULL && on_path("espeak-ng")) {
+		v = xreallocarray(v, 1, sizeof *v);
+		v[(*n)++] = xstrdup("exec:espeak-ng --stdout");
+	}
+	return v;
+}
+
+static void
+free_specs(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
+int
+tts_sync_endpoints(struct tts *tts, char **cause)
+{
+	const struct config	*cf = tts->srv->cf;
+	struct backend		*be;
+	char			**specs, **names;
+	size_t			 n, i, j;
+	int			 found;
+
+	specs = config_specs(cf, &n);
+	names = xcalloc(n + 1, sizeof *names);
+	/* Check them all before changing anything. */
+	for (i = 0; i < n; i++) {
+		be = backend_new(tts->srv->base, tts->srv->fetch, specs[i],
+		    (int)cf->tts_max_concurrent, cf->tts_api_key,
+		    cf->tts_request_timeout, cause);
+		if (be == NULL) {
+			free_specs(names, i);
+			free_specs(specs, n);
+			return -1;
+		}
+		names[i] = xstrdup(backend_name(be));
+		backend_free(be);
+	}
+	for (i = tts->neps; i-- > 0;) {
+		for (found = 0, j = 0; j < n && !found; j++)
+			found = strcmp(names[j], backend_name(tts->eps[i]->be))
+			    == 0;
+		if (!found && !tts->eps[i]->leaving)
+			tts_endpoint_drain(tts, backend_name(tts->eps[i]->be),
+			    cause);
+	}
+	for (j = 0; j < n; j++)
+		if (find_endpoint(tts, names[j], NULL) == NULL &&
+		    tts_endpoint_add(tts, specs[j], cause) != 0)
+			log_warn("reload: %s", *cause);
+	free_specs(names, n);
+	free_specs(specs, n);
+	tts_reconfigure(tts);
+	return 0;
+}
+
 struct tts *
 tts_new(struct server *srv, char **cause)
 {
@@ -668,8 +953,8 @@ tts_new(struct server *srv, char **cause)
 	struct sched_opts	 so;
 	unsigned char		 seed[16];
 	struct timeval		 tv;
-	char			*list, *tok, *save;
-	size_t			 i;
+	char			**specs;
+	size_t			 i, nspecs;
 
 	tts = xcalloc(1, sizeof *tts);
 	tts->srv = srv;
@@ -685,35 +970,20 @@ tts_new(struct server *srv, char **cause)
 	    cf->tts_health_interval : 30) * 1000000;
 	tts->sched = sched_new(&so);
 	tts->kick = evtimer_new(srv->base, kick_cb, tts);
+	tts->reap = evtimer_new(srv->base, reap_cb, tts);
 
-	if (cf->tts_endpoints != NULL) {
-		list = xstrdup(cf->tts_endpoints);
-		for (tok = strtok_r(list, ",", &save); tok != NULL;
-		    tok = strtok_r(NULL, ",", &save)) {
-			tok = strtrim(tok);
-			if (*tok == '\0')
-				continue;
-			if (add_endpoint(tts, tok, cause) != 0) {
-				free(list);
-				goto fail;
-			}
-		}
-		free(list);
-	}
-	for (i = 0; i < cf->nendpoints; i++)
-		if (add_endpoint(tts, cf->endpoints[i], cause) != 0)
+	specs = config_specs(cf, &nspecs);
+	for (i = 0; i < nspecs; i++)
+		if (add_endpoint(tts, specs[i], cause) != 0) {
+			free_specs(specs, nspecs);
 			goto fail;
-	if (tts->neps == 0 && cf->tts_endpoints == NULL) {
-		if (on_path("espeak-ng")) {
-			if (add_endpoint(tts, "exec:espeak-ng --stdout",
-			    cause) != 0)
-				goto fail;
-			log_info("no TTS_ENDPOINTS: speaking with the local "
-			    "voice (espeak-ng)");
-		} else
-			log_warn("no TTS_ENDPOINTS and no espeak-ng: speech "
-			    "is off until an endpoint is configured");
-	}
+		}
+	free_specs(specs, nspecs);
+	if (cf->tts_endpoints == NULL && cf->nendpoints == 0)
+		log_info(tts->neps > 0 ? "no TTS_ENDPOINTS: speaking with the "
+		    "local voice (espeak-ng)" : "no TTS_ENDPOINTS and no "
+		    "espeak-ng: speech is off until an endpoint is "
+		    "configured");
 	if (cf->tts_health_interval > 0) {
 		tts->health = event_new(srv->base, -1, EV_PERSIST, health_cb,
 		    tts);
@@ -756,6 +1026,7 @@ tts_free(struct tts *tts)
 	if (tts->warmth != NULL)
 		event_free(tts->warmth);
 	event_free(tts->kick);
+	event_free(tts->reap);
 	sched_free(tts->sched);
 	cache_free(tts->cache);
 	for (i = 0; i < tts->neps; i++) {

@@ -52,6 +52,20 @@ int	 tts_has_format(struct tts *, const char *);
 struct cache *tts_cache(struct tts *);
 /* Empty the cache; returns entries removed. */
 size_t	 tts_clear(struct tts *);
+/* Endpoints at run time: add one (TTS_ENDPOINTS syntax); drain one (no new
+ * work, it leaves when idle); remove one (now if idle: 0; else drained
+ * and leaving: 1).  -1 with *cause. */
+int	 tts_endpoint_add(struct tts *, const char *, char **);
+int	 tts_endpoint_drain(struct tts *, const char *, char **);
+int	 tts_endpoint_remove(struct tts *, const char *, char **);
+size_t	 tts_endpoint_count(struct tts *);
+const char *tts_endpoint_name(struct tts *, size_t);
+/* After a reload: add the endpoints the configuration lists and lacks,
+ * drain those it no longer lists, apply the cache limits.  -1 with
+ * *cause (nothing changed) if an endpoint is invalid. */
+int	 tts_sync_endpoints(struct tts *, char **);
+/* Apply the cache limits of the (reloaded) configuration. */
+void	 tts_reconfigure(struct tts *);
 /* JSON of the endpoints, for /health and stats (to cJSON_Delete). */
 struct cJSON *tts_endpoints_json(struct tts *);
 /* JSON of the cache's figures (to cJSON_Delete). */

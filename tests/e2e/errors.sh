@@ -31,6 +31,10 @@ code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" --data-binary @"$T/big"
 eq "oversized body: status" "$code" 413
 check "oversized body: OpenAI error shape" jq -e '.error.message | test("MAX_BODY_BYTES")' "$T/resp"
 alive "oversized body"
+post 400 "unknown tts_format" '{"model":"m","messages":[],"tts_format":"foo"}' "${K[@]}"
+post 400 "unknown X-TTS-Format" '{"model":"m","messages":[]}' "${K[@]}" -H 'X-TTS-Format: foo'
+post 400 "tts_speed out of range" '{"model":"m","messages":[],"tts_speed":9}' "${K[@]}"
+alive "bad tts fields"
 post 401 "missing key" '{"model":"m","messages":[]}'
 post 401 "wrong key" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-wrong'
 post 401 "key prefix" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-tes'
@@ -75,4 +79,9 @@ eq "unknown option exits 1" "$rc" 1
 out=$(NEWAPI_API_KEY=sk-secret-value "$TTSACCEL" --check-config 2>&1); rc=$?
 eq "--check-config exits 0" "$rc" 0
 check "--check-config masks secrets" sh -c "! printf '%s' '$out' | grep -q sk-secret-value"
+out=$(TTS_ENDPOINTS='http://127.0.0.1:9|key=hf_abcdef|max=2' "$TTSACCEL" --check-config 2>&1)
+contains "--check-config masks endpoint keys" "$out" 'TTS_ENDPOINTS=http://127.0.0.1:9|key=****|max=2'
+out=$(TTS_DEFAULT_FORMAT=ogg "$TTSACCEL" --check-config 2>&1); rc=$?
+eq "bad TTS_DEFAULT_FORMAT exits 1" "$rc" 1
+contains "bad TTS_DEFAULT_FORMAT named" "$out" TTS_DEFAULT_FORMAT
 finish
