@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "config.h"
 #include "fetch.h"
 #include "log.h"
@@ -18,6 +19,54 @@
 #include "split.h"
 #include "tts.h"
 #include "util.h"
+
+/* The command line, kept for reloads. */
+static int	  main_argc;
+static char	**main_argv;
+
+/*
+ * Re-read the configuration from the same sources as at start-up.  On an
+ * error nothing changes (-1 with *cause).  Nothing keeps pointers into a
+ * configuration: the endpoints copy what they need and everything else
+ * reads srv->cf when it uses it, so the old one is freed after the swap.
+ */
+static int
+main_reload(struct server *srv, char **cause)
+{
+	extern char	**environ;
+	struct config	 *cf, *old = srv->cf;
+	int		  action;
+
+	cf = xcalloc(1, sizeof *cf);
+	if (config_load(cf, main_argc, main_argv, environ, &action,
+	    cause) != 0) {
+		log_warn("reload failed, old configuration kept: %s", *cause);
+		config_clear(cf);
+		free(cf);
+		return -1;
+	}
+	if (strcmp(cf->host, old->host) != 0 || cf->port != old->port)
+		log_warn("reload: the listen address changed; it takes effect "
+		    "at the next start");
+	if (strcmp(cf->socket_path, old->socket_path) != 0)
+		log_warn("reload: TTSACCEL_SOCKET changed; it takes effect at "
+		    "the next start");
+	srv->cf = cf;
+	if (tts_sync_endpoints(srv->tts, cause) != 0) {
+		srv->cf = old;
+		log_warn("reload failed, old configuration kept: %s", *cause);
+		config_clear(cf);
+		free(cf);
+		return -1;
+	}
+	log_level = cf->log_level;
+	config_clear(old);
+	free(old);
+	log_info("configuration reloaded%s%s: %zu endpoint(s), log level %s",
+	    cf->file != NULL ? " from " : "", cf->file != NULL ? cf->file : "",
+	    tts_endpoint_count(srv->tts), log_level_name(log_level));
+	return 0;
+}
 
 static void
 stop_now_cb(evutil_socket_t fd, short what, void *arg)
@@ -35,9 +84,12 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct server	*srv = arg;
 	struct timeval	 tv;
 
+	char		*cause = NULL;
+
 	if (sig == SIGHUP) {
-		log_warn("SIGHUP: configuration reload is not supported yet; "
-		    "restart to apply changes");
+		log_info("SIGHUP: reloading the configuration");
+		if (main_reload(srv, &cause) != 0)
+			free(cause);
 		return;
 	}
 	if (srv->stopping) {
@@ -63,8 +115,9 @@ int
 main(int argc, char **argv)
 {
 	extern char	**environ;
-	struct config	  cf;
+	struct config	 *cf;
 	struct server	  srv;
+	struct admin	 *admin = NULL;
 	struct event	 *sigs[3];
 	cJSON_Hooks	  hooks = { xmalloc, free };
 	char		 *cause;
@@ -72,38 +125,46 @@ main(int argc, char **argv)
 	static const int  signos[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	cJSON_InitHooks(&hooks);
-	if (config_load(&cf, argc, argv, environ, &action, &cause) != 0) {
+	main_argc = argc;
+	main_argv = argv;
+	cf = xcalloc(1, sizeof *cf);
+	if (config_load(cf, argc, argv, environ, &action, &cause) != 0) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
 		free(cause);
-		config_clear(&cf);
+		config_clear(cf);
+		free(cf);
 		return 1;
 	}
 	switch (action) {
 	case CONFIG_ACT_HELP:
 		config_usage(stdout);
-		config_clear(&cf);
+		config_clear(cf);
+		free(cf);
 		return 0;
 	case CONFIG_ACT_VERSION:
 		printf("ttsaccel %s\n", TTSACCEL_VERSION);
-		config_clear(&cf);
+		config_clear(cf);
+		free(cf);
 		return 0;
 	case CONFIG_ACT_CHECK:
-		config_print(&cf, stdout);
-		config_clear(&cf);
+		config_print(cf, stdout);
+		config_clear(cf);
+		free(cf);
 		return 0;
 	case CONFIG_ACT_SPLIT:
-		rc = split_stdin(&cf, stdin, stdout);
-		config_clear(&cf);
+		rc = split_stdin(cf, stdin, stdout);
+		config_clear(cf);
+		free(cf);
 		return rc;
 	}
-	log_level = cf.log_level;
+	log_level = cf->log_level;
 	log_hook_libevent();
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
 
 	memset(&srv, 0, sizeof srv);
-	srv.cf = &cf;
+	srv.cf = cf;
 	srv.started = now_usec();
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -116,9 +177,15 @@ main(int argc, char **argv)
 		goto out;
 	}
 	srv.replies = replies_new(&srv, srv.tts, 1000,
-	    (uint64_t)cf.cache_ttl * 1000000);
+	    (uint64_t)cf->cache_ttl * 1000000);
 	prefetch_init(&srv);
 	if (server_listen(&srv, &cause) != 0) {
+		fprintf(stderr, "ttsaccel: %s\n", cause);
+		free(cause);
+		rc = 1;
+		goto out;
+	}
+	if ((admin = admin_new(&srv, main_reload, &cause)) == NULL) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
 		free(cause);
 		rc = 1;
@@ -129,8 +196,8 @@ main(int argc, char **argv)
 		evsignal_add(sigs[i], NULL);
 	}
 	log_info("ttsaccel %s listening on http://%s:%lld/ (upstream: %s)",
-	    TTSACCEL_VERSION, cf.host, cf.port, cf.upstream_url != NULL ?
-	    cf.upstream_url : "none — chat answers 503");
+	    TTSACCEL_VERSION, cf->host, cf->port, cf->upstream_url != NULL ?
+	    cf->upstream_url : "none — chat answers 503");
 
 	event_base_dispatch(srv.base);
 
@@ -139,6 +206,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 out:
 	/* Listeners and their connections, then transfers, then timers. */
+	admin_free(admin);
 	if (srv.http != NULL)
 		evhttp_free(srv.http);
 	replies_free(srv.replies);
@@ -149,6 +217,8 @@ out:
 	log_buffer(NULL);
 	event_base_free(srv.base);
 	curl_global_cleanup();
-	config_clear(&cf);
+	/* A reload may have replaced the configuration. */
+	config_clear(srv.cf);
+	free(srv.cf);
 	return rc;
 }
