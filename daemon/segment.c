@@ -18,7 +18,8 @@
  * and resumes on the next feed, so it decides exactly as it would with
  * the whole text.  segment_finish() turns LA_MORE into LA_EOF.
  *
- * A space after punctuation is firm: nothing that follows (a removed
+ * A space after punctuation (or after one closer that follows it, as
+ * in 'said "Stop." ') is firm: nothing that follows (a removed
  * code span or emoji, a table's cell separator) can take it away, so
  * the next code point the cutter gets is a space or a newline ("done.
  * `x`!" is "done. !", not "done.!", and a table cell ending in

@@ -390,6 +390,9 @@ test_clean(void)
 	CLEAN("> quoted\n> more", "quoted more");
 	CLEAN("| a | b |\n|---|:-:|\n| 1 | 2 |", "a, b 1, 2");
 	CLEAN("| 名称 | 价格 |\n| --- | --- |", "名称，价格");
+	CLEAN("| a. | b |\n| c: | d |", "a. b c: d");
+	CLEAN("Done. `x`. Yes: `y`.", "Done. . Yes: .");
+	CLEAN("Done.`x`. Yes:`y`.", "Done.. Yes:.");
 	CLEAN("<https://example.com/x>", "https://example.com/x");
 	CLEAN("\\*not emphasis\\*", "*not emphasis*");
 	CLEAN("  lots \t of\r\n  space  ", "lots of space");
@@ -478,6 +481,142 @@ test_stream(void)
 	CHECK_INT(segment_len("a, b.", 5), 3);
 }
 
+/*
+ * Feed text (whole, then code point by code point) and check the segments
+ * ready before anything else is fed: want (NULL-terminated, may be empty).
+ */
+static void
+expect_ready(const struct segment_opts *o, const char *text,
+    const char *const *want)
+{
+	struct segs	got = { 0 }, w = { 0 };
+	struct segmenter *s;
+	size_t		i, n, len = strlen(text);
+	int		how;
+
+	for (; *want != NULL; want++)
+		segs_add(&w, *want);
+	for (how = 0; how < 2; how++) {
+		s = segment_new(o);
+		for (i = 0; i < len; i += n) {
+			n = how == 0 ? len : 1;
+			while (i + n < len &&
+			    ((unsigned char)text[i + n] & 0xc0) == 0x80)
+				n++;
+			segment_feed(s, text + i, n);
+			drain(s, &got);
+		}
+		if (!segs_eq(&got, &w)) {
+			fprintf(stderr, "ready after [%s] (%s) differs\n",
+			    text, how == 0 ? "whole" : "code points");
+			segs_print("got", &got);
+			segs_print("want", &w);
+			CHECK(!"ready");
+		} else
+			CHECK(1);
+		segs_clear(&got);
+		segment_free(s);
+	}
+	segs_clear(&w);
+}
+
+#define READY(o, text, ...) do {					\
+	const char *const w_[] = { __VA_ARGS__, NULL };			\
+	expect_ready(o, text, w_);					\
+} while (0)
+#define READY_NONE(o, text) do {					\
+	const char *const w_[] = { NULL };				\
+	expect_ready(o, text, w_);					\
+} while (0)
+
+/*
+ * A segment is ready as soon as the text fed so far decides it: a hard
+ * end (or the first segment's soft end) followed by a space does not
+ * wait for the next word, unless the rules need that word.
+ */
+static void
+test_ready(void)
+{
+	struct segment_opts	 o, o0;
+	struct segmenter	*s;
+	char			*seg;
+
+	segment_opts_default(&o);
+	o0 = o;
+	o0.first_len = 0;
+
+	/* Decided by the space. */
+	READY(&o, "Hello there. ", "Hello there.");
+	READY(&o, "Hello there.  \t ", "Hello there.");
+	READY(&o, "Wait a moment! ", "Wait a moment!");
+	READY(&o, "Is it ready? ", "Is it ready?");
+	READY(&o, "It is done; ", "It is done;");
+	READY(&o, "He said \"Stop.\" ", "He said \"Stop.\"");
+	READY(&o, "(It was late.) ", "(It was late.)");
+	READY(&o, "Really?! ", "Really?!");
+	READY(&o, "It costs 3. ", "It costs 3.");
+	READY(&o, "We waited... ", "We waited...");
+	READY(&o, "今天天气很好。 ", "今天天气很好。");
+	READY(&o, "你好吗？我很好！ ", "你好吗？", "我很好！");
+	READY(&o, "Hello there. Sec", "Hello there.");
+	READY(&o, "**Hello there.** ", "Hello there.");
+	READY(&o, "Hello there. **", "Hello there.");
+	READY(&o, "Hello there. `co", "Hello there.");
+	READY(&o, "Hello there. <b", "Hello there.");
+	READY(&o, "| Hello there. |", "Hello there.");
+	READY(&o, "Hello there. Mr. Smith came. ", "Hello there.",
+	    "Mr. Smith came.");
+	/* The first segment's soft end (first_len 10). */
+	READY(&o, "Well, first of all, ", "Well, first of all,");
+	READY(&o, "Well, first of all: ", "Well, first of all:");
+	READY(&o, "首先，我们需要注意， ", "首先，我们需要注意，");
+
+	/* Still waiting for what follows, as the rules need it. */
+	READY_NONE(&o, "Hello there.");		/* "." ends before a space */
+	READY_NONE(&o, "今天天气很好。");	/* a closing quote may follow */
+	READY_NONE(&o, "It costs 3.");		/* 3.14 */
+	READY_NONE(&o, "Wait! ");		/* under min_len: joined */
+	READY_NONE(&o, "Hi. ");
+	READY_NONE(&o, "你好。 ");
+	READY_NONE(&o, "I met Mr. ");		/* never ends a sentence */
+	READY_NONE(&o, "We met Dr. Smith and J. ");
+	READY_NONE(&o, "We live in the U.S. ");	/* "U.S. today" */
+	READY_NONE(&o, "Buy pears, plums etc. ");
+	READY_NONE(&o, "See you at 3 p.m. ");
+	READY_NONE(&o, "It happened in Jan. ");
+	READY_NONE(&o, "Hello there.`x`");	/* "there.!" may follow */
+	READY_NONE(&o, "1. ");			/* a list marker */
+	/* A run of two closers after the end is not looked into. */
+	READY_NONE(&o, "(He said \"Stop now.\") ");
+	READY_NONE(&o, "Well, ");		/* under first_len */
+	READY_NONE(&o0, "Well, first of all, ");	/* first_len off */
+	READY(&o, "Hello there. Well, first of all, ", "Hello there.");
+
+	/* What the held abbreviation becomes depends on the next word. */
+	s = segment_new(NULL);
+	segment_feed(s, "Buy pears etc. ", 15);
+	CHECK(segment_next(s) == NULL);
+	segment_feed(s, "T", 1);
+	seg = segment_next(s);
+	CHECK_STR(seg, "Buy pears etc.");
+	free(seg);
+	segment_free(s);
+	s = segment_new(NULL);
+	segment_feed(s, "Buy pears etc. ", 15);
+	segment_feed(s, "a", 1);
+	CHECK(segment_next(s) == NULL);
+	segment_free(s);
+
+	/* The firm space: what is removed after it, or a table's cell
+	 * separator, cannot put what follows onto the sentence. */
+	SPLIT("It is done. `x`! Yes it is.", "It is done.", "Yes it is.");
+	SPLIT("It is done. 🎉! Yes it is.", "It is done.", "Yes it is.");
+	SPLIT("It is done.`x`! Yes it is.", "It is done.!", "Yes it is.");
+	SPLIT("Call it like this: `f()`.", "Call it like this:");
+	SPLIT("| Step one. | Do it now |", "Step one.", "Do it now");
+	SPLIT("| 第一步。 | 现在去做 |", "第一步。", "现在去做");
+}
+
 /* Long text with no punctuation at all is cut near max_len. */
 static void
 test_long(void)
@@ -558,6 +697,7 @@ main(int argc, char **argv)
 	test_clean();
 	test_split();
 	test_stream();
+	test_ready();
 	test_long();
 	test_traps();
 	run_corpus(argc > 1 ? argv[1] : "tests/segment");
