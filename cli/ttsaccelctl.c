@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "admin.h"
+#include "chat.h"
 #include "util.h"
 
 #define TEXT_COLS	60	/* code points of a text shown in a table */
@@ -62,6 +63,11 @@ static const struct cmd cmds[] = {
 	  "set the log level: DEBUG, INFO, WARNING or ERROR" },
 	{ "watch", cmd_watch, "",
 	  "print events as they happen, until interrupted" },
+	{ "say", cmd_say, "[-v VOICE] [-o FILE] TEXT",
+	  "speak TEXT through the daemon (to the player or FILE)" },
+	{ "chat", cmd_chat, "[-m MODEL] [-v VOICE] [--player CMD] "
+	  "[--no-audio] [-o FILE] [PROMPT]",
+	  "chat with spoken replies (interactive without PROMPT)" },
 	{ NULL, NULL, NULL, NULL }
 };
 
