@@ -143,7 +143,8 @@ usage_error(const char *fmt, ...)
 		    "%s%s%s\n", cur->name, *cur->args != '\0' ? " " : "",
 		    cur->args);
 	else
-		fprintf(stderr, "see ttsaccelctl --help\n");
+		fprintf(stderr, "usage: ttsaccelctl [-s SOCKET] [--json] "
+		    "COMMAND [ARGS] (see ttsaccelctl --help)\n");
 	return USAGE;
 }
 
@@ -270,7 +271,7 @@ num(const cJSON *obj, const char *key, char *buf, size_t len)
 		if (d == floor(d) && fabs(d) < 1e15)
 			snprintf(buf, len, "%.0f", d);
 		else
-			snprintf(buf, len, "%.2f", d);
+			snprintf(buf, len, "%g", d);
 	}
 	return buf;
 }
@@ -526,8 +527,8 @@ print_stats(const cJSON *d)
 		{ "retries", "Retries" }, { "evictions", "Evictions" },
 		{ "expirations", "Expirations" },
 	};
-	static const char *const shown[] = { "entries", "max_size", "bytes",
-	    "max_bytes", "hit_rate" };
+	static const char *const shown[] = { "entries", "size", "max_size",
+	    "bytes", "max_bytes", "hit_rate", "ttl" };
 	struct kv	 kv = { 0, NULL, NULL };
 	const cJSON	*cache, *v;
 	char		 a[64], b[64], label[64];
@@ -566,6 +567,9 @@ print_stats(const cJSON *d)
 		for (i = 0; i < sizeof counters / sizeof counters[0]; i++)
 			kv_add(&kv, counters[i][1], "%s",
 			    num(cache, counters[i][0], a, sizeof a));
+		if (cJSON_IsNumber(v = get(cache, "ttl")))
+			kv_add(&kv, "Entry lifetime", "%s",
+			    fmt_duration(v->valuedouble, a, sizeof a));
 		/* Figures this version does not know, as they come. */
 		cJSON_ArrayForEach(v, cache) {
 			known = 0;
