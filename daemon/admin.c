@@ -31,6 +31,7 @@
 #define ADMIN_LINE_MAX	(64 * 1024)	/* longest request line */
 #define ADMIN_OUT_MAX	(1024 * 1024)	/* unsent output a client may have */
 #define ADMIN_BACKLOG	16
+#define ADMIN_REFUSED_SECS 5	/* how long a refused peer may linger */
 
 struct aclient {
 	struct admin		*ad;
@@ -42,6 +43,7 @@ struct aclient {
 #define ACLIENT_CLOSING		0x04	/* closes once its output is sent */
 #define ACLIENT_PAUSED		0x08	/* not read until its output drains */
 #define ACLIENT_DEAD		0x10	/* dropped: freed from the reaper */
+#define ACLIENT_REFUSED		0x20	/* told no: input discarded until EOF */
 	LIST_ENTRY(aclient)	 entry;
 };
 
@@ -517,6 +519,10 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	size_t			 n, eol, len;
 	char			*line;
 
+	if (c->flags & ACLIENT_REFUSED) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	while (!(c->flags & (ACLIENT_CLOSING | ACLIENT_PAUSED))) {
 		if ((n = evbuffer_get_length(in)) == 0)
 			break;
@@ -569,6 +575,12 @@ client_write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->flags & ACLIENT_DEAD)
 		return;
+	if (c->flags & ACLIENT_REFUSED) {
+		/* Said no: end our side, discard theirs until they go (a
+		 * close now could reset the connection before they read). */
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		return;
+	}
 	if (c->flags & ACLIENT_CLOSING) {
 		client_drop(c);
 		return;
@@ -590,7 +602,7 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (c->flags & ACLIENT_DEAD)
 		return;
-	if (what & BEV_EVENT_ERROR) {
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		log_debug("admin: client %u: %s", c->id,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		client_drop(c);
@@ -670,6 +682,7 @@ admin_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct aclient	*c;
 	struct ucred	 cr;
 	socklen_t	 crlen = sizeof cr;
+	struct timeval	 tv = { ADMIN_REFUSED_SECS, 0 };
 	char		*error;
 
 	c = xcalloc(1, sizeof *c);
@@ -691,8 +704,7 @@ admin_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		    c->id, strerror(errno));
 		client_error(c, "permission denied: the peer's credentials "
 		    "cannot be checked");
-		client_close(c);
-		return;
+		goto refuse;
 	}
 	if (cr.uid != geteuid() && cr.uid != 0) {
 		log_warn("admin: client %u: refused: uid %u (pid %d) is not "
@@ -701,10 +713,14 @@ admin_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		    "daemon's user", (unsigned)cr.uid);
 		client_error(c, error);
 		free(error);
-		client_close(c);
-		return;
+		goto refuse;
 	}
 	log_debug("admin: client %u: connected (pid %d)", c->id, (int)cr.pid);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return;
+refuse:
+	c->flags |= ACLIENT_REFUSED;
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
