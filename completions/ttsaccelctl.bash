@@ -3,12 +3,76 @@
 
 _ttsaccelctl()
 {
-	local cur=${COMP_WORDS[COMP_CWORD]}
+	local cur prev words cword
+	local opts='-s --socket --json -h --help -V --version'
+	local cmds='stats health cache endpoint reload log-level watch say chat'
+	local args=() sock=() i w
 
+	if declare -F _get_comp_words_by_ref >/dev/null; then
+		# bash-completion: keep URLs (with their colons) one word.
+		_get_comp_words_by_ref -n := cur prev words cword
+	else
+		words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
+		cur=${words[cword]} prev=
+		[ "$cword" -gt 0 ] && prev=${words[cword - 1]}
+	fi
 	COMPREPLY=()
-	# This version has no commands: only its options, as first word.
-	[ "$COMP_CWORD" -eq 1 ] || return 0
-	mapfile -t COMPREPLY < <(compgen -W '-h --help -V --version' -- "$cur")
+	case $prev in
+	-s | --socket | -o | --output)
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return 0 ;;
+	-n | --max | --weight | -v | --voice | -m | --model | --player)
+		return 0 ;;
+	esac
+	# The words so far that are not options: the command, its
+	# subcommand and operands.  The socket given is kept for the daemon.
+	for ((i = 1; i < cword; i++)); do
+		w=${words[i]}
+		case $w in
+		-s | --socket) sock=(-s "${words[i + 1]}"); i=$((i + 1)) ;;
+		--socket=*) sock=(-s "${w#--socket=}") ;;
+		-n | --max | --weight | -v | --voice | -m | --model | \
+		    --player | -o | --output) i=$((i + 1)) ;;
+		-*) ;;
+		*) args+=("$w") ;;
+		esac
+	done
+	local words_=
+	case ${#args[@]}:${args[*]} in
+	0:*)
+		case $cur in
+		-*) words_=$opts ;;
+		*) words_=$cmds ;;
+		esac ;;
+	1:cache) words_='clear list' ;;
+	1:endpoint) words_='list add drain remove' ;;
+	1:log-level) words_='DEBUG INFO WARNING ERROR' ;;
+	2:cache\ list) words_='-n --json' ;;
+	2:endpoint\ list) words_='--names --json' ;;
+	2:endpoint\ add) [ "${cur#-}" != "$cur" ] && words_='--max --weight --json' ;;
+	3:endpoint\ add*) words_='--max --weight --json' ;;
+	2:endpoint\ drain | 2:endpoint\ remove)
+		case $cur in
+		-*) words_=--json ;;
+		*)
+			mapfile -t COMPREPLY < <(compgen -W "$(ttsaccelctl \
+			    "${sock[@]}" endpoint list --names 2>/dev/null)" \
+			    -- "$cur")
+			declare -F __ltrim_colon_completions >/dev/null &&
+			    __ltrim_colon_completions "$cur"
+			return 0 ;;
+		esac ;;
+	*:say | *:say\ *) [ "${cur#-}" != "$cur" ] &&
+		words_='-v --voice -o --output --player --verbose' ;;
+	*:chat | *:chat\ *) [ "${cur#-}" != "$cur" ] &&
+		words_='-m --model -v --voice --player --no-audio -o --output
+		    --verbose' ;;
+	*) words_=--json ;;
+	esac
+	[ -n "$words_" ] &&
+	    mapfile -t COMPREPLY < <(compgen -W "$words_" -- "$cur")
+	return 0
 }
 complete -F _ttsaccelctl ttsaccelctl
 

@@ -1,9 +1,99 @@
 # fish completion for ttsaccelctl and ttsaccel (options as in their --help).
 
-# ttsaccelctl: this version has no commands, only these options.
-complete -c ttsaccelctl -f
-complete -c ttsaccelctl -n '__fish_is_first_arg' -s h -l help -d 'Print the usage and exit'
-complete -c ttsaccelctl -n '__fish_is_first_arg' -s V -l version -d 'Print the version and exit'
+# ttsaccelctl: global options, commands, subcommands and their options;
+# endpoint URLs come from the daemon.
+function __ttsaccelctl_endpoints
+	set -l tokens (commandline -opc)
+	set -l sock
+	for i in (seq (count $tokens))
+		switch $tokens[$i]
+			case -s --socket
+				set sock -s $tokens[(math $i + 1)]
+			case '--socket=*'
+				set sock -s (string replace -- --socket= '' $tokens[$i])
+		end
+	end
+	ttsaccelctl $sock endpoint list --names 2>/dev/null
+end
+
+# The words after the command (options and their values left out).
+function __ttsaccelctl_args
+	set -l tokens (commandline -opc)
+	set -e tokens[1]
+	set -l skip 0
+	for t in $tokens
+		if test $skip -eq 1
+			set skip 0
+			continue
+		end
+		switch $t
+			case -s --socket -n --max --weight -v --voice -m --model -o --output --player
+				set skip 1
+			case '-*'
+			case '*'
+				echo $t
+		end
+	end
+end
+
+# __ttsaccelctl_at WORDS...: the words so far are exactly these.
+function __ttsaccelctl_at
+	set -l args (__ttsaccelctl_args)
+	test "$args" = "$argv"
+end
+
+# __ttsaccelctl_in CMD SUB: within CMD SUB (any operands after).
+function __ttsaccelctl_in
+	set -l args (__ttsaccelctl_args)
+	test (count $args) -ge 2; and test "$args[1]" = $argv[1]; and test "$args[2]" = $argv[2]
+end
+
+# __ttsaccelctl_cmd CMD...: the command is one of these.
+function __ttsaccelctl_cmd
+	set -l args (__ttsaccelctl_args)
+	test (count $args) -ge 1; and contains -- $args[1] $argv
+end
+
+set -l c complete -c ttsaccelctl
+$c -f
+$c -n '__ttsaccelctl_at ""' -s s -l socket -r -F -d "The daemon's admin socket"
+$c -n 'not __ttsaccelctl_cmd say chat' -l json -d "Print the daemon's data as one line of JSON"
+$c -n '__ttsaccelctl_at ""' -s h -l help -d 'Print the usage and exit'
+$c -n '__ttsaccelctl_at ""' -s V -l version -d 'Print the version and exit'
+
+$c -n '__ttsaccelctl_at ""' -a stats -d 'Cache and endpoint figures'
+$c -n '__ttsaccelctl_at ""' -a health -d 'Exit 0 if the daemon can serve'
+$c -n '__ttsaccelctl_at ""' -a cache -d 'Clear or list the cache'
+$c -n '__ttsaccelctl_at ""' -a endpoint -d 'List, add, drain or remove TTS endpoints'
+$c -n '__ttsaccelctl_at ""' -a reload -d 'Re-read the configuration'
+$c -n '__ttsaccelctl_at ""' -a log-level -d 'Set the log level'
+$c -n '__ttsaccelctl_at ""' -a watch -d 'Print events as they happen'
+$c -n '__ttsaccelctl_at ""' -a say -d 'Speak TEXT through the daemon'
+$c -n '__ttsaccelctl_at ""' -a chat -d 'Chat with spoken replies'
+
+$c -n '__ttsaccelctl_at cache' -a clear -d 'Empty the cache'
+$c -n '__ttsaccelctl_at cache' -a list -d 'The newest cache entries'
+$c -n '__ttsaccelctl_in cache list' -s n -x -d 'The number of entries to list'
+
+$c -n '__ttsaccelctl_at endpoint' -a list -d 'The TTS endpoints'
+$c -n '__ttsaccelctl_at endpoint' -a add -d 'Add a TTS endpoint'
+$c -n '__ttsaccelctl_at endpoint' -a drain -d 'Give an endpoint no new work'
+$c -n '__ttsaccelctl_at endpoint' -a remove -d 'Remove an endpoint'
+$c -n '__ttsaccelctl_in endpoint list' -l names -d 'Print only the URLs'
+$c -n '__ttsaccelctl_in endpoint add' -l max -x -d 'Requests in flight at most'
+$c -n '__ttsaccelctl_in endpoint add' -l weight -x -d 'The share of the work'
+$c -n '__ttsaccelctl_at endpoint drain' -a '(__ttsaccelctl_endpoints)' -d 'Endpoint'
+$c -n '__ttsaccelctl_at endpoint remove' -a '(__ttsaccelctl_endpoints)' -d 'Endpoint'
+
+$c -n '__ttsaccelctl_at log-level' -a 'DEBUG INFO WARNING ERROR' -d 'Log level'
+
+# say and chat: options anywhere after the command.
+$c -n '__ttsaccelctl_cmd chat' -s m -l model -x -d 'The chat model'
+$c -n '__ttsaccelctl_cmd say chat' -s v -l voice -x -d 'The TTS voice'
+$c -n '__ttsaccelctl_cmd say chat' -s o -l output -r -F -d 'Write the audio (WAV) to FILE'
+$c -n '__ttsaccelctl_cmd say chat' -l player -x -a '(__fish_complete_command)' -d 'Play with CMD (sh -c)'
+$c -n '__ttsaccelctl_cmd chat' -l no-audio -d 'Print the text only'
+$c -n '__ttsaccelctl_cmd say chat' -l verbose -d 'Say on stderr how the daemon served it'
 
 complete -c ttsaccel -f
 complete -c ttsaccel -s h -l help -d 'Print the usage and exit'

@@ -157,6 +157,24 @@ run "$CTL" endpoint list
 check "endpoint list: the new one, its max and weight" grep -qE "^$B +[a-z]+ +0/2 +1.5 " <<<"$out"
 run "$CTL" endpoint list --names
 eq "endpoint list --names" "$out" "$(printf '%s\n%s' "$A" "$B")"
+# The completions ask the daemon for the URLs to drain or remove.
+comp_bash() {
+	PATH=$top:$PATH bash -c '. "$1"; shift; COMP_WORDS=("$@")
+	    COMP_CWORD=$(($# - 1)); _ttsaccelctl; printf "%s\n" "${COMPREPLY[@]}"' \
+	    _ "$top/completions/ttsaccelctl.bash" "$@"
+}
+eq "bash completes the endpoints to drain" \
+    "$(comp_bash ttsaccelctl endpoint drain '')" "$(printf '%s\n%s' "$A" "$B")"
+eq "bash completes the endpoints to remove, with -s" \
+    "$(env -u TTSACCEL_SOCKET bash -c "$(declare -f comp_bash); top=$top
+    comp_bash ttsaccelctl -s '$SOCK' endpoint remove ''")" \
+    "$(printf '%s\n%s' "$A" "$B")"
+if command -v fish >/dev/null; then
+	eq "fish completes the endpoints to drain" "$(PATH=$top:$PATH fish -c \
+	    "source '$top/completions/ttsaccelctl.fish'
+	    complete -C 'ttsaccelctl endpoint drain '" | cut -f1 | sort)" \
+	    "$(printf '%s\n%s\n' "$A" "$B" | sort)"
+fi
 run "$CTL" --json endpoint list
 eq "endpoint list --json" "$(jq -c '[.[] | [.url, .max, .weight]]' <<<"$out")" \
     "[[\"$A\",3,1],[\"$B\",2,1.5]]"
@@ -308,7 +326,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	    "$T/bin/ttsaccelctl" -s "$SOCK" stats
 	eq "another user, socket 0666: exit 1" "$rc" 1
 	eq "another user, socket 0666: no data" "$out" ""
-	echo "# $err"
+	contains "another user, socket 0666: the daemon refuses" "$err" \
+	    "ttsaccelctl: permission denied"
 	chmod 0600 "$SOCK"
 	chmod 0700 "$T"
 else
