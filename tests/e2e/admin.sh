@@ -130,9 +130,13 @@ check "SIGHUP reloads" wait_for sh -c "[ \"\$(printf '{\"cmd\":\"stats\"}\n' | t
 check "and A leaves (no longer listed)" wait_for no_ep "$A"
 
 # --- watch --------------------------------------------------------------------
-{ printf '{"cmd":"watch"}\n'; sleep 30; } | timeout 40 socat - UNIX-CONNECT:"$SOCK" >"$T/watch.out" &
+# The watcher's input stays open (a FIFO held by fd 7) until it is killed.
+mkfifo "$T/watch.in"
+exec 7<>"$T/watch.in"
+timeout 40 socat - UNIX-CONNECT:"$SOCK" <"$T/watch.in" >"$T/watch.out" &
 WATCH_PID=$!
 PIDS+=("$WATCH_PID")
+printf '{"cmd":"watch"}\n' >&7
 check "watch answers" wait_for grep -q '{"ok":true,"data":{"watching":true}}' "$T/watch.out"
 eq "stats counts the watcher" "$(q '{"cmd":"stats"}' .data.watchers)" 1
 body=$(jq -cn '{model:"m",stream:true,messages:[{role:"user",content:"ECHO:Watch this reply. It has two sentences."}]}')
@@ -145,6 +149,7 @@ curl -sS -X POST "$B/_fake/down" >/dev/null
 check "watch: endpoint.state when an endpoint goes down" wait_for grep -q "\"event\":\"endpoint.state\".*\"url\":\"$B\"" "$T/watch.out"
 curl -sS -X POST "$B/_fake/up" >/dev/null
 kill "$WATCH_PID" 2>/dev/null
+exec 7>&-
 check "a watcher that leaves is forgotten" wait_for sh -c "[ \"\$(printf '{\"cmd\":\"stats\"}\n' | timeout 10 socat -t 5 - UNIX-CONNECT:$SOCK | jq .data.watchers)\" = 0 ]"
 
 # --- bad input ------------------------------------------------------------------
