@@ -63,10 +63,11 @@ static const struct cmd cmds[] = {
 	  "set the log level: DEBUG, INFO, WARNING or ERROR" },
 	{ "watch", cmd_watch, "",
 	  "print events as they happen, until interrupted" },
-	{ "say", cmd_say, "[-v VOICE] [-o FILE] TEXT",
+	{ "say", cmd_say, "[-v VOICE] [-o FILE] [--player CMD] [--verbose] "
+	  "TEXT",
 	  "speak TEXT through the daemon (to the player or FILE)" },
 	{ "chat", cmd_chat, "[-m MODEL] [-v VOICE] [--player CMD] "
-	  "[--no-audio] [-o FILE] [PROMPT]",
+	  "[--no-audio] [-o FILE] [--verbose] [PROMPT]",
 	  "chat with spoken replies (interactive without PROMPT)" },
 	{ NULL, NULL, NULL, NULL }
 };
@@ -83,7 +84,10 @@ static void
 usage(FILE *f)
 {
 	const struct cmd	*c;
-	char			 left[128];
+	char			 left[160];
+	const char		*p;
+	size_t			 n;
+	int			 col;
 
 	fprintf(f,
 "usage: ttsaccelctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
@@ -104,10 +108,23 @@ usage(FILE *f)
 	for (c = cmds; c->name != NULL; c++) {
 		snprintf(left, sizeof left, "%s%s%s", c->name,
 		    *c->args != '\0' ? " " : "", c->args);
-		if (strlen(left) > 26)
-			fprintf(f, "  %s\n  %-26s %s\n", left, "", c->help);
-		else
+		if (strlen(left) <= 26) {
 			fprintf(f, "  %-26s %s\n", left, c->help);
+			continue;
+		}
+		/* Long arguments: on lines of their own, under the name. */
+		for (p = left, col = 2; *p != '\0'; p += n) {
+			n = strcspn(p + 1, " ") + 1;
+			if (col + n > 78 && p != left) {
+				col = fprintf(f, "\n%*s", (int)strlen(c->name) +
+				    2, "") - 1;
+				p++;
+				n--;
+			}
+			col += fprintf(f, "%s%.*s", p == left ? "  " : "",
+			    (int)n, p);
+		}
+		fprintf(f, "\n  %-26s %s\n", "", c->help);
 	}
 	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
