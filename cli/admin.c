@@ -95,6 +95,12 @@ admin_open(const char *path, char **cause)
 	return a;
 }
 
+int
+admin_fd(struct admin *a)
+{
+	return a->fd;
+}
+
 void
 admin_close(struct admin *a)
 {

@@ -16,6 +16,8 @@ struct admin;
 char		*admin_default_path(void);
 /* Connect to the daemon at path; NULL with *cause on failure. */
 struct admin	*admin_open(const char *path, char **cause);
+/* The connection's socket (to shut it down from a signal handler). */
+int		 admin_fd(struct admin *);
 /* Close the connection; NULL is a no-op. */
 void		 admin_close(struct admin *);
 /* Send {"cmd":cmd,"v":1,...args}; takes ownership of args (an object or

@@ -1,4 +1,6 @@
 /* ttsaccelctl: inspect and steer a running ttsaccel. */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -76,6 +78,7 @@ static const struct cmd	*cur;		/* the command running */
 static char		*sockpath;	/* -s, or the default */
 static int		 json_out;	/* --json */
 static volatile sig_atomic_t stop;	/* watch: SIGINT or SIGTERM */
+static volatile sig_atomic_t watch_fd = -1;	/* watch's connection */
 
 #define OPT_JSON	0x100
 #define OPT_ERROR	0x101
@@ -916,10 +919,17 @@ cmd_log_level(int argc, char **argv)
 	return rc;
 }
 
+/* Stop watching: poll, or the next one, sees the end of the connection
+ * (a signal between the check of stop and poll is not lost). */
 static void
 watch_signal_cb(int sig)
 {
+	int	saved = errno;
+
 	stop = 1;
+	if (watch_fd != -1)
+		shutdown(watch_fd, SHUT_RD);
+	errno = saved;
 }
 
 /* One event as a line: time, type, and its data. */
@@ -992,6 +1002,9 @@ cmd_watch(int argc, char **argv)
 	rc = 1;
 	if ((a = admin_open(sockpath, &cause)) == NULL)
 		goto out;
+	watch_fd = admin_fd(a);
+	if (stop)
+		goto out;
 	if (admin_send(a, "watch", NULL, &cause) != 0)
 		goto out;
 	n = admin_recv(a, ADMIN_TIMEOUT_MS, &line, &cause);
@@ -1026,6 +1039,7 @@ cmd_watch(int argc, char **argv)
 			break;
 	}
 out:
+	watch_fd = -1;
 	if (stop) {
 		free(cause);
 		cause = NULL;
