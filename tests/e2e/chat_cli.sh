@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# ttsaccelctl say and chat against the real daemon, a fake upstream, a fake
+# TTS and a fake player: text streamed, reply audio piped while the text
+# still streams, -o, --no-audio, errors; the interactive session in tmux.
+. "$(dirname "$0")/lib.sh"
+PLAYER=$top/tests/fakes/fake_player.sh
+LONG="The first sentence is short. Then a second sentence follows, with more words in it. A third one keeps the stream going for a while longer. And here comes the FINALE of this reply."
+
+start_upstream --delay-ms 80
+start_tts fast --latency-ms 5
+NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test TTS_ENDPOINTS=$TTS_URL \
+    TTS_HEALTH_INTERVAL=0 start_daemon
+export TTSACCEL_URL=$URL TTSACCEL_API_KEY=sk-test XDG_STATE_HOME=$T/state
+unset TTSACCEL_PLAYER TTSACCEL_MODEL
+is_wav() { sox --i "$1" >/dev/null 2>&1; }
+exact_wav() { "$BUILD/tests/fake_tts" --wav-info "$1" >/dev/null 2>&1; }
+# The body of the last chat request the upstream got.
+last_body() {
+	jq -rs '[.[] | select(.path == "/v1/chat/completions" and .body != null)] | last | .body' \
+	    "$T/upstream-requests.jsonl"
+}
+nspeech() { grep -c '"path":"/v1/audio/speech"' "$T/tts-fast.jsonl" 2>/dev/null || true; }
+
+# stamp OUT: copy stdin to OUT byte by byte; the time FINALE first showed
+# goes to OUT.final.
+stamp() {
+	local c acc=
+	: >"$1"
+	while IFS= read -r -N 1 c; do
+		printf '%s' "$c" >>"$1"
+		acc+=$c
+		if [ ! -e "$1.final" ] && [[ $acc == *FINALE* ]]; then
+			echo "${EPOCHREALTIME/,/.}" >"$1.final"
+		fi
+	done
+}
+
+# 1. One-shot chat: text streamed, audio to the player while it streams.
+"$TTSACCELCTL" chat --verbose --player "$PLAYER $T/played.wav" "ECHO:$LONG" \
+    2>"$T/chat1.err" | LC_ALL=C stamp "$T/chat1.out"
+rc=${PIPESTATUS[0]}
+eq "chat exits 0" "$rc" 0
+eq "the reply printed" "$(cat "$T/chat1.out")" "$LONG"
+id=$(sed -n 's/^ttsaccelctl: reply //p' "$T/chat1.err")
+check "--verbose says the reply id" test -n "$id"
+check "the player got a WAV (sox --i)" is_wav "$T/played.wav"
+check "the player's input ended before chat exited" test -s "$T/played.wav.done"
+curl -sS -H 'Authorization: Bearer sk-test' -o "$T/reply.wav" "$URL/v1/audio/replies/$id"
+check "the reply's audio is an exact WAV" exact_wav "$T/reply.wav"
+check "the player got the reply's audio: same samples" \
+    cmp -s <(tail -c +45 "$T/played.wav") <(tail -c +45 "$T/reply.wav")
+check "and several segments of it (over 1 s)" \
+    test "$(stat -c %s "$T/reply.wav")" -gt 48000
+first=$(cat "$T/played.wav.first" 2>/dev/null)
+final=$(cat "$T/chat1.out.final" 2>/dev/null)
+if awk -v a="$first" -v b="$final" 'BEGIN { exit !(a > 0 && b > 0 && a < b) }'; then
+	echo "ok - audio reached the player before the last sentence printed ($first < $final)"
+else
+	echo "not ok - audio reached the player before the last sentence printed ($first vs $final)"
+	fails=$((fails + 1))
+fi
+body=$(last_body)
+eq "one user message sent" "$(printf '%s' "$body" | jq -c '[.messages[].role]')" '["user"]'
+eq "the model is the daemon's first" "$(printf '%s' "$body" | jq -r .model)" \
+    "$(curl -sS "$URL/v1/models" | jq -r '.data[0].id')"
+
+# 2. -o FILE, a voice, the prompt on stdin.
+echo "ECHO:Written to a file. Two sentences." |
+    "$TTSACCELCTL" chat -v nova -m chosen-model -o "$T/out.wav" >"$T/chat2.out" 2>"$T/chat2.err"
+eq "chat -o exits 0" "$?" 0
+eq "chat -o prints the text" "$(cat "$T/chat2.out")" "Written to a file. Two sentences."
+check "chat -o writes an exact WAV" exact_wav "$T/out.wav"
+check "with sound (over 0.5 s)" test "$(stat -c %s "$T/out.wav")" -gt 24000
+eq "the voice was asked of the TTS" "$(tail -n 1 "$T/tts-fast.jsonl" | jq -r '.body.voice')" nova
+body=$(last_body)
+eq "-m picks the model" "$(printf '%s' "$body" | jq -r .model)" chosen-model
+eq "TTSACCEL_MODEL picks the model" "$(TTSACCEL_MODEL=env-model "$TTSACCELCTL" chat --no-audio "ECHO:x" >/dev/null
+    last_body | jq -r .model)" env-model
+
+# 3. --no-audio: no synthesis, no reply audio asked for.
+before=$(nspeech)
+out=$("$TTSACCELCTL" chat --no-audio "ECHO:Nothing to hear. Not a thing." 2>"$T/chat3.err")
+eq "--no-audio exits 0" "$?" 0
+eq "--no-audio prints the text" "$out" "Nothing to hear. Not a thing."
+sleep 0.3
+eq "--no-audio: no speech requests at the TTS" "$(nspeech)" "$before"
+check "--no-audio: no reply audio requested" sh -c "! grep -q 'Nothing' '$T/tts-fast.jsonl'"
+eq "--no-audio: quiet stderr" "$(cat "$T/chat3.err")" ""
+
+# 4. No player: the text, one warning naming the variable, exit 0.
+out=$(PATH=/nonexistent "$TTSACCELCTL" chat "ECHO:Silent." 2>"$T/chat4.err")
+eq "no player: exit 0" "$?" 0
+eq "no player: the text" "$out" "Silent."
+contains "no player: the warning names TTSACCEL_PLAYER" "$(cat "$T/chat4.err")" TTSACCEL_PLAYER
+eq "no player: one line of warning" "$(wc -l <"$T/chat4.err")" 1
+TTSACCEL_PLAYER="$PLAYER $T/envplayer.wav" "$TTSACCELCTL" chat "ECHO:Through the variable." >/dev/null
+check "TTSACCEL_PLAYER is used" is_wav "$T/envplayer.wav"
+
+# 5. say.
+"$TTSACCELCTL" say -o "$T/say.wav" "Say this sentence."
+eq "say -o exits 0" "$?" 0
+check "say -o writes an exact WAV" exact_wav "$T/say.wav"
+curl -sS -H 'Authorization: Bearer sk-test' -o "$T/say-direct.wav" \
+    -d '{"input":"Say this sentence.","response_format":"wav"}' "$URL/v1/audio/speech"
+check "say: the daemon's bytes" cmp -s "$T/say.wav" "$T/say-direct.wav"
+"$TTSACCELCTL" say -v echo --player "$PLAYER $T/say-played.wav" "Played aloud."
+eq "say to a player exits 0" "$?" 0
+check "say: the player got a WAV" is_wav "$T/say-played.wav"
+eq "say -v: the voice" "$(tail -n 1 "$T/tts-fast.jsonl" | jq -r '.body.voice')" echo
+err=$("$TTSACCELCTL" say --verbose -o "$T/say2.wav" "Say this sentence." 2>&1)
+contains "say --verbose shows X-TTS-Cache" "$err" "X-TTS-Cache: hit"
+
+# 6. Failures: exit 1 with one line; usage errors exit 2.
+err=$(TTSACCEL_URL=http://127.0.0.1:$(free_port) "$TTSACCELCTL" chat --no-audio "hi" 2>&1 >/dev/null)
+eq "no daemon: exit 1" "$?" 1
+contains "no daemon: says so" "$err" "ttsaccelctl: cannot reach the daemon"
+eq "no daemon: one line" "$(printf '%s\n' "$err" | wc -l)" 1
+err=$(TTSACCEL_URL=http://127.0.0.1:$(free_port) "$TTSACCELCTL" say -o "$T/no.wav" "hi" 2>&1)
+eq "say, no daemon: exit 1" "$?" 1
+check "say, no daemon: no file left" test ! -e "$T/no.wav"
+err=$(TTSACCEL_API_KEY=sk-wrong NEWAPI_API_KEY= "$TTSACCELCTL" chat -m m --no-audio "hi" 2>&1 >/dev/null)
+eq "bad key: exit 1" "$?" 1
+contains "bad key: 401 named" "$err" "401"
+err=$("$TTSACCELCTL" chat --bogus 2>&1)
+eq "bad option: exit 2" "$?" 2
+contains "bad option: named" "$err" "--bogus"
+"$TTSACCELCTL" say >/dev/null 2>&1 </dev/null
+eq "say without text: exit 2" "$?" 2
+"$TTSACCELCTL" chat -m 2>/dev/null
+eq "-m without a value: exit 2" "$?" 2
+
+# An error event in the stream (the upstream dies mid-reply).
+UP2=$(free_port)
+spawn upstream2 "$FAKE_UPSTREAM" --port "$UP2" --fault die-after:3
+wait_port "$UP2"
+P2=$(free_port)
+spawn daemon2 env TTSACCEL_SOCKET="$T/admin2.sock" NEWAPI_BASE_URL=http://127.0.0.1:$UP2 \
+    NEWAPI_API_KEY=sk-test TTS_ENDPOINTS=$TTS_URL TTS_HEALTH_INTERVAL=0 \
+    "$TTSACCEL" --host 127.0.0.1 --port "$P2"
+wait_port "$P2"
+err=$(TTSACCEL_URL=http://127.0.0.1:$P2 "$TTSACCELCTL" chat --no-audio "ECHO:This will be cut short after a few chunks." 2>&1 >/dev/null)
+eq "error event: exit 1" "$?" 1
+contains "error event: its message" "$err" "ttsaccelctl: upstream connection lost"
+
+# 7. Ctrl-C (SIGINT) during a one-shot reply: exit 130, the player killed.
+"$TTSACCELCTL" chat --player "$PLAYER $T/int.wav; sleep 30" "ECHO:$LONG" >"$T/int.out" 2>&1 &
+cpid=$!
+for i in $(seq 100); do [ -s "$T/int.wav.first" ] && break; sleep 0.05; done
+kill -INT "$cpid"
+wait "$cpid"
+eq "SIGINT: exit 130" "$?" 130
+ppid_=$(cat "$T/int.wav.pid" 2>/dev/null)
+gone() {  # gone PID: no such process (or a zombie waiting for init)
+	local i
+	for i in $(seq 40); do
+		case $(ps -o stat= -p "$1" 2>/dev/null) in
+		''|Z*) return 0 ;;
+		esac
+		sleep 0.05
+	done
+	ps -o pid,ppid,pgid,stat,cmd -p "$1"
+	return 1
+}
+check "SIGINT: the player is gone" gone "$ppid_"
+check "SIGINT: before the reply's end" sh -c "! grep -q FINALE '$T/int.out'"
+
+# 8. The interactive session, in tmux.
+if ! command -v tmux >/dev/null; then
+	echo "not ok - tmux is not installed"
+	fails=$((fails + 1))
+	finish
+fi
+S=$T/tmux.sock
+tmux_() { tmux -S "$S" "$@"; }
+pane() { tmux_ capture-pane -p -J -S -100 2>/dev/null; }
+wait_pane() {  # wait_pane TEXT [SECONDS]: until the pane shows TEXT
+	local i
+	for i in $(seq $((${2:-10} * 20))); do
+		pane | grep -qF -- "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+wait_reply() {  # wait_reply REGEX [SECONDS]: until a line matches REGEX
+	local i
+	for i in $(seq $((${2:-10} * 20))); do
+		pane | grep -qE -- "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# The number of lines that are just the prompt, or start with it.
+nprompt() { pane | grep -c '^you> ' || true; }
+wait_nprompt() {  # wait_nprompt N: until N prompts show
+	local i
+	for i in $(seq 200); do
+		[ "$(nprompt)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+tmux_ new-session -d -x 120 -y 30 "env TTSACCEL_URL=$URL TTSACCEL_API_KEY=sk-test XDG_STATE_HOME=$T/state TERM=xterm $TTSACCELCTL chat --no-audio; echo EXIT=\$? >$T/tmux.rc"
+check "the session shows the prompt" wait_nprompt 1
+tmux_ send-keys "ECHO:Hello from tmux." Enter
+check "the reply streams into the pane" wait_reply "^Hello from tmux[.]" 10
+check "then the prompt again" wait_nprompt 2
+tmux_ send-keys "ECHO:Second answer." Enter
+check "a second reply" wait_reply "^Second answer[.]" 10
+check "a third prompt" wait_nprompt 3
+body=$(last_body)
+eq "the conversation is kept as context" "$(printf '%s' "$body" | jq -c '[.messages[].role]')" '["user","assistant","user"]'
+eq "with the earlier reply" "$(printf '%s' "$body" | jq -r '.messages[1].content')" "Hello from tmux."
+tmux_ send-keys Up Up
+sleep 0.5
+eq "up arrow twice recalls the first prompt" "$(pane | grep '^you> ' | tail -n 1)" "you> ECHO:Hello from tmux."
+n=$(nprompt)
+tmux_ send-keys C-c
+check "Ctrl-C at the prompt clears the line" wait_nprompt $((n + 1))
+eq "the new prompt is empty" "$(pane | grep '^you> ' | tail -n 1)" "you> "
+tmux_ send-keys "/clear" Enter
+check "/clear" wait_pane "(conversation cleared)" 5
+tmux_ send-keys "ECHO:$LONG" Enter
+check "a long reply starts" wait_reply "^The first sentence" 10
+n=$(nprompt)
+t0=$EPOCHREALTIME
+tmux_ send-keys C-c
+check "Ctrl-C returns to the prompt" wait_nprompt $((n + 1))
+t1=$EPOCHREALTIME
+check "promptly (within 1 s)" awk -v a="${t0/,/.}" -v b="${t1/,/.}" 'BEGIN { exit !(b - a < 1) }'
+sleep 1
+check "and the reply's end never shows" sh -c "! tmux -S '$S' capture-pane -p -J -S -100 | grep -v '^you> ' | grep -q FINALE"
+body=$(last_body)
+eq "/clear forgot the conversation" "$(printf '%s' "$body" | jq -c '[.messages[].role]')" '["user"]'
+tmux_ send-keys C-d
+for i in $(seq 100); do [ -e "$T/tmux.rc" ] && break; sleep 0.05; done
+eq "Ctrl-D quits with 0" "$(cat "$T/tmux.rc" 2>/dev/null)" EXIT=0
+hist=$T/state/ttsaccel/history
+check "history written" test -s "$hist"
+contains "history has the prompts" "$(cat "$hist" 2>/dev/null)" "ECHO:Hello from tmux."
+
+tmux_ kill-server 2>/dev/null
+
+finish
