@@ -575,7 +575,8 @@ client_write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->flags & ACLIENT_DEAD)
 		return;
-	if (c->flags & ACLIENT_REFUSED) {
+	if ((c->flags & (ACLIENT_REFUSED | ACLIENT_CLOSING)) ==
+	    ACLIENT_REFUSED) {
 		/* Said no: end our side, discard theirs until they go (a
 		 * close now could reset the connection before they read). */
 		shutdown(bufferevent_getfd(bev), SHUT_WR);

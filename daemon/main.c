@@ -24,6 +24,15 @@
 static int	  main_argc;
 static char	**main_argv;
 
+/* Are two settings the same (either may be unset)? */
+static int
+main_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 /*
  * Re-read the configuration from the same sources as at start-up.  On an
  * error nothing changes (-1 with *cause).  Nothing keeps pointers into a
@@ -45,10 +54,10 @@ main_reload(struct server *srv, char **cause)
 		free(cf);
 		return -1;
 	}
-	if (strcmp(cf->host, old->host) != 0 || cf->port != old->port)
+	if (!main_same(cf->host, old->host) || cf->port != old->port)
 		log_warn("reload: the listen address changed; it takes effect "
 		    "at the next start");
-	if (strcmp(cf->socket_path, old->socket_path) != 0)
+	if (!main_same(cf->socket_path, old->socket_path))
 		log_warn("reload: TTSACCEL_SOCKET changed; it takes effect at "
 		    "the next start");
 	srv->cf = cf;
