@@ -9,6 +9,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -257,6 +258,7 @@ xfer_failure(struct session *s, struct xfer *x)
 }
 
 static int	chat_event_cb(void *, const struct sse_event *);
+static void	out_fix_wav(FILE *);
 
 static void
 chat_print(struct session *s, const char *text, size_t len)
@@ -338,7 +340,7 @@ xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer	 *x = arg;
 	size_t		  len = size * nmemb, nlen;
-	const char	 *colon, *v, *e;
+	const char	 *colon, *v, *e, *p;
 	char		**to = NULL;
 
 	if ((colon = memchr(ptr, ':', len)) == NULL)
@@ -356,8 +358,11 @@ xfer_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		v++;
 	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
 		e--;
-	if (e - v > 256)
+	if (e - v > 256 || e == v)
 		return len;
+	for (p = v; p < e; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return len;	/* not a value we put in a path */
 	free(*to);
 	*to = xstrndup(v, (size_t)(e - v));
 	return len;
@@ -521,6 +526,8 @@ session_advance(struct session *s)
 		}
 		if (s->player != NULL)
 			player_close(s->player);
+		if (s->out != NULL && s->interactive && s->audio_error == NULL)
+			out_fix_wav(s->out);
 		/* The transfer is over: keep only the player. */
 		s->audio_xf = NULL;
 		xfer_free(s, x);
@@ -671,6 +678,13 @@ turn_run(struct session *s, const char *prompt)
 
 	audio_stop(s);
 	turn_clear(s);
+	if (s->out != NULL && s->interactive) {
+		/* -o FILE holds the last reply's audio. */
+		fflush(s->out);
+		rewind(s->out);
+		if (ftruncate(fileno(s->out), 0) != 0)
+			session_warn(s, "%s: %s", s->outpath, strerror(errno));
+	}
 	msg = cJSON_CreateObject();
 	cJSON_AddStringToObject(msg, "role", "user");
 	cJSON_AddStringToObject(msg, "content", prompt);
@@ -708,7 +722,7 @@ turn_run(struct session *s, const char *prompt)
 		if (s->sse != NULL)
 			sse_finish(s->sse, chat_event_cb, s);
 		if (s->error == NULL && !s->got_done)
-			session_fail(s, "the reply stream ended before its end");
+			session_fail(s, "the reply stream ended early");
 		if (!s->at_bol)
 			fputc('\n', stdout);
 		fflush(stdout);
@@ -1118,7 +1132,8 @@ chat_usage(FILE *f)
 "  --player CMD        play with CMD (sh -c; audio on its stdin; default\n"
 "                      $TTSACCEL_PLAYER, else paplay, aplay, ffplay, mpv)\n"
 "  --no-audio          text only\n"
-"  -o, --output FILE   write the reply's audio (WAV) to FILE\n"
+"  -o, --output FILE   write the reply's audio (WAV) to FILE (in a session:\n"
+"                      the last reply's)\n"
 "  --verbose           say the reply id and the player on stderr\n");
 }
 

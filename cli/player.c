@@ -18,7 +18,7 @@
 struct player {
 	pid_t		 pid;		/* -1 once reaped */
 	int		 status;	/* exit status once reaped */
-	int		 fd;		/* our end of its stdin, -1 once closed */
+	int		 fd;		/* our end of its stdin, or -1 */
 	int		 closing;	/* close fd once buf is empty */
 	int		 broken;	/* the pipe broke: drop the rest */
 	char		*buf;		/* bytes waiting for the pipe */

@@ -240,4 +240,19 @@ contains "history has the prompts" "$(cat "$hist" 2>/dev/null)" "ECHO:Hello from
 
 tmux_ kill-server 2>/dev/null
 
+# Ctrl-C in a session with audio: the reply and its player stop.
+tmux_ new-session -d -x 120 -y 30 "env TTSACCEL_URL=$URL TTSACCEL_API_KEY=sk-test XDG_STATE_HOME=$T/state TERM=xterm $TTSACCELCTL chat --player '$PLAYER $T/ia.wav; sleep 30'; echo EXIT=\$? >$T/tmux2.rc"
+check "a session with audio" wait_nprompt 1
+tmux_ send-keys "ECHO:$LONG" Enter
+for i in $(seq 100); do [ -s "$T/ia.wav.first" ] && break; sleep 0.05; done
+check "its player plays" test -s "$T/ia.wav.first"
+n=$(nprompt)
+tmux_ send-keys C-c
+check "Ctrl-C returns to the prompt" wait_nprompt $((n + 1))
+check "and the player is gone" gone "$(cat "$T/ia.wav.pid" 2>/dev/null)"
+tmux_ send-keys C-d
+for i in $(seq 100); do [ -e "$T/tmux2.rc" ] && break; sleep 0.05; done
+eq "Ctrl-D quits with 0" "$(cat "$T/tmux2.rc" 2>/dev/null)" EXIT=0
+tmux_ kill-server 2>/dev/null
+
 finish
