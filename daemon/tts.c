@@ -907,7 +907,7 @@ tts_sync_endpoints(struct tts *tts, char **cause)
 {
 	const struct config	*cf = tts->srv->cf;
 	struct backend		*be;
-	char			**specs, **names;
+	char			**specs, **names, *why;
 	size_t			 n, i, j;
 	int			 found;
 
@@ -934,10 +934,14 @@ tts_sync_endpoints(struct tts *tts, char **cause)
 			tts_endpoint_drain(tts, backend_name(tts->eps[i]->be),
 			    cause);
 	}
-	for (j = 0; j < n; j++)
-		if (find_endpoint(tts, names[j], NULL) == NULL &&
-		    tts_endpoint_add(tts, specs[j], cause) != 0)
-			log_warn("reload: %s", *cause);
+	for (j = 0; j < n; j++) {
+		if (find_endpoint(tts, names[j], NULL) != NULL)
+			continue;
+		if (tts_endpoint_add(tts, specs[j], &why) != 0) {
+			log_warn("reload: %s", why);
+			free(why);
+		}
+	}
 	free_specs(names, n);
 	free_specs(specs, n);
 	tts_reconfigure(tts);
