@@ -740,16 +740,18 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 int
 tts_endpoint_drain(struct tts *tts, const char *name, char **cause)
 {
-	struct endpoint	*ep;
+	struct sched_ep_info	 info;
+	struct endpoint		*ep;
 
 	if ((ep = find_endpoint(tts, name, NULL)) == NULL) {
 		*cause = xasprintf("no endpoint '%s'", name);
 		return -1;
 	}
+	sched_ep_info(ep->sep, &info);
 	sched_ep_drain(ep->sep);
 	ep->leaving = 1;
-	log_info("endpoint %s draining: no new work, leaves when idle",
-	    name);
+	endpoint_event(ep, info.state, SCHED_EP_DRAINING,
+	    "drained: no new work, it leaves when idle");
 	event_active(tts->reap, EV_TIMEOUT, 0);
 	return 0;
 }
@@ -769,6 +771,8 @@ tts_endpoint_remove(struct tts *tts, const char *name, char **cause)
 	if (info.inflight > 0) {
 		sched_ep_drain(ep->sep);
 		ep->leaving = 1;
+		endpoint_event(ep, info.state, SCHED_EP_DRAINING,
+		    "removed: it leaves when its work is done");
 		return 1;	/* leaves when its work is done */
 	}
 	endpoint_free(tts, i);
