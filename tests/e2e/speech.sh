@@ -87,10 +87,31 @@ for i in $(seq 0 $((n - 1))); do
 	eq "segment $i is a hit" "$(speech "$(jq -cn --arg t "$seg" '{input:$t}')" "$T/s$i.wav")" "200 hit"
 	sox "$T/s$i.wav" -t raw - >>"$T/concat.raw" 2>/dev/null
 done
+check "reply WAV header parses, exact length" "$BUILD/tests/fake_tts" --wav-info "$T/reply.wav"
 check "reply PCM = the segments' PCM in order" cmp -s <(sox "$T/reply.wav" -t raw - 2>/dev/null) "$T/concat.raw"
 code=$(curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' "$URL/v1/audio/replies/rnope")
 eq "unknown reply: 404" "$code" 404
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/v1/audio/replies/$id")
 eq "reply audio needs a key" "$code" 401
+
+# tts_events: an SSE comment per segment as it is queued.
+body=$(jq -cn --arg t "ECHO:$text" '{model:"m",stream:true,tts_events:true,messages:[{role:"user",content:$t}]}')
+out=$(curl -sS -N "${K[@]}" -d "$body" "$URL/v1/chat/completions")
+evs=$(printf '%s\n' "$out" | sed -n 's/^: tts //p')
+eq "one event per segment" "$(printf '%s\n' "$evs" | grep -c .)" "$n"
+eq "events in order" "$(printf '%s\n' "$evs" | jq -r .index | tr '\n' ' ')" "$(seq 0 $((n - 1)) | tr '\n' ' ')"
+eq "event texts are the segments" "$(printf '%s\n' "$evs" | jq -r .text)" "$(echo "$segs" | jq -r '.segments[].text')"
+check "events name the reply" sh -c "printf '%s\n' '$(printf '%s' "$evs" | jq -r .reply | sort -u)' | grep -q '^r[0-9a-f]\{16\}$'"
+stop_daemon
+
+# No usable endpoint: /health is 503 and says which is down.
+TTS_ENDPOINTS=http://127.0.0.1:$(free_port) TTS_HEALTH_INTERVAL=1 NEWAPI_API_KEY=sk-test start_daemon
+for i in $(seq 50); do
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' "$URL/health")" = 503 ] && break
+	sleep 0.1
+done
+eq "health is 503 with no usable endpoint" "$(curl -sS -o "$T/health.json" -w '%{http_code}' "$URL/health")" 503
+eq "the endpoint shows as down" "$(jq -r '.endpoints[0].state' "$T/health.json")" down
+eq "speech is 503 meanwhile" "$(curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' -d '{"input":"Hello there."}' "$URL/v1/audio/speech")" 503
 stop_daemon
 finish
