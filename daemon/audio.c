@@ -23,6 +23,7 @@
 #include "server.h"
 #include "split.h"
 #include "tts.h"
+#include "ttsmap.h"
 #include "util.h"
 #include "wav.h"
 
@@ -441,6 +442,10 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 	it = cJSON_GetObjectItemCaseSensitive(root, "voice");
 	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
 		p->voice = it->valuestring;
+	/* Names clients send become the backends' before keying, so a
+	 * client's tts-1/alloy meets a prefetch made as liang/v1. */
+	p->model = ttsmap_lookup(cf->model_map, p->model);
+	p->voice = ttsmap_lookup(cf->voice_map, p->voice);
 	p->format = cf->tts_default_format;
 	it = cJSON_GetObjectItemCaseSensitive(root, "response_format");
 	if (it != NULL && !cJSON_IsNull(it)) {

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "ttsmap.h"
 #include "util.h"
 
 enum ctype { CT_STR, CT_INT, CT_SIZE, CT_LEVEL, CT_LISTEN };
@@ -390,7 +391,7 @@ static int
 finish(struct config *cf, char **envp, char **cause)
 {
 	const char	*src;
-	char		*copy, *tok, *save, *s;
+	char		*copy, *tok, *save, *s, *why;
 	size_t		 n;
 
 	if (cf->upstream_url != NULL) {
@@ -463,6 +464,16 @@ finish(struct config *cf, char **envp, char **cause)
 	    strcmp(cf->tts_default_format, "pcm") != 0) {
 		*cause = xasprintf("TTS_DEFAULT_FORMAT: '%s' is not one of "
 		    "mp3, opus, aac, flac, wav, pcm", cf->tts_default_format);
+		return -1;
+	}
+	if ((cf->model_map = ttsmap_parse(cf->tts_model_map, &why)) == NULL) {
+		*cause = xasprintf("TTS_MODEL_MAP: %s", why);
+		free(why);
+		return -1;
+	}
+	if ((cf->voice_map = ttsmap_parse(cf->tts_voice_map, &why)) == NULL) {
+		*cause = xasprintf("TTS_VOICE_MAP: %s", why);
+		free(why);
 		return -1;
 	}
 	if (cf->splitter_min_len > cf->splitter_max_len) {
@@ -601,6 +612,8 @@ config_clear(struct config *cf)
 		free(cf->client_keys[i]);
 	free(cf->client_keys);
 	free(cf->file);
+	ttsmap_free(cf->model_map);
+	ttsmap_free(cf->voice_map);
 	memset(cf, 0, sizeof *cf);
 }
 
@@ -640,7 +653,7 @@ config_print(const struct config *cf, FILE *f)
 {
 	const struct copt	*o;
 	const void		*field;
-	char			*masked;
+	char			*masked, *s;
 	size_t			 i;
 
 	fprintf(f, "# ttsaccel %s effective configuration\n", TTSACCEL_VERSION);
@@ -682,6 +695,14 @@ config_print(const struct config *cf, FILE *f)
 		fprintf(f, "endpoint=%s\n", masked);
 		free(masked);
 	}
+	s = ttsmap_string(cf->model_map);
+	fprintf(f, "# model map (exact, case-sensitive): %s\n", *s != '\0' ?
+	    s : "none");
+	free(s);
+	s = ttsmap_string(cf->voice_map);
+	fprintf(f, "# voice map (exact, case-sensitive): %s\n", *s != '\0' ?
+	    s : "none");
+	free(s);
 	fprintf(f, "# client auth: %s\n", cf->nclient_keys > 0 ?
 	    "required" : "off (loopback only)");
 }

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct ttsmap;
+
 struct config {
 	char		*upstream_url;		/* NEWAPI_BASE_URL, no trailing / or /v1 */
 	char		*upstream_key;		/* NEWAPI_API_KEY */
@@ -44,6 +46,8 @@ struct config {
 	char		**client_keys;		/* API_KEYS split; NULL = no auth */
 	size_t		 nclient_keys;
 	char		*file;			/* the config file read, if any */
+	struct ttsmap	*model_map;		/* TTS_MODEL_MAP parsed */
+	struct ttsmap	*voice_map;		/* TTS_VOICE_MAP parsed */
 };
 
 /* What the command line asked for besides settings. */

@@ -20,6 +20,7 @@
 #include "server.h"
 #include "split.h"
 #include "tts.h"
+#include "ttsmap.h"
 #include "util.h"
 
 struct pf {
@@ -74,6 +75,9 @@ reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 	pf->srv = srv;
 	p.model = t->model != NULL ? t->model : cf->tts_default_model;
 	p.voice = t->voice != NULL ? t->voice : cf->tts_default_voice;
+	/* Mapped before keying, as /v1/audio/speech does. */
+	p.model = ttsmap_lookup(cf->model_map, p.model);
+	p.voice = ttsmap_lookup(cf->voice_map, p.voice);
 	p.format = t->format != NULL ? t->format : cf->tts_default_format;
 	p.speed = t->speed > 0 ? t->speed : 1.0;
 	p.instructions = NULL;

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "config.h"
 #include "log.h"
+#include "ttsmap.h"
 
 static char	dir[] = "/tmp/ttsaccel-config-test.XXXXXX";
 
@@ -64,6 +65,9 @@ test_defaults(void)
 	CHECK_STR(cf.redis_prefix, "ttsaccel:");
 	CHECK_STR(cf.socket_path, "/run/user/7/ttsaccel.sock");
 	CHECK_INT(cf.nclient_keys, 0);
+	CHECK_INT(ttsmap_count(cf.model_map), 0);
+	CHECK_INT(ttsmap_count(cf.voice_map), 0);
+	CHECK_STR(ttsmap_lookup(cf.model_map, "tts-1"), "tts-1");
 	config_clear(&cf);
 }
 
@@ -157,6 +161,11 @@ test_errors(void)
 	char	*badfile[] = { "ttsaccel", "-c", "bad.conf", NULL };
 	char	*badline[] = { "ttsaccel", "-c", "badline.conf", NULL };
 	char	*stray[] = { "ttsaccel", "extra", NULL };
+	char	*bad_mmap[] = { "TTS_MODEL_MAP=tts-1", NULL };
+	char	*bad_vmap[] = { "TTS_VOICE_MAP=alloy=v0, =v1", NULL };
+	char	*dup_vmap[] = { "TTS_VOICE_MAP=alloy=v0,alloy=v1", NULL };
+	char	*bad_map3[] = { "TTS_MODEL_MAP=tts-1=", NULL };
+	char	*badmapf[] = { "ttsaccel", "-c", "badmap.conf", NULL };
 
 	fails(none, bad_env, "CACHE_TTL", "environment");
 	fails(none, bad_port, "PORT", "too large");
@@ -176,6 +185,13 @@ test_errors(void)
 	fails(badline, noenv, "badline.conf line 1", "key = value");
 	unlink("badline.conf");
 	fails(stray, noenv, "extra", NULL);
+	fails(none, bad_mmap, "TTS_MODEL_MAP", "'tts-1'");
+	fails(none, bad_vmap, "TTS_VOICE_MAP", "'=v1'");
+	fails(none, dup_vmap, "TTS_VOICE_MAP", "mapped twice");
+	fails(none, bad_map3, "TTS_MODEL_MAP", "'tts-1='");
+	write_file("badmap.conf", "tts_voice_map = alloy=v1, nova\n");
+	fails(badmapf, noenv, "TTS_VOICE_MAP", "'nova'");
+	unlink("badmap.conf");
 }
 
 static void
@@ -188,7 +204,9 @@ test_misc(void)
 			    "API_KEYS= k1 , k2,,", "NEWAPI_API_KEY=sk-secret",
 			    "TTS_API_KEY=hf_secret",
 			    "REDIS_URL=redis://:pw123@localhost:6379/0",
-			    "LOG_LEVEL=warn", NULL };
+			    "LOG_LEVEL=warn",
+			    "TTS_MODEL_MAP= tts-1 = liang ,,tts-1-hd=liang",
+			    "TTS_VOICE_MAP=alloy=v1", NULL };
 	char		*cause, *out = NULL;
 	size_t		 outlen;
 	int		 action;
@@ -207,6 +225,9 @@ test_misc(void)
 	CHECK(config_key_ok(&cf, "k1"));
 	CHECK(config_key_ok(&cf, "k2"));
 	CHECK(!config_key_ok(&cf, "sk-secret"));
+	CHECK_STR(ttsmap_lookup(cf.model_map, "tts-1-hd"), "liang");
+	CHECK_STR(ttsmap_lookup(cf.voice_map, "alloy"), "v1");
+	CHECK_STR(ttsmap_lookup(cf.voice_map, "nova"), "nova");
 	f = open_memstream(&out, &outlen);
 	config_print(&cf, f);
 	fclose(f);
@@ -216,6 +237,10 @@ test_misc(void)
 	CHECK(strstr(out, "k1") == NULL);
 	CHECK(strstr(out, "REDIS_URL=redis://:****@localhost:6379/0") != NULL);
 	CHECK(strstr(out, "PORT=8123") != NULL);
+	CHECK(strstr(out, "# model map (exact, case-sensitive): "
+	    "tts-1=liang,tts-1-hd=liang\n") != NULL);
+	CHECK(strstr(out, "# voice map (exact, case-sensitive): alloy=v1\n")
+	    != NULL);
 	free(out);
 	config_clear(&cf);
 
