@@ -25,6 +25,8 @@ run_one() {
 		failed=$((failed + 1))
 		failures+=("$name")
 		printf 'FAIL  %-40s %3ds\n' "$name" $((SECONDS - start))
+		# The failed checks first, then the end of the output.
+		grep -A4 '^not ok' "$log" | head -n 60 | sed 's/^/    ! /'
 		sed 's/^/    | /' "$log" | tail -n 60
 	fi
 	rm -f "$log"

@@ -58,7 +58,7 @@ eq "reasoning kept apart" "$(echo "$out" | jq -r '.choices[0].message.reasoning_
 for mode in multiline nospace crlf; do
 	out=$(chat '{"model":"m","messages":[{"role":"user","content":"ECHO:Faulty framing works."}],"stream":true}' -H "X-Fake-Fault: $mode")
 	direct=$(curl -sS -N -H "X-Fake-Fault: $mode" -d '{"model":"m","messages":[{"role":"user","content":"ECHO:Faulty framing works."}],"stream":true}' "$UP_URL/v1/chat/completions")
-	eq "$mode: bytes as upstream sent them" "$(printf '%s' "$out" | sed 's/"created":[0-9]*//; s/chatcmpl-fake[0-9]*//' | md5sum)" "$(printf '%s' "$direct" | sed 's/"created":[0-9]*//; s/chatcmpl-fake[0-9]*//' | md5sum)"
+	eq "$mode: bytes as upstream sent them" "$(printf '%s' "$out" | sed 's/"created":[[:space:]]*[0-9]*//; s/chatcmpl-fake[0-9]*//' | md5sum)" "$(printf '%s' "$direct" | sed 's/"created":[[:space:]]*[0-9]*//; s/chatcmpl-fake[0-9]*//' | md5sum)"
 	out=$(chat '{"model":"m","messages":[{"role":"user","content":"ECHO:Faulty framing works."}]}' -H "X-Fake-Fault: $mode")
 	eq "$mode: assembled" "$(echo "$out" | jq -r '.choices[0].message.content')" "Faulty framing works."
 done
