@@ -1,0 +1,20 @@
+/* convert: one synthesis, every format — re-encode audio in memory (pure). */
+#ifndef TTSACCEL_CONVERT_H
+#define TTSACCEL_CONVERT_H
+
+#include <stddef.h>
+
+#define CONVERT_IN_MAX	(64u * 1024 * 1024)	/* largest input accepted */
+
+/* Can we make this format (wav pcm flac mp3 opus) from audio we hold? */
+int	 convert_can(const char *);
+/*
+ * Convert the whole audio file in (from "wav": any PCM, float, A-law or
+ * mu-law WAV, streamed sizes allowed; or "pcm": 16-bit little-endian mono
+ * at the given rate) to the format to.  Returns 0 with a malloc'd buffer
+ * in *out and its length in *outlen, or -1 with a static reason in *err.
+ */
+int	 convert(const void *, size_t, const char *, unsigned, const char *,
+	    unsigned char **, size_t *, const char **);
+
+#endif
