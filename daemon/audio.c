@@ -160,6 +160,7 @@ as_start(struct astream *as)
 	if (as->reply != NULL)
 		evhttp_add_header(out, "X-TTS-Reply-Id", reply_id(as->reply));
 	as->h->status = 200;
+	hist_observe(&as->srv->h_first_audio, now_usec() - as->h->t0);
 	evhttp_send_reply_start(as->req, 200, "OK");
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(as->evcon),
 	    NULL, &tv);
@@ -577,6 +578,7 @@ audio_speech(struct hreq *h)
 			h->note = "hit";
 			/* Sent from the cache's own bytes, pinned until
 			 * written. */
+			hist_observe(&srv->h_first_audio, now_usec() - h->t0);
 			held = xmalloc(sizeof *held);
 			held->tts = srv->tts;
 			held->e = e;
@@ -744,8 +746,8 @@ audio_metrics(struct hreq *h)
 {
 	struct server	*srv = h->srv;
 	struct evbuffer	*b = evbuffer_new();
-	char		*text;
-	size_t		 len;
+	char		*text, *hists = NULL;
+	size_t		 len, hlen = 0;
 
 	evbuffer_add_printf(b,
 	    "# HELP ttsaccel_requests_total HTTP requests received.\n"
@@ -767,6 +769,11 @@ audio_metrics(struct hreq *h)
 	    (unsigned long long)srv->nchats,
 	    (unsigned long long)srv->nupstream_errors, srv->nstreams,
 	    (double)(now_usec() - srv->started) / 1e6);
+	hist_print(&srv->h_upstream_first, &hists, &hlen);
+	hist_print(&srv->h_first_segment, &hists, &hlen);
+	hist_print(&srv->h_first_audio, &hists, &hlen);
+	evbuffer_add(b, hists, hlen);
+	free(hists);
 	if (srv->tts != NULL)
 		tts_metrics(srv->tts, b);
 	len = evbuffer_get_length(b);

@@ -175,6 +175,15 @@ main(int argc, char **argv)
 	memset(&srv, 0, sizeof srv);
 	srv.cf = cf;
 	srv.started = now_usec();
+	srv.h_upstream_first.name = "ttsaccel_upstream_first_byte_seconds";
+	srv.h_upstream_first.help = "From a chat request to the upstream's "
+	    "answer.";
+	srv.h_first_segment.name = "ttsaccel_first_segment_queued_seconds";
+	srv.h_first_segment.help = "From a chat request to its first segment "
+	    "queued for synthesis.";
+	srv.h_first_audio.name = "ttsaccel_first_audio_byte_seconds";
+	srv.h_first_audio.help = "From an audio request to its first byte "
+	    "sent.";
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	srv.fetch = fetch_new(srv.base);

@@ -25,6 +25,7 @@
 
 struct pf {
 	struct server		*srv;
+	uint64_t		 t0;		/* the chat's start */
 	struct reply		*reply;
 	struct segmenter	*seg;
 };
@@ -56,6 +57,9 @@ drain(struct pf *pf, struct evbuffer *events)
 			free(key);
 			free(id);
 		}
+		if (reply_nsegs(pf->reply) == 0)
+			hist_observe(&pf->srv->h_first_segment,
+			    now_usec() - pf->t0);
 		reply_add(pf->reply, s);
 		free(s);
 	}
@@ -73,6 +77,7 @@ reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 		return NULL;
 	pf = xcalloc(1, sizeof *pf);
 	pf->srv = srv;
+	pf->t0 = now_usec();
 	p.model = t->model != NULL ? t->model : cf->tts_default_model;
 	p.voice = t->voice != NULL ? t->voice : cf->tts_default_voice;
 	/* Mapped before keying, as /v1/audio/speech does. */

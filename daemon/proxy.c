@@ -433,6 +433,8 @@ up_head_cb(void *arg, long status, const char **hdrs, size_t n)
 	char			*name;
 
 	px->status = status;
+	if (px->chat)
+		hist_observe(&px->srv->h_upstream_first, now_usec() - px->h->t0);
 	if ((ct = find_header(hdrs, n, "Content-Type")) != NULL)
 		px->ctype = xstrdup(ct);
 	if (px->chat) {

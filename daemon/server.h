@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 struct cJSON;
 struct chat_tts;
 struct config;
@@ -34,6 +36,12 @@ struct server {
 	uint64_t			 nrequests;
 	uint64_t			 nchats;
 	uint64_t			 nupstream_errors;
+	struct hist			 h_upstream_first;	/* chat sent →
+								   upstream's answer */
+	struct hist			 h_first_segment;	/* chat sent →
+								   segment 0 queued */
+	struct hist			 h_first_audio;		/* audio request →
+								   first byte sent */
 	/* Events for `watch` clients of the admin socket: build one only
 	 * when nwatchers > 0, then hand it to server_emit. */
 	size_t				 nwatchers;

@@ -102,6 +102,11 @@ eq "one event per segment" "$(printf '%s\n' "$evs" | grep -c .)" "$n"
 eq "events in order" "$(printf '%s\n' "$evs" | jq -r .index | tr '\n' ' ')" "$(seq 0 $((n - 1)) | tr '\n' ' ')"
 eq "event texts are the segments" "$(printf '%s\n' "$evs" | jq -r .text)" "$(echo "$segs" | jq -r '.segments[].text')"
 check "events name the reply" sh -c "printf '%s\n' '$(printf '%s' "$evs" | jq -r .reply | sort -u)' | grep -q '^r[0-9a-f]\{16\}$'"
+metrics=$(curl -sS "$URL/metrics")
+for m in upstream_first_byte first_segment_queued first_audio_byte backend_synthesis; do
+	check "metrics: $m histogram counted" sh -c "printf '%s\n' \"\$1\" | grep -Eq '^ttsaccel_${m}_seconds_count [1-9]'" _ "$metrics"
+done
+check "metrics: histogram buckets" sh -c "printf '%s\n' \"\$1\" | grep -q '^ttsaccel_first_audio_byte_seconds_bucket{le=\"+Inf\"}'" _ "$metrics"
 stop_daemon
 
 # No usable endpoint: /health is 503 and says which is down.
