@@ -16,6 +16,7 @@
 #include "audio.h"
 #include "cache.h"
 #include "config.h"
+#include "convert.h"
 #include "log.h"
 #include "reply.h"
 #include "sched.h"
@@ -419,10 +420,327 @@ as_new(struct hreq *h, const struct tts_params *p, const char *label)
 	return as;
 }
 
-/* Validate and read a speech request into p (strings in the JSON). */
+struct seglist {
+	char	**v;
+	size_t	  n;
+};
+
+/* The formats we can answer in, for a message: "wav, pcm, flac, mp3
+ * or opus". */
+static const char *
+made_formats(struct tts *tts)
+{
+	static const char	*order[] = { "wav", "pcm", "flac", "mp3", "opus",
+				    "aac" };
+	static char		 buf[128];
+	const char		*v[6];
+	size_t			 i, n = 0, len = 0;
+	int			 wav = tts_has_format(tts, "wav");
+
+	for (i = 0; i < sizeof order / sizeof order[0]; i++)
+		if (tts_has_format(tts, order[i]) || (wav &&
+		    convert_can(order[i])))
+			v[n++] = order[i];
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s",
+		    i == 0 ? "" : i + 1 == n ? " or " : ", ", v[i]);
+	return buf;
+}
+
+/*
+ * A speech request in a format no endpoint makes: the WAV of every
+ * segment is obtained (or found), and once all are complete they are
+ * joined, converted and sent whole.
+ */
+struct aconv {
+	struct hreq			*h;
+	struct server			*srv;
+	struct evhttp_connection	*evcon;
+	char				*format;
+	const char			*label;		/* X-TTS-Cache */
+	struct cache_entry		**ents;
+	struct tts_waiter		**ws;
+	size_t				 n;
+	struct event			*ev;
+	char				 err[512];	/* of a failed entry */
+};
+
+static void
+ac_free(struct aconv *ac)
+{
+	size_t	i;
+
+	for (i = 0; i < ac->n; i++) {
+		tts_unwatch(ac->ws[i]);
+		tts_release(ac->srv->tts, ac->ents[i]);
+	}
+	free(ac->ws);
+	free(ac->ents);
+	if (ac->ev != NULL)
+		event_free(ac->ev);
+	free(ac->format);
+	server_stream_done(ac->srv);
+	free(ac);
+}
+
+static void
+ac_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct aconv	*ac = arg;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	ac->h->note = "client-closed";
+	http_done(ac->h);
+	ac_free(ac);
+}
+
+/* The samples of a complete WAV entry; -1 if it is not one. */
+static int
+ac_samples(struct cache_entry *e, struct wav_info *wi,
+    const unsigned char **p, size_t *n)
+{
+	const unsigned char	*d;
+	const char		*err;
+	size_t			 len;
+
+	d = cache_data(e, &len);
+	if (wav_parse(d, len, wi, &err) != 1 ||
+	    (wi->format != 1 && wi->format != 3 && wi->format != 0xfffe))
+		return -1;
+	*p = d + wi->data_offset;
+	*n = len - wi->data_offset;
+	if (wi->data_len != 0 && wi->data_len != 0xffffffff &&
+	    wi->data_len <= *n)
+		*n = wi->data_len;
+	return 0;
+}
+
+/*
+ * libsndfile gives each Ogg stream a random serial number, so the same
+ * audio would convert to different bytes each time: give it one made
+ * from the content instead (and mend each page's CRC).
+ */
+static void
+ogg_reserial(unsigned char *d, size_t len, uint32_t serial)
+{
+	uint32_t	crc, page, old = 0;
+	size_t		off = 0, plen, i;
+	unsigned	k, nseg;
+
+	while (off + 27 <= len && memcmp(d + off, "OggS", 4) == 0) {
+		nseg = d[off + 26];
+		if (off + 27 + nseg > len)
+			return;
+		plen = 27 + nseg;
+		for (k = 0; k < nseg; k++)
+			plen += d[off + 27 + k];
+		if (off + plen > len)
+			return;
+		page = (uint32_t)d[off + 14] | (uint32_t)d[off + 15] << 8 |
+		    (uint32_t)d[off + 16] << 16 | (uint32_t)d[off + 17] << 24;
+		if (off == 0)
+			old = page;
+		else if (page != old)
+			return;		/* another stream: leave it */
+		for (k = 0; k < 4; k++) {
+			d[off + 14 + k] = (unsigned char)(serial >> (8 * k));
+			d[off + 22 + k] = 0;
+		}
+		crc = 0;
+		for (i = 0; i < plen; i++) {
+			crc ^= (uint32_t)d[off + i] << 24;
+			for (k = 0; k < 8; k++)
+				crc = crc & 0x80000000u ?
+				    (crc << 1) ^ 0x04c11db7u : crc << 1;
+		}
+		for (k = 0; k < 4; k++)
+			d[off + 22 + k] = (unsigned char)(crc >> (8 * k));
+		off += plen;
+	}
+}
+
+/* Every entry complete: join, convert, answer. */
+static void
+ac_finish(struct aconv *ac)
+{
+	struct wav_info		 wi, w0;
+	const unsigned char	*d, *in;
+	unsigned char		*join = NULL, *out = NULL;
+	const char		*err = NULL;
+	size_t			 len, inlen, total = 0, i;
+	int			 r;
+
+	if (ac->n == 1)
+		in = cache_data(ac->ents[0], &inlen);
+	else {
+		for (i = 0; i < ac->n; i++) {
+			if (ac_samples(ac->ents[i], &wi, &d, &len) != 0) {
+				err = "a segment is not WAV";
+				goto fail;
+			}
+			if (i == 0)
+				w0 = wi;
+			else if (wi.format != w0.format || wi.channels !=
+			    w0.channels || wi.rate != w0.rate || wi.bits !=
+			    w0.bits) {
+				err = "the segments' WAV formats differ";
+				goto fail;
+			}
+			total += len;
+		}
+		if (total > CONVERT_IN_MAX) {
+			err = "audio too long to convert";
+			goto fail;
+		}
+		if (w0.format == 0xfffe)
+			w0.format = w0.bits == 32 ? 3 : 1;
+		join = xmalloc(44 + total);
+		wav_header(join, &w0, (uint32_t)total);
+		inlen = 44;
+		for (i = 0; i < ac->n; i++) {
+			ac_samples(ac->ents[i], &wi, &d, &len);
+			memcpy(join + inlen, d, len);
+			inlen += len;
+		}
+		in = join;
+	}
+	r = convert(in, inlen, "wav", 0, ac->format, &out, &len, &err);
+	free(join);
+	if (r != 0)
+		goto fail;
+	if (len >= 4 && memcmp(out, "OggS", 4) == 0) {
+		static const unsigned char	 zero[16];
+		const char			*k = cache_key(ac->ents[0]);
+
+		ogg_reserial(out, len, (uint32_t)siphash24(zero, k,
+		    strlen(k)));
+	}
+	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+	evhttp_add_header(evhttp_request_get_output_headers(ac->h->req),
+	    "X-TTS-Cache", ac->label);
+	ac->h->note = ac->label;
+	hist_observe(&ac->srv->h_first_audio, now_usec() - ac->h->t0);
+	http_reply(ac->h, 200, audio_content_type(ac->format),
+	    (const char *)out, len);
+	free(out);
+	ac_free(ac);
+	return;
+fail:
+	free(join);
+	log_warn("%s: conversion to %s failed: %s", ac->h->id, ac->format,
+	    err != NULL ? err : "?");
+	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+	http_error(ac->h, 502, "server_error", "conversion_failed",
+	    "Converting to %s failed: %s", ac->format,
+	    err != NULL ? err : "unknown error");
+	ac_free(ac);
+}
+
+static void	ac_check(struct aconv *);
+
+static void
+ac_entry_cb(void *arg)
+{
+	struct aconv	*ac = arg;
+	const char	*err;
+	size_t		 i;
+
+	/* The reason goes with the synthesis: keep it now. */
+	for (i = 0; i < ac->n && ac->err[0] == '\0'; i++)
+		if (cache_state(ac->ents[i]) == CACHE_FAILED)
+			snprintf(ac->err, sizeof ac->err, "%s",
+			    (err = tts_entry_error(ac->ents[i])) != NULL ?
+			    err : "synthesis failed");
+	/* Go on from the loop: we are inside the synthesis' notification. */
+	event_active(ac->ev, EV_TIMEOUT, 0);
+}
+
+static void
+ac_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ac_check(arg);
+}
+
+/* A failed entry ends it (502), a pending one is waited for. */
+static void
+ac_check(struct aconv *ac)
+{
+	const char	*err;
+	size_t		 i;
+	int		 pending = 0;
+
+	for (i = 0; i < ac->n; i++) {
+		switch (cache_state(ac->ents[i])) {
+		case CACHE_FAILED:
+			err = ac->err[0] != '\0' ? ac->err :
+			    tts_entry_error(ac->ents[i]);
+			if (err == NULL)
+				err = "synthesis failed";
+			log_warn("%s: segment %zu failed: %s", ac->h->id, i,
+			    err);
+			evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+			http_error(ac->h, 502, "server_error",
+			    "synthesis_failed", "%s", err);
+			ac_free(ac);
+			return;
+		case CACHE_PENDING:
+			if (ac->ws[i] == NULL)
+				ac->ws[i] = tts_watch(ac->srv->tts,
+				    ac->ents[i], ac_entry_cb, ac);
+			pending = 1;
+			break;
+		}
+	}
+	if (!pending)
+		ac_finish(ac);
+}
+
+/* Obtain the WAV of each segment and answer in p's format once all are
+ * complete. */
+static void
+ac_start(struct hreq *h, const struct tts_params *p, struct seglist *segs)
+{
+	struct tts_params	 pw = *p;
+	struct aconv		*ac;
+	size_t			 i;
+	int			 how, hit = 1;
+
+	ac = xcalloc(1, sizeof *ac);
+	ac->h = h;
+	ac->srv = h->srv;
+	ac->evcon = evhttp_request_get_connection(h->req);
+	ac->format = xstrdup(p->format);
+	ac->ents = xcalloc(segs->n, sizeof *ac->ents);
+	ac->ws = xcalloc(segs->n, sizeof *ac->ws);
+	ac->ev = evtimer_new(h->srv->base, ac_check_cb, ac);
+	h->srv->nstreams++;
+	pw.format = "wav";
+	for (i = 0; i < segs->n; i++) {
+		ac->ents[i] = tts_obtain(h->srv->tts, &pw, segs->v[i],
+		    SCHED_ONDEMAND, (unsigned)i, &how);
+		if (ac->ents[i] == NULL) {
+			http_error(h, 503, "server_error", "no_tts_endpoint",
+			    "No TTS endpoint is usable: configure "
+			    "TTS_ENDPOINTS or check /health.");
+			ac_free(ac);
+			return;
+		}
+		ac->n = i + 1;
+		if (how != TTS_HIT)
+			hit = 0;
+	}
+	ac->label = hit ? "hit" : segs->n == 1 ? "miss" : "assembled";
+	h->note = ac->label;
+	evhttp_connection_set_closecb(ac->evcon, ac_close_cb, ac);
+	ac_check(ac);
+}
+
+/* Validate and read a speech request into p (strings in the JSON); *conv
+ * set when its format is to be converted from WAV. */
 static int
 speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
-    const char **input)
+    const char **input, int *conv)
 {
 	const struct config	*cf = h->srv->cf;
 	const cJSON		*it;
@@ -475,15 +793,26 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 	it = cJSON_GetObjectItemCaseSensitive(root, "instructions");
 	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
 		p->instructions = it->valuestring;
-	if (!tts_has_format(h->srv->tts, p->format)) {
+	*conv = 0;
+	if (tts_has_format(h->srv->tts, p->format))
+		return 0;
+	/* No endpoint makes it: made from the WAV of the same text, if we
+	 * can convert to it and some endpoint makes WAV. */
+	if (tts_has_format(h->srv->tts, "wav")) {
+		if (convert_can(p->format)) {
+			*conv = 1;
+			return 0;
+		}
 		http_error(h, 400, "invalid_request_error",
-		    "unsupported_response_format", "No TTS endpoint here makes "
-		    "'%s' (local programs make wav only, and format conversion "
-		    "is not built yet); ask for wav or configure an HTTP "
-		    "endpoint in TTS_ENDPOINTS.", p->format);
+		    "unsupported_response_format", "%s is not supported; ask "
+		    "for %s.", p->format, made_formats(h->srv->tts));
 		return -1;
 	}
-	return 0;
+	http_error(h, 400, "invalid_request_error",
+	    "unsupported_response_format", "No TTS endpoint here makes '%s' "
+	    "or WAV to convert from; configure an HTTP endpoint that does in "
+	    "TTS_ENDPOINTS.", p->format);
+	return -1;
 }
 
 struct held {
@@ -499,11 +828,6 @@ unpin_cb(const void *data, size_t len, void *arg)
 	tts_release(held->tts, held->e);
 	free(held);
 }
-
-struct seglist {
-	char	**v;
-	size_t	  n;
-};
 
 static void
 collect_cb(void *arg, const char *seg)
@@ -528,7 +852,7 @@ audio_speech(struct hreq *h)
 	const char		*body, *input, *label;
 	cJSON			*root = NULL;
 	size_t			 len, i;
-	int			 how;
+	int			 how, conv;
 
 	if (http_auth(h) != 0)
 		return;
@@ -557,7 +881,7 @@ audio_speech(struct hreq *h)
 		    "check /health.");
 		goto out;
 	}
-	if (speech_params(h, root, &p, &input) != 0)
+	if (speech_params(h, root, &p, &input, &conv) != 0)
 		goto out;
 	split_opts(srv->cf, &so);
 	segment_split(&so, input, strlen(input), collect_cb, &segs);
@@ -565,6 +889,10 @@ audio_speech(struct hreq *h)
 		http_error(h, 400, "invalid_request_error", "invalid_input",
 		    "'input' has nothing to speak once markup, code and emoji "
 		    "are removed.");
+		goto out;
+	}
+	if (conv) {
+		ac_start(h, &p, &segs);
 		goto out;
 	}
 	if (segs.n == 1) {

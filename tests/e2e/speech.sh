@@ -35,6 +35,94 @@ eq "and again the whole" "$(speech '{"input":"The sun rose early. Birds were sin
 check "assembled from the cache: same samples" cmp -s <(sox "$T/long.wav" -t raw - 2>/dev/null) <(sox "$T/long2.wav" -t raw - 2>/dev/null)
 eq "a complete assembly has an exact header" "$(soxi -s "$T/long2.wav")" "$(( ($(stat -c %s "$T/long2.wav") - 44) / 2 ))"
 
+# Formats the local voice does not make are converted from its WAV.
+ctype() { tr -d '\r' <"$T/h" | sed -n 's/^Content-Type: //p'; }
+# Seconds of an MP3 (frame headers) or an Ogg Opus (last granule - pre-skip).
+dur() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+k, d = sys.argv[1], open(sys.argv[2], 'rb').read()
+def crc(b):
+    c = 0
+    for x in b:
+        c ^= x << 24
+        for _ in range(8):
+            c = ((c << 1) ^ 0x04c11db7) & 0xffffffff if c & 0x80000000 else (c << 1) & 0xffffffff
+    return c
+if k == 'opus':  # every page's CRC must hold, else no duration
+    o = 0
+    while o < len(d):
+        n = d[o + 26]
+        p = bytearray(d[o:o + 27 + n + sum(d[o + 27:o + 27 + n])])
+        s = int.from_bytes(p[22:26], 'little')
+        p[22:26] = bytes(4)
+        if crc(p) != s:
+            print(0)
+            sys.exit()
+        o += len(p)
+    i = d.rfind(b'OggS')
+    g = int.from_bytes(d[i + 6:i + 14], 'little')
+    h = d.find(b'OpusHead')
+    print((g - int.from_bytes(d[h + 10:h + 12], 'little')) / 48000)
+    sys.exit()
+i = 0
+if d[:3] == b'ID3':
+    i = 10 + ((d[6] << 21) | (d[7] << 14) | (d[8] << 7) | d[9])
+rates = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+kbps1 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+kbps2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
+t = 0.0
+while i + 4 <= len(d) and d[i] == 0xff and d[i + 1] & 0xe0 == 0xe0:
+    ver = (d[i + 1] >> 3) & 3
+    br = (kbps1 if ver == 3 else kbps2)[d[i + 2] >> 4] * 1000
+    sr = rates[ver][(d[i + 2] >> 2) & 3]
+    spf = 1152 if ver == 3 else 576
+    if br == 0:
+        break
+    tag = d[i + 4:i + 40]
+    i += spf // 8 * br // sr + ((d[i + 2] >> 1) & 1)
+    if b'Xing' not in tag and b'Info' not in tag:  # LAME's header frame
+        t += spf / sr
+print(t)
+PY
+}
+close() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > 0 && b > 0 && (a - b) / b < 0.05 && (b - a) / b < 0.05) }'; }
+conv_text='{"input":"Conversion keeps the words intact.","response_format":"FMT"}'
+eq "the WAV of the sentence" "$(speech "${conv_text//FMT/wav}" "$T/cv.wav")" "200 miss"
+rate=$(soxi -r "$T/cv.wav")
+wsecs() { awk -v n="$(sox "$1" -t raw - 2>/dev/null | wc -c)" -v r="$rate" 'BEGIN { print n / 2 / r }'; }  # mono 16-bit
+wdur=$(wsecs "$T/cv.wav")
+syn=$(curl -sS "$URL/cache/stats" | jq .syntheses)
+for f in mp3:audio/mpeg flac:audio/flac opus:audio/ogg pcm:audio/pcm; do
+	fmt=${f%%:*}
+	eq "$fmt from the cached WAV is a hit" "$(speech "${conv_text//FMT/$fmt}" "$T/cv.$fmt")" "200 hit"
+	eq "$fmt Content-Type" "$(ctype)" "${f#*:}"
+	eq "$fmt again: a hit" "$(speech "${conv_text//FMT/$fmt}" "$T/cv2.$fmt")" "200 hit"
+	check "$fmt again: same bytes" cmp -s "$T/cv.$fmt" "$T/cv2.$fmt"
+done
+eq "no new synthesis for the conversions" "$(curl -sS "$URL/cache/stats" | jq .syntheses)" "$syn"
+check "flac decodes, duration within 5% of the WAV" close "$(soxi -D "$T/cv.flac")" "$wdur"
+check "flac has the WAV's samples" cmp -s <(sox "$T/cv.flac" -t raw - 2>/dev/null) <(sox "$T/cv.wav" -t raw - 2>/dev/null)
+check "pcm is the WAV's samples" cmp -s "$T/cv.pcm" <(sox "$T/cv.wav" -t raw - 2>/dev/null)
+check "pcm duration within 5%" close "$(awk -v n="$(stat -c %s "$T/cv.pcm")" -v r="$rate" 'BEGIN { print n / 2 / r }')" "$wdur"
+if sox -h | grep -qiw mp3; then
+	check "mp3 decodes, duration within 5%" close "$(sox "$T/cv.mp3" -n stat 2>&1 | sed -n 's/^Length (seconds): *//p')" "$wdur"
+else
+	check "mp3 frames, duration within 5%" close "$(dur mp3 "$T/cv.mp3")" "$wdur"
+fi
+eq "opus is Ogg" "$(head -c 4 "$T/cv.opus")" OggS
+check "opus pages (CRC) and granules, duration within 5%" close "$(dur opus "$T/cv.opus")" "$wdur"
+eq "a new sentence in mp3 is synthesised as WAV" "$(speech '{"input":"A fresh sentence in another format.","response_format":"mp3"}' "$T/n.mp3")" "200 miss"
+eq "its WAV is in the cache" "$(speech '{"input":"A fresh sentence in another format."}' "$T/n.wav")" "200 hit"
+check "the mp3 is as long as that WAV" close "$(dur mp3 "$T/n.mp3")" "$(wsecs "$T/n.wav")"
+long='{"input":"Rivers run to the sea. Mountains stand tall and still! Clouds drift over them all day.","response_format":"flac"}'
+eq "several sentences in flac: assembled" "$(speech "$long" "$T/l.flac")" "200 assembled"
+eq "flac Content-Type" "$(ctype)" audio/flac
+eq "again: every segment was cached, a hit" "$(speech "$long" "$T/l2.flac")" "200 hit"
+check "same bytes" cmp -s "$T/l.flac" "$T/l2.flac"
+eq "the same text as WAV" "$(speech "${long/\"flac\"/\"wav\"}" "$T/l.wav")" "200 assembled"
+check "assembled flac = assembled WAV's samples" cmp -s <(sox "$T/l.flac" -t raw - 2>/dev/null) <(sox "$T/l.wav" -t raw - 2>/dev/null)
+
 # Validation: 400/401/413 with a clear message.
 bad() {  # bad WANT DESCRIPTION BODY
 	local code
@@ -46,7 +134,8 @@ bad 400 "missing input" '{"model":"tts-1"}'
 bad 400 "empty input" '{"input":""}'
 bad 400 "nothing speakable" '{"input":"🙂 🎉 ```code```"}'
 bad 400 "unknown format" '{"input":"Hi there.","response_format":"ogg"}'
-bad 400 "format the local voice cannot make" '{"input":"Hi there.","response_format":"mp3"}'
+bad 400 "a format we cannot convert to" '{"input":"Hi there.","response_format":"aac"}'
+eq "it names the formats we can make" "$(jq -r .error.message "$T/err")" "aac is not supported; ask for wav, pcm, flac, mp3 or opus."
 bad 400 "speed too low" '{"input":"Hi there.","speed":0.1}'
 bad 400 "speed too high" '{"input":"Hi there.","speed":4.5}'
 bad 400 "speed not a number" '{"input":"Hi there.","speed":"fast"}'
