@@ -42,6 +42,11 @@ static const struct {
 	{ "pcm", "audio/pcm" },
 };
 
+/* The SERVED_* kinds, as /metrics and /cache/stats name them. */
+static const char *const served_names[5] = {
+	"exact", "assembled", "partial", "converted", "miss"
+};
+
 const char *
 audio_content_type(const char *fmt)
 {
@@ -705,6 +710,7 @@ ac_start(struct hreq *h, const struct tts_params *p, struct seglist *segs)
 	struct aconv		*ac;
 	size_t			 i;
 	int			 how, hit = 1;
+	size_t			 missed = 0;
 
 	ac = xcalloc(1, sizeof *ac);
 	ac->h = h;
@@ -729,8 +735,12 @@ ac_start(struct hreq *h, const struct tts_params *p, struct seglist *segs)
 		ac->n = i + 1;
 		if (how != TTS_HIT)
 			hit = 0;
+		if (how == TTS_MISS)
+			missed++;
 	}
 	ac->label = hit ? "hit" : segs->n == 1 ? "miss" : "assembled";
+	h->srv->served[missed == 0 ? SERVED_CONVERTED : missed < segs->n ?
+	    SERVED_PARTIAL : SERVED_MISS]++;
 	h->note = ac->label;
 	evhttp_connection_set_closecb(ac->evcon, ac_close_cb, ac);
 	ac_check(ac);
@@ -851,7 +861,7 @@ audio_speech(struct hreq *h)
 	const unsigned char	*d;
 	const char		*body, *input, *label;
 	cJSON			*root = NULL;
-	size_t			 len, i;
+	size_t			 len, i, missed;
 	int			 how, conv;
 
 	if (http_auth(h) != 0)
@@ -898,6 +908,7 @@ audio_speech(struct hreq *h)
 	if (segs.n == 1) {
 		e = tts_obtain(srv->tts, &p, segs.v[0], SCHED_ONDEMAND, 0,
 		    &how);
+		srv->served[how == TTS_MISS ? SERVED_MISS : SERVED_EXACT]++;
 		if (how == TTS_HIT) {
 			/* The fast path: the whole answer in one write. */
 			d = cache_data(e, &len);
@@ -923,13 +934,17 @@ audio_speech(struct hreq *h)
 	} else {
 		as = as_new(h, &p, "assembled");
 		as->ents = xcalloc(segs.n, sizeof *as->ents);
-		for (i = 0; i < segs.n; i++) {
+		for (i = missed = 0; i < segs.n; i++) {
 			as->ents[i] = tts_obtain(srv->tts, &p, segs.v[i],
 			    SCHED_ONDEMAND, (unsigned)i, &how);
 			if (as->ents[i] == NULL)
 				break;
+			if (how == TTS_MISS)
+				missed++;
 		}
 		as->nents = i;
+		srv->served[missed == 0 ? SERVED_ASSEMBLED : missed < segs.n ?
+		    SERVED_PARTIAL : SERVED_MISS]++;
 	}
 	h->note = as->label;
 	as_pump(as);
@@ -1039,7 +1054,8 @@ audio_models(struct hreq *h)
 void
 audio_cache_stats(struct hreq *h)
 {
-	cJSON	*j;
+	cJSON	*j, *served;
+	size_t	 i;
 
 	if (h->srv->tts == NULL) {
 		http_error(h, 503, "server_error", NULL, "No cache.");
@@ -1048,6 +1064,10 @@ audio_cache_stats(struct hreq *h)
 	j = tts_cache_json(h->srv->tts);
 	cJSON_AddNumberToObject(j, "replies", (double)reply_count(
 	    h->srv->replies));
+	served = cJSON_AddObjectToObject(j, "served");
+	for (i = 0; i < 5; i++)
+		cJSON_AddNumberToObject(served, served_names[i],
+		    (double)h->srv->served[i]);
 	http_json(h, 200, j);
 	cJSON_Delete(j);
 }
@@ -1075,7 +1095,7 @@ audio_metrics(struct hreq *h)
 	struct server	*srv = h->srv;
 	struct evbuffer	*b = evbuffer_new();
 	char		*text, *hists = NULL;
-	size_t		 len, hlen = 0;
+	size_t		 len, hlen = 0, i;
 
 	evbuffer_add_printf(b,
 	    "# HELP ttsaccel_requests_total HTTP requests received.\n"
@@ -1097,6 +1117,14 @@ audio_metrics(struct hreq *h)
 	    (unsigned long long)srv->nchats,
 	    (unsigned long long)srv->nupstream_errors, srv->nstreams,
 	    (double)(now_usec() - srv->started) / 1e6);
+	evbuffer_add_printf(b,
+	    "# HELP ttsaccel_speech_requests_total Speech requests by how "
+	    "they were served (all but miss without a new synthesis).\n"
+	    "# TYPE ttsaccel_speech_requests_total counter\n");
+	for (i = 0; i < 5; i++)
+		evbuffer_add_printf(b, "ttsaccel_speech_requests_total{served="
+		    "\"%s\"} %llu\n", served_names[i],
+		    (unsigned long long)srv->served[i]);
 	hist_print(&srv->h_upstream_first, &hists, &hlen);
 	hist_print(&srv->h_first_segment, &hists, &hlen);
 	hist_print(&srv->h_first_audio, &hists, &hlen);

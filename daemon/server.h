@@ -36,6 +36,15 @@ struct server {
 	uint64_t			 nrequests;
 	uint64_t			 nchats;
 	uint64_t			 nupstream_errors;
+	/* /v1/audio/speech requests by how they were served: without a
+	 * new synthesis (exact, assembled, partial reuse, converted) or a
+	 * miss. */
+#define SERVED_EXACT		0
+#define SERVED_ASSEMBLED	1
+#define SERVED_PARTIAL		2
+#define SERVED_CONVERTED	3
+#define SERVED_MISS		4
+	uint64_t			 served[5];
 	struct hist			 h_upstream_first;	/* chat sent →
 								   upstream's answer */
 	struct hist			 h_first_segment;	/* chat sent →

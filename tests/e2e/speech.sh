@@ -196,6 +196,12 @@ for m in upstream_first_byte first_segment_queued first_audio_byte backend_synth
 	check "metrics: $m histogram counted" sh -c "printf '%s\n' \"\$1\" | grep -Eq '^ttsaccel_${m}_seconds_count [1-9]'" _ "$metrics"
 done
 check "metrics: histogram buckets" sh -c "printf '%s\n' \"\$1\" | grep -q '^ttsaccel_first_audio_byte_seconds_bucket{le=\"+Inf\"}'" _ "$metrics"
+served=$(curl -sS "$URL/cache/stats" | jq -c .served)
+check "stats: exact hits counted" test "$(echo "$served" | jq .exact)" -ge 3
+check "stats: assembled requests counted" test "$(echo "$served" | jq .assembled)" -ge 1
+check "stats: converted requests counted" test "$(echo "$served" | jq .converted)" -ge 1
+check "stats: misses counted" test "$(echo "$served" | jq .miss)" -ge 1
+check "metrics: speech requests by kind" sh -c "printf '%s\n' \"\$1\" | grep -Eq '^ttsaccel_speech_requests_total\{served=\"exact\"\} [1-9]'" _ "$metrics"
 stop_daemon
 
 # No usable endpoint: /health is 503 and says which is down.
