@@ -866,19 +866,9 @@ audio_speech(struct hreq *h)
 
 	if (http_auth(h) != 0)
 		return;
-	body = http_body(h, &len);
-	if (len > srv->cf->max_body_bytes) {
-		http_error(h, 413, "invalid_request_error", "request_too_large",
-		    "Request body of %zu bytes is larger than MAX_BODY_BYTES "
-		    "(%llu).", len,
-		    (unsigned long long)srv->cf->max_body_bytes);
+	if ((body = http_body_checked(h, &len)) == NULL ||
+	    !http_utf8_ok(h, body, len))
 		return;
-	}
-	if (!utf8_valid(body, len)) {
-		http_error(h, 400, "invalid_request_error", "invalid_utf8",
-		    "Request body is not valid UTF-8.");
-		return;
-	}
 	if ((root = cJSON_ParseWithLength(body, len)) == NULL ||
 	    !cJSON_IsObject(root)) {
 		http_error(h, 400, "invalid_request_error", "invalid_json",

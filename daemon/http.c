@@ -264,6 +264,30 @@ http_body(struct hreq *h, size_t *len)
 	return (const char *)evbuffer_pullup(in, -1);
 }
 
+const char *
+http_body_checked(struct hreq *h, size_t *len)
+{
+	const char	*body = http_body(h, len);
+	uint64_t	 max = h->srv->cf->max_body_bytes;
+
+	if (*len <= max)
+		return body != NULL ? body : "";
+	http_error(h, 413, "invalid_request_error", "request_too_large",
+	    "Request body of %zu bytes is larger than MAX_BODY_BYTES (%llu).",
+	    *len, (unsigned long long)max);
+	return NULL;
+}
+
+int
+http_utf8_ok(struct hreq *h, const char *body, size_t len)
+{
+	if (utf8_valid(body, len))
+		return 1;
+	http_error(h, 400, "invalid_request_error", "invalid_utf8",
+	    "Request body is not valid UTF-8.");
+	return 0;
+}
+
 int
 http_auth(struct hreq *h)
 {

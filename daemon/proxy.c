@@ -700,17 +700,6 @@ check_upstream(struct hreq *h)
 	return -1;
 }
 
-static int
-check_body(struct hreq *h, size_t len)
-{
-	if (len <= h->srv->cf->max_body_bytes)
-		return 0;
-	http_error(h, 413, "invalid_request_error", "request_too_large",
-	    "Request body of %zu bytes is larger than MAX_BODY_BYTES (%llu).",
-	    len, (unsigned long long)h->srv->cf->max_body_bytes);
-	return -1;
-}
-
 static void
 reply_id(char *buf, size_t len)
 {
@@ -763,14 +752,9 @@ proxy_chat(struct hreq *h)
 
 	if (http_auth(h) != 0)
 		return;
-	body = http_body(h, &len);
-	if (check_body(h, len) != 0 || check_upstream(h) != 0)
+	if ((body = http_body_checked(h, &len)) == NULL ||
+	    check_upstream(h) != 0 || !http_utf8_ok(h, body, len))
 		return;
-	if (!utf8_valid(body, len)) {
-		http_error(h, 400, "invalid_request_error", "invalid_utf8",
-		    "Request body is not valid UTF-8.");
-		return;
-	}
 	if ((nbody = chat_rewrite(body, len, &tts, &stream, &err)) == NULL) {
 		http_error(h, 400, "invalid_request_error", "invalid_json",
 		    "%s", err);
@@ -815,8 +799,8 @@ proxy_pass(struct hreq *h, int auth)
 
 	if (auth && http_auth(h) != 0)
 		return;
-	body = http_body(h, &len);
-	if (check_body(h, len) != 0 || check_upstream(h) != 0)
+	if ((body = http_body_checked(h, &len)) == NULL ||
+	    check_upstream(h) != 0)
 		return;
 	px = px_new(h, 0);
 	px->models = strcmp(h->path, "/v1/models") == 0 &&

@@ -106,5 +106,9 @@ void	 http_done(struct hreq *);
 const char *http_header(struct hreq *, const char *);
 /* The request body; *len set. */
 const char *http_body(struct hreq *, size_t *);
+/* The body, or NULL after answering 413 when over MAX_BODY_BYTES. */
+const char *http_body_checked(struct hreq *, size_t *);
+/* Is the body valid UTF-8?  If not, answers 400 and returns 0. */
+int	 http_utf8_ok(struct hreq *, const char *, size_t);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "sched.h"
 #include "server.h"
 #include "tts.h"
@@ -64,12 +65,7 @@ struct tts {
 	struct synth		*synths;
 	/* figures */
 	uint64_t		 syntheses, failures, retries;
-	uint64_t		 synth_usec_sum;
-	uint64_t		 lat_buckets[12];
-};
-
-static const double lat_bounds[12] = {
-	0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 1e300
+	struct hist		 h_synth;	/* backend synthesis time */
 };
 
 static void	kick(struct tts *);
@@ -241,20 +237,6 @@ synth_data_cb(void *arg, const void *data, size_t len)
 }
 
 static void
-observe_latency(struct tts *tts, uint64_t usec)
-{
-	double	sec = (double)usec / 1e6;
-	size_t	i;
-
-	tts->synth_usec_sum += usec;
-	for (i = 0; i < 12; i++)
-		if (sec <= lat_bounds[i]) {
-			tts->lat_buckets[i]++;
-			break;
-		}
-}
-
-static void
 synth_done_cb(void *arg, int ok, const char *why)
 {
 	struct synth	*s = arg;
@@ -274,7 +256,7 @@ synth_done_cb(void *arg, int ok, const char *why)
 		event_active(tts->reap, EV_TIMEOUT, 0);
 	if (ok) {
 		tts->syntheses++;
-		observe_latency(tts, lat);
+		hist_observe(&tts->h_synth, lat);
 		log_debug("synthesised %zu bytes on %s in %.1f ms",
 		    s->appended, s->epname, (double)lat / 1000.0);
 		s->job = NULL;
@@ -517,7 +499,8 @@ tts_metrics(struct tts *tts, struct evbuffer *b)
 	char			 lb[512];
 	struct cache_stats	 st;
 	struct sched_ep_info	 info;
-	uint64_t		 cum = 0;
+	char			*hist = NULL;
+	size_t			 hlen = 0;
 	size_t			 i;
 
 	cache_get_stats(tts->cache, &st);
@@ -552,24 +535,9 @@ tts_metrics(struct tts *tts, struct evbuffer *b)
 	    (unsigned long long)st.evictions, st.pending,
 	    (unsigned long long)tts->failures,
 	    (unsigned long long)tts->retries);
-	evbuffer_add_printf(b,
-	    "# HELP ttsaccel_backend_synthesis_seconds Backend synthesis "
-	    "time.\n"
-	    "# TYPE ttsaccel_backend_synthesis_seconds histogram\n");
-	for (i = 0; i < 12; i++) {
-		cum += tts->lat_buckets[i];
-		if (i < 11)
-			evbuffer_add_printf(b, "ttsaccel_backend_synthesis_"
-			    "seconds_bucket{le=\"%g\"} %llu\n", lat_bounds[i],
-			    (unsigned long long)cum);
-		else
-			evbuffer_add_printf(b, "ttsaccel_backend_synthesis_"
-			    "seconds_bucket{le=\"+Inf\"} %llu\n",
-			    (unsigned long long)cum);
-	}
-	evbuffer_add_printf(b, "ttsaccel_backend_synthesis_seconds_sum %.6f\n"
-	    "ttsaccel_backend_synthesis_seconds_count %llu\n",
-	    (double)tts->synth_usec_sum / 1e6, (unsigned long long)cum);
+	hist_print(&tts->h_synth, &hist, &hlen);
+	evbuffer_add(b, hist, hlen);
+	free(hist);
 	evbuffer_add_printf(b,
 	    "# HELP ttsaccel_endpoint_in_flight Requests running on an "
 	    "endpoint.\n# TYPE ttsaccel_endpoint_in_flight gauge\n");
@@ -977,6 +945,8 @@ tts_new(struct server *srv, char **cause)
 	so.open_usec = (uint64_t)(cf->tts_health_interval > 0 ?
 	    cf->tts_health_interval : 30) * 1000000;
 	tts->sched = sched_new(&so);
+	tts->h_synth.name = "ttsaccel_backend_synthesis_seconds";
+	tts->h_synth.help = "Backend synthesis time.";
 	tts->kick = evtimer_new(srv->base, kick_cb, tts);
 	tts->reap = evtimer_new(srv->base, reap_cb, tts);
 
