@@ -702,9 +702,10 @@ ac_check(struct aconv *ac)
 }
 
 /* Obtain the WAV of each segment and answer in p's format once all are
- * complete. */
+ * complete; a whole reply's (r) is labelled and counted as such. */
 static void
-ac_start(struct hreq *h, const struct tts_params *p, struct seglist *segs)
+ac_start(struct hreq *h, const struct tts_params *p, struct seglist *segs,
+    struct reply *r)
 {
 	struct tts_params	 pw = *p;
 	struct aconv		*ac;
@@ -738,9 +739,15 @@ ac_start(struct hreq *h, const struct tts_params *p, struct seglist *segs)
 		if (how == TTS_MISS)
 			missed++;
 	}
-	ac->label = hit ? "hit" : segs->n == 1 ? "miss" : "assembled";
-	h->srv->served[missed == 0 ? SERVED_CONVERTED : missed < segs->n ?
-	    SERVED_PARTIAL : SERVED_MISS]++;
+	if (r != NULL) {
+		ac->label = "reply";
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "X-TTS-Reply-Id", reply_id(r));
+	} else {
+		ac->label = hit ? "hit" : segs->n == 1 ? "miss" : "assembled";
+		h->srv->served[missed == 0 ? SERVED_CONVERTED :
+		    missed < segs->n ? SERVED_PARTIAL : SERVED_MISS]++;
+	}
 	h->note = ac->label;
 	evhttp_connection_set_closecb(ac->evcon, ac_close_cb, ac);
 	ac_check(ac);
@@ -848,11 +855,100 @@ collect_cb(void *arg, const char *seg)
 	l->v[l->n++] = xstrdup(seg);
 }
 
+/* Replies said as a request is: same model, voice, speed, instructions,
+ * and in format. */
+struct fits {
+	const struct tts_params	*p;
+	const char		*format;
+};
+
+static int
+same_str(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static int
+reply_fits(void *arg, const struct reply *r)
+{
+	const struct fits	*f = arg;
+	const struct tts_params	*rp = reply_params(r);
+
+	return strcmp(rp->format, f->format) == 0 &&
+	    strcmp(rp->model, f->p->model) == 0 &&
+	    strcmp(rp->voice, f->p->voice) == 0 && rp->speed == f->p->speed &&
+	    same_str(rp->instructions, f->p->instructions);
+}
+
+/* Is text said with p complete or being made in the cache? */
+static int
+in_cache(struct tts *tts, const struct tts_params *p, const char *text)
+{
+	char	*key = tts_key(p, text);
+	int	 r;
+
+	r = cache_peek(tts_cache(tts), key, strlen(key), now_usec()) != NULL;
+	free(key);
+	return r;
+}
+
+/*
+ * The texts to obtain for a speech request, in order: where the input is
+ * made of recent replies' segments (however the client cut and cleaned
+ * it), those segments; the rest cut as the segmenter cuts.  *conv is set
+ * when the segments found are WAV to convert from.
+ */
+static void
+speech_texts(struct server *srv, const struct tts_params *p,
+    const char *input, int *conv, struct seglist *segs)
+{
+	struct segment_opts	 so;
+	struct tts_params	 pw = *p;
+	struct fits		 f = { p, p->format };
+	struct reply_part	*parts = NULL;
+	size_t			 n = 0, matched, i;
+	char			*clean;
+
+	split_opts(srv->cf, &so);
+	segment_split(&so, input, strlen(input), collect_cb, segs);
+	if (*conv)
+		pw.format = "wav";
+	if (segs->n == 0 || srv->replies == NULL ||
+	    (segs->n == 1 && in_cache(srv->tts, &pw, segs->v[0])))
+		return;		/* nothing to say, or found as it is */
+	clean = segment_clean(input, strlen(input));
+	if (!*conv)
+		n = reply_match(srv->replies, clean, strlen(clean),
+		    reply_fits, &f, &parts, &matched);
+	if (n == 0 && strcmp(p->format, "wav") != 0 &&
+	    convert_can(p->format) && tts_has_format(srv->tts, "wav")) {
+		/* One synthesis, every format: the replies' WAV. */
+		f.format = "wav";
+		if ((n = reply_match(srv->replies, clean, strlen(clean),
+		    reply_fits, &f, &parts, &matched)) > 0)
+			*conv = 1;
+	}
+	if (n > 0) {
+		for (i = 0; i < segs->n; i++)
+			free(segs->v[i]);
+		segs->n = 0;
+		for (i = 0; i < n; i++) {
+			if (parts[i].r != NULL)
+				collect_cb(segs, reply_seg_text(parts[i].r,
+				    parts[i].idx));
+			else
+				segment_split(&so, clean + parts[i].off,
+				    parts[i].len, collect_cb, segs);
+		}
+	}
+	free(parts);
+	free(clean);
+}
+
 void
 audio_speech(struct hreq *h)
 {
 	struct server		*srv = h->srv;
-	struct segment_opts	 so;
 	struct seglist		 segs = { NULL, 0 };
 	struct tts_params	 p;
 	struct astream		*as;
@@ -883,8 +979,7 @@ audio_speech(struct hreq *h)
 	}
 	if (speech_params(h, root, &p, &input, &conv) != 0)
 		goto out;
-	split_opts(srv->cf, &so);
-	segment_split(&so, input, strlen(input), collect_cb, &segs);
+	speech_texts(srv, &p, input, &conv, &segs);
 	if (segs.n == 0) {
 		http_error(h, 400, "invalid_request_error", "invalid_input",
 		    "'input' has nothing to speak once markup, code and emoji "
@@ -892,7 +987,7 @@ audio_speech(struct hreq *h)
 		goto out;
 	}
 	if (conv) {
-		ac_start(h, &p, &segs);
+		ac_start(h, &p, &segs, NULL);
 		goto out;
 	}
 	if (segs.n == 1) {
@@ -943,6 +1038,100 @@ out:
 		free(segs.v[i]);
 	free(segs.v);
 	cJSON_Delete(root);
+}
+
+/*
+ * A whole reply in a format converted from its WAV: wait for the reply to
+ * end, then convert its segments as one.
+ */
+struct rconv {
+	struct hreq			*h;
+	struct reply			*r;
+	struct reply_watch		*w;
+	struct evhttp_connection	*evcon;
+	struct event			*ev;
+	char				*format;
+};
+
+static void
+rc_free(struct rconv *rc)
+{
+	reply_unwatch(rc->w);
+	reply_release(rc->r);
+	event_free(rc->ev);
+	free(rc->format);
+	free(rc);
+}
+
+static void
+rc_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct rconv	*rc = arg;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	rc->h->note = "client-closed";
+	http_done(rc->h);
+	rc_free(rc);
+}
+
+static void
+rc_check(struct rconv *rc)
+{
+	struct tts_params	 p;
+	struct seglist		 segs = { NULL, 0 };
+	struct hreq		*h = rc->h;
+	struct reply		*r = rc->r;
+	size_t			 i;
+
+	if (!reply_finished(r))
+		return;
+	evhttp_connection_set_closecb(rc->evcon, NULL, NULL);
+	p = *reply_params(r);
+	p.format = rc->format;
+	for (i = 0; i < reply_nsegs(r); i++)
+		if (reply_seg_state(r, i) != RSEG_FAILED)
+			collect_cb(&segs, reply_seg_text(r, i));
+	if (segs.n == 0)
+		http_error(h, 502, "server_error", "synthesis_failed",
+		    "The reply has no audio: %s.", reply_nsegs(r) == 0 ?
+		    "nothing in it is speakable" : "every segment failed");
+	else
+		ac_start(h, &p, &segs, r);
+	for (i = 0; i < segs.n; i++)
+		free(segs.v[i]);
+	free(segs.v);
+	rc_free(rc);
+}
+
+static void
+rc_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rc_check(arg);
+}
+
+static void
+rc_reply_cb(void *arg)
+{
+	struct rconv	*rc = arg;
+
+	event_active(rc->ev, EV_TIMEOUT, 0);
+}
+
+static void
+rc_start(struct hreq *h, struct reply *r, const char *format)
+{
+	struct rconv	*rc;
+
+	rc = xcalloc(1, sizeof *rc);
+	rc->h = h;
+	rc->r = r;
+	rc->evcon = evhttp_request_get_connection(h->req);
+	rc->format = xstrdup(format);
+	rc->ev = evtimer_new(h->srv->base, rc_check_cb, rc);
+	reply_hold(r);
+	rc->w = reply_watch(r, rc_reply_cb, rc);
+	evhttp_connection_set_closecb(rc->evcon, rc_close_cb, rc);
+	rc_check(rc);
 }
 
 void
@@ -1004,8 +1193,23 @@ audio_reply(struct hreq *h, const char *rest)
 			evhttp_clear_headers(&q);
 			return;
 		}
-		/* Another format: its segments are synthesised in it (no
-		 * conversion yet). */
+		/* Another format: converted from the reply's WAV, as one
+		 * synthesis serves every format. */
+		if (strcmp(p.format, "wav") == 0 && convert_can(fmt)) {
+			h->note = "reply";
+			rc_start(h, r, fmt);
+			evhttp_clear_headers(&q);
+			return;
+		}
+		if (!tts_has_format(srv->tts, fmt)) {
+			http_error(h, 400, "invalid_request_error",
+			    "unsupported_response_format", "%s is not "
+			    "supported for this reply; ask for %s.", fmt,
+			    made_formats(srv->tts));
+			evhttp_clear_headers(&q);
+			return;
+		}
+		/* else made again in that format */
 		p.format = fmt;
 	}
 	as = as_new(h, &p, "reply");

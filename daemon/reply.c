@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "cache.h"
+#include "norm.h"
 #include "reply.h"
 #include "sched.h"
 #include "server.h"
+#include "span.h"
 #include "tts.h"
 #include "util.h"
 
@@ -24,6 +26,7 @@ struct rseg {
 	uint64_t		 t_queued, t_first, t_done;
 	struct cache_entry	*e;		/* pinned while pending */
 	struct tts_waiter	*w;
+	struct span_seg		*sp;		/* in the match index */
 };
 
 struct reply_watch {
@@ -53,6 +56,7 @@ struct replies {
 	struct reply		*head, *tail;
 	size_t			 n, max;
 	uint64_t		 ttl;
+	struct span_index	*index;		/* every segment, folded */
 };
 
 static void
@@ -71,6 +75,7 @@ seg_free(struct rseg *s)
 {
 	tts_unwatch(s->w);
 	tts_release(s->r->rs->tts, s->e);
+	span_remove(s->r->rs->index, s->sp);
 	free(s->text);
 	free(s->key);
 	free(s->endpoint);
@@ -127,8 +132,11 @@ struct replies *
 replies_new(struct server *srv, struct tts *tts, size_t max, uint64_t ttl)
 {
 	struct replies	*rs;
+	unsigned char	 seed[16];
 
 	rs = xcalloc(1, sizeof *rs);
+	random_bytes(seed, sizeof seed);
+	rs->index = span_index_new(seed);
 	rs->srv = srv;
 	rs->tts = tts;
 	rs->max = max;
@@ -143,6 +151,7 @@ replies_free(struct replies *rs)
 		return;
 	while (rs->head != NULL)
 		reply_free(rs->head);
+	span_index_free(rs->index);
 	free(rs);
 }
 
@@ -210,13 +219,17 @@ reply_add(struct reply *r, const char *text)
 {
 	struct rseg	*s;
 	cJSON		*ev;
-	char		*key;
+	char		*key, *folded;
+	size_t		 len;
 	int		 how;
 
 	s = xcalloc(1, sizeof *s);
 	s->r = r;
 	s->index = r->nsegs;
 	s->text = xstrdup(text);
+	folded = norm_string(text, strlen(text), &len);
+	s->sp = span_add(r->rs->index, r, s->index, folded, len);
+	free(folded);
 	key = tts_key(&r->p, text);
 	s->key = tts_key_id(key);
 	free(key);
@@ -268,6 +281,52 @@ reply_find(struct replies *rs, const char *id)
 		if (strcmp(r->id, id) == 0)
 			return r;
 	return NULL;
+}
+
+struct match {
+	int	(*accept)(void *, const struct reply *);
+	void	*arg;
+};
+
+static int
+match_accept(void *arg, void *owner)
+{
+	struct match	*m = arg;
+
+	return m->accept(m->arg, owner);
+}
+
+size_t
+reply_match(struct replies *rs, const char *text, size_t len,
+    int (*accept)(void *, const struct reply *), void *arg,
+    struct reply_part **parts, size_t *matched)
+{
+	struct match		 m = { accept, arg };
+	struct norm		 q;
+	struct span_part	*v;
+	size_t			 n, i;
+
+	*parts = NULL;
+	*matched = 0;
+	expire(rs);
+	if (span_count(rs->index) == 0)
+		return 0;
+	norm_text(text, len, &q);
+	n = span_match(rs->index, &q, match_accept, &m, &v, matched);
+	norm_free(&q);
+	if (*matched == 0) {
+		free(v);
+		return 0;
+	}
+	*parts = xcalloc(n, sizeof **parts);
+	for (i = 0; i < n; i++) {
+		(*parts)[i].r = v[i].owner;
+		(*parts)[i].idx = v[i].idx;
+		(*parts)[i].off = v[i].src_from;
+		(*parts)[i].len = v[i].src_to - v[i].src_from;
+	}
+	free(v);
+	return n;
 }
 
 size_t

@@ -31,6 +31,23 @@ void	 reply_add(struct reply *, const char *);
 /* The chat has ended (ok = 1 if the upstream completed). */
 void	 reply_finish(struct reply *, int);
 struct reply *reply_find(struct replies *, const char *);
+
+/* A part of a text to speak: segment idx of reply r, or a gap no segment
+ * covers (r NULL): len bytes of the text from off. */
+struct reply_part {
+	struct reply	*r;
+	size_t		 idx;
+	size_t		 off, len;
+};
+/*
+ * Cut a (speakable) text into runs of recent replies' segments, those
+ * accept(arg, reply) allows, and the gaps between, matching as norm.h
+ * folds.  The number of parts (*parts to free); 0 when no segment is in
+ * it.  *matched counts the parts that are segments.
+ */
+size_t	 reply_match(struct replies *, const char *, size_t,
+	    int (*)(void *, const struct reply *), void *,
+	    struct reply_part **, size_t *);
 size_t	 reply_count(const struct replies *);
 
 /* For streaming the whole reply: */
