@@ -5,10 +5,15 @@
 //
 //   node conformance.mjs --direct http://127.0.0.1:P1 --proxy http://127.0.0.1:P2 [--key KEY]
 //
+// With --tts URL (the TTS server behind ttsaccel), speech is checked too;
+// with --out DIR the speech in wav, mp3 and opus is written there for
+// decoding checks.
+//
 // Base URLs are given without /v1 (a trailing /v1 is accepted too).  The key
 // is sent to both as the bearer key (default $OPENAI_API_KEY, else sk-test).
 import { parseArgs } from 'node:util';
 import { isDeepStrictEqual } from 'node:util';
+import { writeFileSync } from 'node:fs';
 import OpenAI from 'openai';
 
 const { values: opt } = parseArgs({
@@ -19,6 +24,7 @@ const { values: opt } = parseArgs({
 		model: { type: 'string', default: 'gpt-conformance' },
 		timeout: { type: 'string', default: '20000' },
 		tts: { type: 'string' },
+		out: { type: 'string' },
 	},
 });
 if (!opt.direct || !opt.proxy) {
@@ -321,6 +327,31 @@ if (opt.tts) {
 			pm = e.constructor.name;
 		}
 		eq('speech: empty input raises BadRequestError through ttsaccel', pm, 'BadRequestError');
+	});
+}
+
+if (opt.tts) {
+	// Compressed formats, converted by ttsaccel from the WAV it caches.
+	await scenario('audio.speech.create in mp3 and opus', async () => {
+		const base = { model: 'tts-1', voice: 'alloy',
+		    input: 'The SDK asks for compressed speech.' };
+		const want = { wav: 'audio/wav', mp3: 'audio/mpeg', opus: 'audio/ogg' };
+		for (const fmt of ['wav', 'mp3', 'opus']) {
+			const r = await sides.proxy.audio.speech.create({ ...base,
+			    response_format: fmt }).asResponse();
+			const b = Buffer.from(await r.arrayBuffer());
+			eq(`speech ${fmt}: content type`, r.headers.get('content-type'), want[fmt]);
+			if (fmt === 'mp3')
+				ok('speech mp3: starts with an ID3 tag or an MPEG frame',
+				    b.subarray(0, 3).toString() === 'ID3' ||
+				    (b[0] === 0xff && (b[1] & 0xe0) === 0xe0), b.subarray(0, 4));
+			if (fmt === 'opus')
+				ok('speech opus: an Ogg stream with an OpusHead',
+				    b.subarray(0, 4).toString() === 'OggS' &&
+				    b.includes(Buffer.from('OpusHead')), b.subarray(0, 4));
+			if (opt.out)
+				writeFileSync(`${opt.out}/speech.${fmt}`, b);
+		}
 	});
 }
 

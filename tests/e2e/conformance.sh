@@ -34,10 +34,20 @@ fi
 
 start_upstream --require-key sk-test
 start_tts sdk
-TTS_ENDPOINTS=$TTS_URL TTS_HEALTH_INTERVAL=0 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon || finish
+# The TTS server declares WAV only: mp3 and opus are ttsaccel's conversions.
+TTS_ENDPOINTS="$TTS_URL|formats=wav" TTS_HEALTH_INTERVAL=0 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon || finish
 
 check "OpenAI SDK $locked: direct and through ttsaccel agree" \
-    node "$dir/conformance.mjs" --direct "$UP_URL" --proxy "$URL" --key sk-test --tts "$TTS_URL"
+    node "$dir/conformance.mjs" --direct "$UP_URL" --proxy "$URL" --key sk-test --tts "$TTS_URL" --out "$T"
+# What the SDK got in mp3 and opus plays for as long as the WAV.
+wsecs=$(soxi -D "$T/speech.wav" 2>/dev/null || echo 0)
+frame() {  # frame SECONDS WANT SLACK: |SECONDS - WANT| <= SLACK
+	awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= s) }'
+}
+check "mp3 from the SDK: duration within one frame of the WAV ($(dur mp3 "$T/speech.mp3") s vs $wsecs s)" \
+    frame "$(dur mp3 "$T/speech.mp3")" "$wsecs" 0.048
+check "opus from the SDK: valid pages, duration within one frame of the WAV ($(dur opus "$T/speech.opus") s)" \
+    frame "$(dur opus "$T/speech.opus")" "$wsecs" 0.020
 check "the fake upstream answered (its log has requests)" \
     test -s "$T/upstream-requests.jsonl"
 stop_daemon

@@ -191,3 +191,7 @@ start_tts() {
 	fails=$((fails + 1))
 	return 1
 }
+
+# dur mp3|opus FILE: seconds of audio, read from the frames themselves (no
+# decoder needed).
+dur() { python3 "$top/tests/e2e/audio_seconds.py" "$1" "$2"; }

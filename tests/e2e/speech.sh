@@ -37,55 +37,6 @@ eq "a complete assembly has an exact header" "$(soxi -s "$T/long2.wav")" "$(( ($
 
 # Formats the local voice does not make are converted from its WAV.
 ctype() { tr -d '\r' <"$T/h" | sed -n 's/^Content-Type: //p'; }
-# Seconds of an MP3 (frame headers) or an Ogg Opus (last granule - pre-skip).
-dur() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-k, d = sys.argv[1], open(sys.argv[2], 'rb').read()
-def crc(b):
-    c = 0
-    for x in b:
-        c ^= x << 24
-        for _ in range(8):
-            c = ((c << 1) ^ 0x04c11db7) & 0xffffffff if c & 0x80000000 else (c << 1) & 0xffffffff
-    return c
-if k == 'opus':  # every page's CRC must hold, else no duration
-    o = 0
-    while o < len(d):
-        n = d[o + 26]
-        p = bytearray(d[o:o + 27 + n + sum(d[o + 27:o + 27 + n])])
-        s = int.from_bytes(p[22:26], 'little')
-        p[22:26] = bytes(4)
-        if crc(p) != s:
-            print(0)
-            sys.exit()
-        o += len(p)
-    i = d.rfind(b'OggS')
-    g = int.from_bytes(d[i + 6:i + 14], 'little')
-    h = d.find(b'OpusHead')
-    print((g - int.from_bytes(d[h + 10:h + 12], 'little')) / 48000)
-    sys.exit()
-i = 0
-if d[:3] == b'ID3':
-    i = 10 + ((d[6] << 21) | (d[7] << 14) | (d[8] << 7) | d[9])
-rates = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-kbps1 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-kbps2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
-t = 0.0
-while i + 4 <= len(d) and d[i] == 0xff and d[i + 1] & 0xe0 == 0xe0:
-    ver = (d[i + 1] >> 3) & 3
-    br = (kbps1 if ver == 3 else kbps2)[d[i + 2] >> 4] * 1000
-    sr = rates[ver][(d[i + 2] >> 2) & 3]
-    spf = 1152 if ver == 3 else 576
-    if br == 0:
-        break
-    tag = d[i + 4:i + 40]
-    i += spf // 8 * br // sr + ((d[i + 2] >> 1) & 1)
-    if b'Xing' not in tag and b'Info' not in tag:  # LAME's header frame
-        t += spf / sr
-print(t)
-PY
-}
 close() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > 0 && b > 0 && (a - b) / b < 0.05 && (b - a) / b < 0.05) }'; }
 conv_text='{"input":"Conversion keeps the words intact.","response_format":"FMT"}'
 eq "the WAV of the sentence" "$(speech "${conv_text//FMT/wav}" "$T/cv.wav")" "200 miss"
