@@ -29,6 +29,7 @@
 #include "wav.h"
 
 #define AS_HIGH_WATER	(256 * 1024)	/* client output buffered: wait */
+#define AC_SLICE_FRAMES	8192	/* converted before the loop goes on */
 
 static const struct {
 	const char	*format;
@@ -469,12 +470,21 @@ struct aconv {
 	size_t				 n;
 	struct event			*ev;
 	char				 err[512];	/* of a failed entry */
+	/* converting, a slice at a time */
+	struct convert			*conv;
+	unsigned char			*join;		/* its input, if ours */
+	struct event			*conv_ev;
 };
 
 static void
 ac_free(struct aconv *ac)
 {
 	size_t	i;
+
+	convert_free(ac->conv);
+	free(ac->join);
+	if (ac->conv_ev != NULL)
+		event_free(ac->conv_ev);
 
 	for (i = 0; i < ac->n; i++) {
 		tts_unwatch(ac->ws[i]);
@@ -565,55 +575,94 @@ ogg_reserial(unsigned char *d, size_t len, uint32_t serial)
 	}
 }
 
-/* Every entry complete: join, convert, answer. */
+static void	ac_convert_cb(evutil_socket_t, short, void *);
+
+/* Conversion failed: a 502 with the reason. */
+static void
+ac_fail(struct aconv *ac, const char *err)
+{
+	log_warn("%s: conversion to %s failed: %s", ac->h->id, ac->format,
+	    err != NULL ? err : "?");
+	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+	http_error(ac->h, 502, "server_error", "conversion_failed",
+	    "Converting to %s failed: %s", ac->format,
+	    err != NULL ? err : "unknown error");
+	ac_free(ac);
+}
+
+/* Every entry complete: join, then convert a slice at a time. */
 static void
 ac_finish(struct aconv *ac)
 {
 	struct wav_info		 wi, w0;
 	const unsigned char	*d, *in;
-	unsigned char		*join = NULL, *out = NULL;
 	const char		*err = NULL;
 	size_t			 len, inlen, total = 0, i;
-	int			 r;
 
 	if (ac->n == 1)
-		in = cache_data(ac->ents[0], &inlen);
+		in = cache_data(ac->ents[0], &inlen);	/* pinned by us */
 	else {
 		for (i = 0; i < ac->n; i++) {
 			if (ac_samples(ac->ents[i], &wi, &d, &len) != 0) {
-				err = "a segment is not WAV";
-				goto fail;
+				ac_fail(ac, "a segment is not WAV");
+				return;
 			}
 			if (i == 0)
 				w0 = wi;
 			else if (wi.format != w0.format || wi.channels !=
 			    w0.channels || wi.rate != w0.rate || wi.bits !=
 			    w0.bits) {
-				err = "the segments' WAV formats differ";
-				goto fail;
+				ac_fail(ac, "the segments' WAV formats differ");
+				return;
 			}
 			total += len;
 		}
 		if (total > CONVERT_IN_MAX) {
-			err = "audio too long to convert";
-			goto fail;
+			ac_fail(ac, "audio too long to convert");
+			return;
 		}
 		if (w0.format == 0xfffe)
 			w0.format = w0.bits == 32 ? 3 : 1;
-		join = xmalloc(44 + total);
-		wav_header(join, &w0, (uint32_t)total);
+		ac->join = xmalloc(44 + total);
+		wav_header(ac->join, &w0, (uint32_t)total);
 		inlen = 44;
 		for (i = 0; i < ac->n; i++) {
 			ac_samples(ac->ents[i], &wi, &d, &len);
-			memcpy(join + inlen, d, len);
+			memcpy(ac->join + inlen, d, len);
 			inlen += len;
 		}
-		in = join;
+		in = ac->join;
 	}
-	r = convert(in, inlen, "wav", 0, ac->format, &out, &len, &err);
-	free(join);
-	if (r != 0)
-		goto fail;
+	if ((ac->conv = convert_begin(in, inlen, "wav", 0, ac->format,
+	    &err)) == NULL) {
+		ac_fail(ac, err);
+		return;
+	}
+	ac->conv_ev = evtimer_new(ac->srv->base, ac_convert_cb, ac);
+	ac_convert_cb(-1, 0, ac);
+}
+
+/* One slice of the conversion; the next after the loop has looked at
+ * its sockets; the answer at the end. */
+static void
+ac_convert_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval	 now = { 0, 0 };
+	struct aconv			*ac = arg;
+	unsigned char			*out;
+	const char			*err = NULL;
+	size_t				 len;
+	int				 r;
+
+	if ((r = convert_step(ac->conv, AC_SLICE_FRAMES, &err)) == 1) {
+		evtimer_add(ac->conv_ev, &now);
+		return;
+	}
+	if (r != 0) {
+		ac_fail(ac, err);
+		return;
+	}
+	out = convert_take(ac->conv, &len);
 	if (len >= 4 && memcmp(out, "OggS", 4) == 0) {
 		static const unsigned char	 zero[16];
 		const char			*k = cache_key(ac->ents[0]);
@@ -629,16 +678,6 @@ ac_finish(struct aconv *ac)
 	http_reply(ac->h, 200, audio_content_type(ac->format),
 	    (const char *)out, len);
 	free(out);
-	ac_free(ac);
-	return;
-fail:
-	free(join);
-	log_warn("%s: conversion to %s failed: %s", ac->h->id, ac->format,
-	    err != NULL ? err : "?");
-	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
-	http_error(ac->h, 502, "server_error", "conversion_failed",
-	    "Converting to %s failed: %s", ac->format,
-	    err != NULL ? err : "unknown error");
 	ac_free(ac);
 }
 

@@ -580,167 +580,238 @@ format_rate(const struct conv_format *f, uint32_t rate)
 	return f->rates[i - 1];
 }
 
-int
-convert(const void *in, size_t inlen, const char *from, unsigned rate,
-    const char *to, unsigned char **out, size_t *outlen, const char **err)
-{
+/* A conversion under way. */
+struct convert {
 	const struct conv_format	*f;
 	struct source			 src;
 	struct sink			 sink;
 	struct resample			 rs;
 	struct mem			 inmem;
-	unsigned char			 h[44];
-	struct wav_info			 wi;
-	SF_INFO				 si;
-	SNDFILE				*insf = NULL;
-	float				*fbuf = NULL;
-	short				*sbuf = NULL;
-	sf_count_t			 got, total = 0;
-	uint32_t			 out_rate;
-	size_t				 i, n;
-	int				 resampling = 0, closed, rc = -1;
+	SNDFILE				*insf;
+	float				*fbuf;
+	short				*sbuf;
+	sf_count_t			 total;
+	int				 resampling;
+	int				 done;
+};
 
-	*out = NULL;
-	*outlen = 0;
-	memset(&sink, 0, sizeof sink);
-	memset(&rs, 0, sizeof rs);
+void
+convert_free(struct convert *c)
+{
+	if (c == NULL)
+		return;
+	if (c->sink.sf != NULL)
+		sf_close(c->sink.sf);
+	if (c->insf != NULL)
+		sf_close(c->insf);
+	if (c->resampling)
+		resample_free(&c->rs);
+	free(c->sink.out.buf);
+	free(c->fbuf);
+	free(c->sbuf);
+	free(c);
+}
+
+struct convert *
+convert_begin(const void *in, size_t inlen, const char *from, unsigned rate,
+    const char *to, const char **err)
+{
+	const struct conv_format	*f;
+	struct convert			*c;
+	unsigned char			 h[44];
+	SF_INFO				 si;
+	uint32_t			 out_rate;
 
 	if ((f = format_find(to)) == NULL) {
 		if (to != NULL && strcmp(to, "aac") == 0)
 			*err = "aac is not supported";
 		else
 			*err = "unknown audio format";
-		return -1;
+		return NULL;
 	}
 	if (!format_available(f)) {
 		*err = f->missing;
-		return -1;
+		return NULL;
 	}
 	if (inlen > CONVERT_IN_MAX) {
 		*err = "input audio is larger than 64 MiB";
-		return -1;
+		return NULL;
 	}
 	if (in == NULL && inlen == 0)
 		in = "";
-	if (source_parse(in, inlen, from, rate, &src, err) != 0)
-		return -1;
+	c = xcalloc(1, sizeof *c);
+	c->f = f;
+	if (source_parse(in, inlen, from, rate, &c->src, err) != 0)
+		goto fail;
 
 	/* libsndfile writes nothing (FLAC, MP3) or a file it cannot read
 	 * back (Opus) for no samples; WAV and PCM can be empty. */
-	if (src.len == 0 && f->kind == CONV_LIBSNDFILE) {
+	if (c->src.len == 0 && f->kind == CONV_LIBSNDFILE) {
 		*err = "input audio has no samples";
-		return -1;
+		goto fail;
 	}
-
-	if ((out_rate = format_rate(f, src.rate)) != src.rate)
-		resampling = 1;
+	if ((out_rate = format_rate(f, c->src.rate)) != c->src.rate)
+		c->resampling = 1;
 
 	/* The input, as RAW audio of the parsed format. */
-	if (src.len != 0) {
-		memset(&inmem, 0, sizeof inmem);
-		inmem.buf = (unsigned char *)src.data;	/* never written */
-		inmem.len = inmem.max = src.len;
+	if (c->src.len != 0) {
+		c->inmem.buf = (unsigned char *)c->src.data; /* never written */
+		c->inmem.len = c->inmem.max = c->src.len;
 		memset(&si, 0, sizeof si);
-		si.samplerate = (int)src.rate;
-		si.channels = (int)src.channels;
-		si.format = SF_FORMAT_RAW | src.subformat;
-		if (subformat_bytes(src.subformat) > 1)
+		si.samplerate = (int)c->src.rate;
+		si.channels = (int)c->src.channels;
+		si.format = SF_FORMAT_RAW | c->src.subformat;
+		if (subformat_bytes(c->src.subformat) > 1)
 			si.format |= SF_ENDIAN_LITTLE;
-		if (!sf_format_check(&si) || (insf = sf_open_virtual(&mem_io,
-		    SFM_READ, &si, &inmem)) == NULL) {
+		if (!sf_format_check(&si) || (c->insf = sf_open_virtual(
+		    &mem_io, SFM_READ, &si, &c->inmem)) == NULL) {
 			*err = "input audio cannot be read (format or "
 			    "channels)";
-			goto out;
+			goto fail;
 		}
 	}
 
 	/* The output. */
-	sink.kind = f->kind;
-	sink.channels = src.channels;
-	sink.out.max = CONVERT_OUT_MAX;
-	sink.out.writable = 1;
+	c->sink.kind = f->kind;
+	c->sink.channels = c->src.channels;
+	c->sink.out.max = CONVERT_OUT_MAX;
+	c->sink.out.writable = 1;
 	if (f->kind == CONV_WAV) {
 		memset(h, 0, sizeof h);
-		if (mem_write_cb(h, sizeof h, &sink.out) != sizeof h)
-			goto full;
+		mem_write_cb(h, sizeof h, &c->sink.out);	/* room for it */
 	} else if (f->kind == CONV_LIBSNDFILE) {
 		memset(&si, 0, sizeof si);
 		si.samplerate = (int)out_rate;
-		si.channels = (int)src.channels;
+		si.channels = (int)c->src.channels;
 		si.format = f->sf_format;
-		if (!sf_format_check(&si) || (sink.sf = sf_open_virtual(
-		    &mem_io, SFM_WRITE, &si, &sink.out)) == NULL) {
+		if (!sf_format_check(&si) || (c->sink.sf = sf_open_virtual(
+		    &mem_io, SFM_WRITE, &si, &c->sink.out)) == NULL) {
 			*err = f->refused;
-			goto out;
+			goto fail;
 		}
 	}
-	if (resampling)
-		resample_init(&rs, src.rate, out_rate, src.channels);
+	if (c->resampling)
+		resample_init(&c->rs, c->src.rate, out_rate,
+		    c->src.channels);
+	c->fbuf = xreallocarray(NULL, (size_t)CONVERT_BLOCK *
+	    c->src.channels, sizeof *c->fbuf);
+	c->sbuf = xreallocarray(NULL, (size_t)CONVERT_BLOCK *
+	    c->src.channels, sizeof *c->sbuf);
+	return c;
+fail:
+	convert_free(c);
+	return NULL;
+}
 
-	fbuf = xreallocarray(NULL, (size_t)CONVERT_BLOCK * src.channels,
-	    sizeof *fbuf);
-	sbuf = xreallocarray(NULL, (size_t)CONVERT_BLOCK * src.channels,
-	    sizeof *sbuf);
-	while (insf != NULL &&
-	    (got = sf_readf_float(insf, fbuf, CONVERT_BLOCK)) > 0) {
-		n = (size_t)got * src.channels;
-		for (i = 0; i < n; i++)
-			sbuf[i] = to_s16(fbuf[i]);
-		if (resampling ?
-		    resample_feed(&rs, sbuf, (size_t)got, &sink) != 0 :
-		    sink_write(&sink, sbuf, (size_t)got) != 0)
-			goto write_failed;
-		total += got;
-	}
-	if (insf != NULL && total != (sf_count_t)(src.len /
-	    (subformat_bytes(src.subformat) * src.channels))) {
+/* All input read: flush the encoder, write the WAV header. */
+static int
+convert_end(struct convert *c, const char **err)
+{
+	struct wav_info	wi;
+	unsigned char	h[44];
+	int		closed;
+
+	if (c->insf != NULL && c->total != (sf_count_t)(c->src.len /
+	    (subformat_bytes(c->src.subformat) * c->src.channels))) {
 		*err = "input audio could not be read to the end";
-		goto out;
+		return -1;
 	}
-	if (resampling && resample_end(&rs, &sink) != 0)
+	if (c->resampling && resample_end(&c->rs, &c->sink) != 0)
 		goto write_failed;
-
-	if (sink.sf != NULL) {
-		closed = sf_close(sink.sf);
-		sink.sf = NULL;
+	if (c->sink.sf != NULL) {
+		closed = sf_close(c->sink.sf);
+		c->sink.sf = NULL;
 		if (closed != 0)
 			goto write_failed;
 	}
-	if (sink.out.full)
+	if (c->sink.out.full)
 		goto full;
-	if (f->kind == CONV_WAV) {
+	if (c->f->kind == CONV_WAV) {
 		memset(&wi, 0, sizeof wi);
 		wi.format = WAV_FMT_PCM;
-		wi.channels = (uint16_t)src.channels;
-		wi.rate = src.rate;
+		wi.channels = (uint16_t)c->src.channels;
+		wi.rate = c->src.rate;
 		wi.bits = 16;
-		wav_header(h, &wi, (uint32_t)(sink.out.len - sizeof h));
-		memcpy(sink.out.buf, h, sizeof h);
+		wav_header(h, &wi, (uint32_t)(c->sink.out.len - sizeof h));
+		memcpy(c->sink.out.buf, h, sizeof h);
 	}
-	if (sink.out.len == 0)
-		sink.out.buf = xrealloc(sink.out.buf, 1);
-	*out = sink.out.buf;
-	*outlen = sink.out.len;
-	sink.out.buf = NULL;
-	rc = 0;
-	goto out;
-
+	c->done = 1;
+	return 0;
 write_failed:
-	if (!sink.out.full) {
+	if (!c->sink.out.full) {
 		*err = "the encoder failed";
-		goto out;
+		return -1;
 	}
 full:
 	*err = "converted audio is larger than 256 MiB";
-out:
-	if (sink.sf != NULL)
-		sf_close(sink.sf);
-	if (insf != NULL)
-		sf_close(insf);
-	if (resampling)
-		resample_free(&rs);
-	free(sink.out.buf);
-	free(fbuf);
-	free(sbuf);
-	return rc;
+	return -1;
+}
+
+int
+convert_step(struct convert *c, size_t frames, const char **err)
+{
+	sf_count_t	got, want;
+	size_t		i, n, left = frames;
+
+	if (c->done)
+		return 0;
+	while (c->insf != NULL && left > 0) {
+		want = left < CONVERT_BLOCK ? (sf_count_t)left : CONVERT_BLOCK;
+		if ((got = sf_readf_float(c->insf, c->fbuf, want)) <= 0)
+			break;
+		n = (size_t)got * c->src.channels;
+		for (i = 0; i < n; i++)
+			c->sbuf[i] = to_s16(c->fbuf[i]);
+		if (c->resampling ?
+		    resample_feed(&c->rs, c->sbuf, (size_t)got, &c->sink) != 0 :
+		    sink_write(&c->sink, c->sbuf, (size_t)got) != 0) {
+			*err = c->sink.out.full ? "converted audio is larger "
+			    "than 256 MiB" : "the encoder failed";
+			return -1;
+		}
+		c->total += got;
+		left -= (size_t)got;
+		if (got < want)
+			break;
+	}
+	if (left == 0 && c->insf != NULL && c->total < (sf_count_t)(
+	    c->src.len / (subformat_bytes(c->src.subformat) *
+	    c->src.channels)))
+		return 1;
+	return convert_end(c, err);
+}
+
+unsigned char *
+convert_take(struct convert *c, size_t *len)
+{
+	unsigned char	*out;
+
+	if (!c->done)
+		return NULL;
+	if (c->sink.out.len == 0)
+		c->sink.out.buf = xrealloc(c->sink.out.buf, 1);
+	out = c->sink.out.buf;
+	*len = c->sink.out.len;
+	c->sink.out.buf = NULL;
+	c->sink.out.len = 0;
+	return out;
+}
+
+int
+convert(const void *in, size_t inlen, const char *from, unsigned rate,
+    const char *to, unsigned char **out, size_t *outlen, const char **err)
+{
+	struct convert	*c;
+	int		 r;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((c = convert_begin(in, inlen, from, rate, to, err)) == NULL)
+		return -1;
+	while ((r = convert_step(c, SIZE_MAX, err)) == 1)
+		;
+	if (r == 0)
+		*out = convert_take(c, outlen);
+	convert_free(c);
+	return r == 0 ? 0 : -1;
 }

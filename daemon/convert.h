@@ -17,4 +17,17 @@ int	 convert_can(const char *);
 int	 convert(const void *, size_t, const char *, unsigned, const char *,
 	    unsigned char **, size_t *, const char **);
 
+/*
+ * The same in steps, so that a long conversion does not hold the event
+ * loop: begin (in must stay valid until convert_free; NULL with *err),
+ * then convert_step with up to frames more input frames until it returns
+ * 0 (done) or -1 (*err); convert_take gives the output (malloc'd).
+ */
+struct convert;
+struct convert *convert_begin(const void *, size_t, const char *, unsigned,
+	    const char *, const char **);
+int	 convert_step(struct convert *, size_t, const char **);
+unsigned char *convert_take(struct convert *, size_t *);
+void	 convert_free(struct convert *);
+
 #endif

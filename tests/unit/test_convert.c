@@ -713,6 +713,58 @@ test_law(void)
 	free(want);
 }
 
+/* Converting in small steps gives the same bytes as in one go, with a
+ * resampling format (opus from 22050 Hz) and a plain one among them. */
+static void
+test_steps(void)
+{
+	static const char	*fmts[] = { "wav", "pcm", "flac", "mp3",
+				    "opus" };
+	static const size_t	 steps[] = { 1, 1000, 4096, 5000 };
+	struct convert		*c;
+	unsigned char		*in, *one, *out;
+	const char		*err = NULL;
+	size_t			 inlen, onelen, outlen, i, k, calls;
+	int			 r;
+
+	in = make_wav(1, 16, 1, 22050, 22050, 0, &inlen);
+	for (i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+		if (!convert_can(fmts[i]))
+			continue;
+		CHECK(convert(in, inlen, "wav", 0, fmts[i], &one, &onelen,
+		    &err) == 0);
+		for (k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+			c = convert_begin(in, inlen, "wav", 0, fmts[i], &err);
+			CHECK(c != NULL);
+			if (c == NULL)
+				continue;
+			calls = 0;
+			while ((r = convert_step(c, steps[k], &err)) == 1)
+				calls++;
+			CHECK_INT(r, 0);
+			/* it did stop for more */
+			CHECK(calls >= 22050 / steps[k] - 1);
+			CHECK(convert_step(c, steps[k], &err) == 0);
+			out = convert_take(c, &outlen);
+			if (strcmp(fmts[i], "opus") == 0) {
+				/* Ogg's serial number is random: compare
+				 * lengths only */
+				CHECK_INT(outlen, onelen);
+			} else
+				CHECK(out != NULL && outlen == onelen &&
+				    memcmp(out, one, onelen) == 0);
+			free(out);
+			convert_free(c);
+		}
+		free(one);
+	}
+	/* errors come from begin */
+	CHECK(convert_begin(in, inlen, "wav", 0, "aac", &err) == NULL);
+	CHECK_STR(err, "aac is not supported");
+	convert_free(NULL);
+	free(in);
+}
+
 int
 main(void)
 {
@@ -726,5 +778,6 @@ main(void)
 	test_empty();
 	test_bad();
 	test_law();
+	test_steps();
 	return CHECK_DONE();
 }
