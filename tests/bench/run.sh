@@ -17,6 +17,7 @@ sections=(
 	"ttfa     $here/ttfa.sh"
 	"hits     $here/hits.sh"
 	"memory   $here/memory.sh"
+	"convert  $here/convert.sh"
 )
 
 # Run only the sections named on the command line, if any.
