@@ -16,6 +16,7 @@ sections=(
 	"stream   $here/stream.sh"
 	"ttfa     $here/ttfa.sh"
 	"hits     $here/hits.sh"
+	"clients  $here/clients.sh"
 	"memory   $here/memory.sh"
 	"convert  $here/convert.sh"
 )
