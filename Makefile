@@ -9,6 +9,11 @@ MANDIR    ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# The daemon reads /etc/ttsaccel/ttsaccel.conf whatever the PREFIX.
+SYSCONFDIR ?= /etc
+# systemd looks for units under /usr/local/lib and /usr/lib alike;
+# SYSTEMDUNITDIR= (empty) installs no unit.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 CC        ?= cc
 PKGS       = libevent libcurl libcjson libutf8proc sndfile
@@ -126,6 +131,19 @@ install: all
 	install -m 0644 completions/ttsaccelctl.bash $(DESTDIR)$(BASHCOMPDIR)/ttsaccelctl
 	install -m 0644 completions/_ttsaccelctl $(DESTDIR)$(ZSHCOMPDIR)/_ttsaccelctl
 	install -m 0644 completions/ttsaccelctl.fish $(DESTDIR)$(FISHCOMPDIR)/ttsaccelctl.fish
+	@# The default configuration, unless there is one already.
+	install -d $(DESTDIR)$(SYSCONFDIR)/ttsaccel
+	[ -e $(DESTDIR)$(SYSCONFDIR)/ttsaccel/ttsaccel.conf ] || \
+	    install -m 0644 deploy/ttsaccel.conf $(DESTDIR)$(SYSCONFDIR)/ttsaccel/ttsaccel.conf
+	@# The unit, pointed at the binary where it was installed.
+	if [ -n "$(SYSTEMDUNITDIR)" ]; then \
+	    install -d $(DESTDIR)$(SYSTEMDUNITDIR) && \
+	    sed 's|^ExecStart=/usr/bin/|ExecStart=$(BINDIR)/|' deploy/ttsaccel.service \
+	        >$(DESTDIR)$(SYSTEMDUNITDIR)/ttsaccel.service.tmp && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ttsaccel.service.tmp && \
+	    mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/ttsaccel.service.tmp \
+	        $(DESTDIR)$(SYSTEMDUNITDIR)/ttsaccel.service; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ttsaccel $(DESTDIR)$(BINDIR)/ttsaccelctl \
@@ -134,6 +152,12 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/ttsaccel.8 \
 	    $(DESTDIR)$(BASHCOMPDIR)/ttsaccelctl $(DESTDIR)$(ZSHCOMPDIR)/_ttsaccelctl \
 	    $(DESTDIR)$(FISHCOMPDIR)/ttsaccelctl.fish
+	if [ -n "$(SYSTEMDUNITDIR)" ]; then \
+	    rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/ttsaccel.service; fi
+	@# The configuration goes only if it is still the default one.
+	if cmp -s deploy/ttsaccel.conf $(DESTDIR)$(SYSCONFDIR)/ttsaccel/ttsaccel.conf; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/ttsaccel/ttsaccel.conf; \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/ttsaccel 2>/dev/null || :; fi
 
 lint-man:
 	mandoc -Tlint -Wwarning man/*.[0-9]
