@@ -159,6 +159,10 @@ uninstall:
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/ttsaccel/ttsaccel.conf; \
 	    rmdir $(DESTDIR)$(SYSCONFDIR)/ttsaccel 2>/dev/null || :; fi
 
+# A Debian package of the tree, in the parent directory.
+deb:
+	dpkg-buildpackage -us -uc -b
+
 lint-man:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 
@@ -166,7 +170,8 @@ clean:
 	rm -rf build ttsaccel ttsaccelctl
 
 FORCE:
-.PHONY: all test unit test-valgrind bench fuzz install uninstall lint-man clean testbins FORCE
+.PHONY: all test unit test-valgrind bench fuzz install uninstall lint-man clean testbins \
+        deb FORCE
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
