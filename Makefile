@@ -159,6 +159,12 @@ uninstall:
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/ttsaccel/ttsaccel.conf; \
 	    rmdir $(DESTDIR)$(SYSCONFDIR)/ttsaccel 2>/dev/null || :; fi
 
+# The deployment checks (slow: systemd unit, Debian package, container
+# image, compose; root for the last three); not part of `make test`.
+# See tests/deploy/run.sh.
+test-deploy: testbins
+	$(Q)TTSACCEL_BUILD=$(B) timeout -k 60 1800 tests/deploy/run.sh
+
 # A Debian package of the tree, in the parent directory.
 deb:
 	dpkg-buildpackage -us -uc -b
@@ -171,7 +177,7 @@ clean:
 
 FORCE:
 .PHONY: all test unit test-valgrind bench fuzz install uninstall lint-man clean testbins \
-        deb FORCE
+        test-deploy deb FORCE
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
