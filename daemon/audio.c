@@ -30,6 +30,7 @@
 
 #define AS_HIGH_WATER	(256 * 1024)	/* client output buffered: wait */
 #define AC_SLICE_FRAMES	8192	/* converted before the loop goes on */
+#define SILENCE_RATE	24000	/* nothing to say: 100 ms of this */
 
 static const struct {
 	const char	*format;
@@ -44,8 +45,8 @@ static const struct {
 };
 
 /* The SERVED_* kinds, as /metrics and /cache/stats name them. */
-static const char *const served_names[5] = {
-	"exact", "assembled", "partial", "converted", "miss"
+static const char *const served_names[SERVED_KINDS] = {
+	"exact", "assembled", "partial", "converted", "miss", "empty"
 };
 
 const char *
@@ -972,6 +973,8 @@ speech_texts(struct server *srv, const struct tts_params *p,
 			free(segs->v[i]);
 		segs->n = 0;
 		for (i = 0; i < n; i++) {
+			if (parts[i].r != NULL && parts[i].idx == REPLY_UNSPOKEN)
+				continue;	/* the reply's code: not said */
 			if (parts[i].r != NULL)
 				collect_cb(segs, reply_seg_text(parts[i].r,
 				    parts[i].idx));
@@ -982,6 +985,44 @@ speech_texts(struct server *srv, const struct tts_params *p,
 	}
 	free(parts);
 	free(clean);
+}
+
+/*
+ * Nothing to say (only punctuation, markup or emoji; or only a reply's
+ * code, which is not spoken): a short silence in the format asked for,
+ * so that a client reading a message piece by piece goes on.
+ */
+static void
+speech_silence(struct hreq *h, const struct tts_params *p)
+{
+	struct wav_info	 wi;
+	unsigned char	*wav, *out = NULL;
+	const char	*err = NULL, *what;
+	size_t		 n = SILENCE_RATE / 10 * 2, len;
+
+	memset(&wi, 0, sizeof wi);
+	wi.format = 1;
+	wi.channels = 1;
+	wi.rate = SILENCE_RATE;
+	wi.bits = 16;
+	wav = xcalloc(1, 44 + n);
+	wav_header(wav, &wi, (uint32_t)n);
+	what = strcmp(p->format, "wav") == 0 ? "wav" : p->format;
+	if (convert(wav, 44 + n, "wav", 0, what, &out, &len, &err) != 0) {
+		http_error(h, 400, "invalid_request_error", "invalid_input",
+		    "'input' has nothing to speak once markup, code and emoji "
+		    "are removed.");
+		free(wav);
+		return;
+	}
+	h->srv->served[SERVED_EMPTY]++;
+	evhttp_add_header(evhttp_request_get_output_headers(h->req),
+	    "X-TTS-Cache", "empty");
+	h->note = "empty";
+	http_reply(h, 200, audio_content_type(p->format), (const char *)out,
+	    len);
+	free(out);
+	free(wav);
 }
 
 void
@@ -1020,9 +1061,7 @@ audio_speech(struct hreq *h)
 		goto out;
 	speech_texts(srv, &p, input, &conv, &segs);
 	if (segs.n == 0) {
-		http_error(h, 400, "invalid_request_error", "invalid_input",
-		    "'input' has nothing to speak once markup, code and emoji "
-		    "are removed.");
+		speech_silence(h, &p);
 		goto out;
 	}
 	if (conv) {
@@ -1298,7 +1337,7 @@ audio_cache_stats(struct hreq *h)
 	cJSON_AddNumberToObject(j, "replies", (double)reply_count(
 	    h->srv->replies));
 	served = cJSON_AddObjectToObject(j, "served");
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < SERVED_KINDS; i++)
 		cJSON_AddNumberToObject(served, served_names[i],
 		    (double)h->srv->served[i]);
 	http_json(h, 200, j);
@@ -1354,7 +1393,7 @@ audio_metrics(struct hreq *h)
 	    "# HELP ttsaccel_speech_requests_total Speech requests by how "
 	    "they were served (all but miss without a new synthesis).\n"
 	    "# TYPE ttsaccel_speech_requests_total counter\n");
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < SERVED_KINDS; i++)
 		evbuffer_add_printf(b, "ttsaccel_speech_requests_total{served="
 		    "\"%s\"} %llu\n", served_names[i],
 		    (unsigned long long)srv->served[i]);

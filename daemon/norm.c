@@ -14,8 +14,7 @@
 /* What a folded code point does. */
 #define FOLD_KEEP	0	/* spoken: kept */
 #define FOLD_MARK	1	/* a mark: kept only on a kept base */
-#define FOLD_JOIN	2	/* kept only between two digits */
-#define FOLD_DROP	3	/* separates, or is not heard */
+#define FOLD_DROP	2	/* separates, or is not heard */
 
 struct out {
 	struct norm	*n;
@@ -40,18 +39,9 @@ fold_class(utf8proc_int32_t cp)
 	case UTF8PROC_CATEGORY_MC:
 	case UTF8PROC_CATEGORY_ME:
 		return FOLD_MARK;
-	case UTF8PROC_CATEGORY_PO:
-	case UTF8PROC_CATEGORY_PD:
-		return FOLD_JOIN;
 	default:
 		return FOLD_DROP;
 	}
-}
-
-static int
-is_digit(utf8proc_int32_t cp)
-{
-	return utf8proc_get_property(cp)->category == UTF8PROC_CATEGORY_ND;
 }
 
 static void
@@ -80,10 +70,10 @@ void
 norm_text(const char *in, size_t len, struct norm *n)
 {
 	const utf8proc_uint8_t	*p = (const utf8proc_uint8_t *)in;
-	utf8proc_int32_t	 cp, d[NORM_DMAX], held = -1, last = -1;
+	utf8proc_int32_t	 cp, d[NORM_DMAX];
 	utf8proc_ssize_t	 k, nd, j;
 	struct out		 o = { n, 0 };
-	size_t			 off = 0, held_src = 0;
+	size_t			 off = 0;
 	int			 brk = 0, based = 0, c;
 
 	memset(n, 0, sizeof *n);
@@ -93,7 +83,6 @@ norm_text(const char *in, size_t len, struct norm *n)
 		if (k <= 0) {
 			off++;		/* an invalid byte: not heard */
 			brk = 1;
-			held = -1;
 			based = 0;
 			continue;
 		}
@@ -104,34 +93,18 @@ norm_text(const char *in, size_t len, struct norm *n)
 		for (j = 0; j < nd; j++) {
 			c = fold_class(d[j]);
 			if (c == FOLD_KEEP) {
-				if (held != -1 && is_digit(d[j]))
-					out_cp(&o, held, held_src, 0);
-				else if (held != -1)
-					brk = 1;
-				held = -1;
 				out_cp(&o, d[j], off, brk);
 				brk = 0;
 				based = 1;
-				last = d[j];
-			} else if (c == FOLD_MARK && based && held == -1) {
+			} else if (c == FOLD_MARK && based) {
 				out_cp(&o, d[j], off, 0);
-			} else if (c == FOLD_JOIN && held == -1 && based &&
-			    last != -1 && is_digit(last)) {
-				held = d[j];	/* 3.14: kept if a digit follows */
-				held_src = off;
-				based = 0;
 			} else {
-				if (held != -1)
-					held = -1;
 				brk = 1;
 				based = 0;
-				last = -1;
 			}
 		}
 		off += (size_t)k;
 	}
-	if (held != -1)
-		brk = 1;
 	out_cp(&o, 0, len, 0);		/* room for the sentinels */
 	n->len--;
 	n->s[n->len] = '\0';

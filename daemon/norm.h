@@ -7,9 +7,9 @@
 /*
  * Two texts that fold to the same bytes are spoken alike: compatibility
  * forms (full- and half-width), case, punctuation that only separates,
- * markdown marks, emoji and whitespace are forgiven.  Letters, digits,
- * their marks and currency signs are kept, and so is punctuation between
- * two digits (3.14, 1,000, 10:30).
+ * markdown marks, emoji and whitespace are forgiven: letters, digits,
+ * their marks and currency signs are kept.  Punctuation inside numbers
+ * goes too, as clients cut there ("3. 14"): 3.14 and 314 fold alike.
  */
 struct norm {
 	char		*s;	/* the folded bytes, NUL-terminated */

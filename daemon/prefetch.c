@@ -97,6 +97,7 @@ reply_delta(void *arg, const char *text, size_t len, struct evbuffer *events)
 {
 	struct pf	*pf = arg;
 
+	reply_text(pf->reply, text, len);
 	segment_feed(pf->seg, text, len);
 	drain(pf, events);
 }

@@ -14,6 +14,14 @@
 #include "tts.h"
 #include "util.h"
 
+/* A segment sent whole past the end of a client's piece: the start of the
+ * client's next piece, within this time, is not sent again. */
+#define REPLY_OVER_USEC	(60 * 1000000ULL)
+/* The most of a reply's text kept for its code blocks. */
+#define REPLY_RAW_MAX	(1024 * 1024)
+/* A list number a client kept ("Method 1. Whisk"): at most this long. */
+#define REPLY_LISTNUM	3
+
 struct rseg {
 	struct reply		*r;
 	size_t			 index;
@@ -46,6 +54,12 @@ struct reply {
 	int			 finished, ok;
 	uint64_t		 created, ended;
 	int			 holds;
+	char			*raw;		/* the text as streamed */
+	size_t			 raw_len, raw_cap;
+	char			*code;		/* its code blocks, folded */
+	size_t			 code_len;
+	struct rseg		*over;		/* sent past a text's end */
+	uint64_t		 over_t;
 	struct reply_watch	*watches;
 	struct reply		*next, *prev;	/* newest first */
 };
@@ -105,6 +119,8 @@ reply_free(struct reply *r)
 		r->watches = w->next;
 		free(w);
 	}
+	free(r->raw);
+	free(r->code);
 	free(r->model);
 	free(r->voice);
 	free(r->format);
@@ -263,6 +279,68 @@ reply_add(struct reply *r, const char *text)
 }
 
 void
+reply_text(struct reply *r, const char *text, size_t len)
+{
+	if (len > REPLY_RAW_MAX - r->raw_len)
+		len = REPLY_RAW_MAX - r->raw_len;
+	if (r->raw_len + len + 1 > r->raw_cap) {
+		r->raw_cap = (r->raw_len + len + 1) * 2;
+		r->raw = xrealloc(r->raw, r->raw_cap);
+	}
+	memcpy(r->raw + r->raw_len, text, len);
+	r->raw_len += len;
+	r->raw[r->raw_len] = '\0';
+	free(r->code);		/* made again when asked for */
+	r->code = NULL;
+}
+
+/* A fence line: up to three spaces, then three or more ` or ~. */
+static int
+is_fence(const char *l, size_t n)
+{
+	size_t	i = 0, k;
+
+	while (i < n && i < 3 && l[i] == ' ')
+		i++;
+	if (i >= n || (l[i] != '`' && l[i] != '~'))
+		return 0;
+	for (k = i; k < n && l[k] == l[i]; k++)
+		;
+	return k - i >= 3;
+}
+
+/* The folded text of the reply's fenced code blocks (not spoken). */
+static const char *
+reply_code(struct reply *r, size_t *len)
+{
+	char	*code = NULL;
+	size_t	 clen = 0, i = 0, e;
+	int	 in = 0;
+
+	if (r->code == NULL) {
+		while (i < r->raw_len) {
+			e = i;
+			while (e < r->raw_len && r->raw[e] != '\n')
+				e++;
+			if (is_fence(r->raw + i, e - i))
+				in = !in;
+			else if (in) {
+				code = xrealloc(code, clen + (e - i) + 2);
+				memcpy(code + clen, r->raw + i, e - i);
+				clen += e - i;
+				code[clen++] = '\n';
+			}
+			i = e + 1;
+		}
+		r->code = norm_string(code != NULL ? code : "", clen,
+		    &r->code_len);
+		free(code);
+	}
+	*len = r->code_len;
+	return r->code;
+}
+
+void
 reply_finish(struct reply *r, int ok)
 {
 	r->finished = 1;
@@ -296,6 +374,82 @@ match_accept(void *arg, void *owner)
 	return m->accept(m->arg, owner);
 }
 
+/*
+ * How much of the start of q was already sent: the end of a segment that
+ * a recent request got whole though its text stopped inside it (the
+ * client's next piece starts there).  0 if none.
+ */
+static size_t
+spoken_head(struct replies *rs, const struct norm *q, struct match *m,
+    uint64_t now)
+{
+	struct reply	*r;
+	const char	*g;
+	size_t		 glen, k;
+
+	for (r = rs->head; r != NULL; r = r->next) {
+		if (r->over == NULL || now - r->over_t > REPLY_OVER_USEC ||
+		    !m->accept(m->arg, r))
+			continue;
+		g = span_seg_text(r->over->sp, &glen);
+		for (k = glen - 1; k > 0; k--)
+			if (k < q->len && q->brk[k] &&
+			    memcmp(q->s, g + glen - k, k) == 0) {
+				r->over = NULL;
+				return k;
+			}
+	}
+	return 0;
+}
+
+/* Is folded s (len bytes) in the folded code of r? */
+static int
+in_code(struct reply *r, const char *s, size_t len)
+{
+	const char	*code;
+	size_t		 clen;
+
+	code = reply_code(r, &clen);
+	return len > 0 && clen >= len && memmem(code, clen, s, len) != NULL;
+}
+
+/* A recent reply whose code the whole of q is, if any. */
+static struct reply *
+code_of(struct replies *rs, const struct norm *q, struct match *m)
+{
+	struct reply	*r;
+
+	for (r = rs->head; r != NULL; r = r->next)
+		if (m->accept(m->arg, r) && in_code(r, q->s, q->len))
+			return r;
+	return NULL;
+}
+
+/*
+ * Is gap i of the parts text its neighbouring segments' reply does not
+ * speak: a piece of its code blocks, or a list number?  That reply, or
+ * NULL.
+ */
+static struct reply *
+unspoken(const struct norm *q, const struct span_part *v, size_t n,
+    size_t i)
+{
+	struct reply	*r;
+	const char	*s = q->s + v[i].from;
+	size_t		 len = v[i].to - v[i].from, k;
+	int		 digits = len <= REPLY_LISTNUM;
+
+	if (i > 0 && v[i - 1].owner != NULL)
+		r = v[i - 1].owner;
+	else if (i + 1 < n && v[i + 1].owner != NULL)
+		r = v[i + 1].owner;
+	else
+		return NULL;
+	for (k = 0; k < len && digits; k++)
+		digits = s[k] >= '0' && s[k] <= '9';
+	return digits || in_code(r, s, len) ? r : NULL;
+}
+
 size_t
 reply_match(struct replies *rs, const char *text, size_t len,
     int (*accept)(void *, const struct reply *), void *arg,
@@ -304,7 +458,9 @@ reply_match(struct replies *rs, const char *text, size_t len,
 	struct match		 m = { accept, arg };
 	struct norm		 q;
 	struct span_part	*v;
-	size_t			 n, i;
+	struct reply		*r;
+	uint64_t		 now = now_usec();
+	size_t			 n, i, head;
 
 	*parts = NULL;
 	*matched = 0;
@@ -312,19 +468,37 @@ reply_match(struct replies *rs, const char *text, size_t len,
 	if (span_count(rs->index) == 0)
 		return 0;
 	norm_text(text, len, &q);
-	n = span_match(rs->index, &q, match_accept, &m, &v, matched);
-	norm_free(&q);
+	head = spoken_head(rs, &q, &m, now);
+	n = span_match(rs->index, &q, head, match_accept, &m, &v, matched);
 	if (*matched == 0) {
+		/* Perhaps all of it is code of a reply, fences removed. */
 		free(v);
-		return 0;
+		n = 0;
+		if ((r = code_of(rs, &q, &m)) != NULL) {
+			*parts = xcalloc(1, sizeof **parts);
+			(*parts)[0].r = r;
+			(*parts)[0].idx = REPLY_UNSPOKEN;
+			(*parts)[0].len = len;
+			*matched = n = 1;
+		}
+		norm_free(&q);
+		return n;
 	}
 	*parts = xcalloc(n, sizeof **parts);
 	for (i = 0; i < n; i++) {
-		(*parts)[i].r = v[i].owner;
+		(*parts)[i].r = r = v[i].owner;
 		(*parts)[i].idx = v[i].idx;
 		(*parts)[i].off = v[i].src_from;
 		(*parts)[i].len = v[i].src_to - v[i].src_from;
+		if (r == NULL && (r = unspoken(&q, v, n, i)) != NULL) {
+			(*parts)[i].r = r;
+			(*parts)[i].idx = REPLY_UNSPOKEN;
+		} else if (v[i].over) {
+			r->over = r->segs[v[i].idx];
+			r->over_t = now;
+		}
 	}
+	norm_free(&q);
 	free(v);
 	return n;
 }

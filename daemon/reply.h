@@ -28,12 +28,17 @@ struct reply *reply_new(struct replies *, const char *,
 	    const struct tts_params *);
 /* Queue a segment's synthesis (prefetch priority by its index). */
 void	 reply_add(struct reply *, const char *);
+/* Some of the reply's text as it streams (kept for its code blocks). */
+void	 reply_text(struct reply *, const char *, size_t);
 /* The chat has ended (ok = 1 if the upstream completed). */
 void	 reply_finish(struct reply *, int);
 struct reply *reply_find(struct replies *, const char *);
 
 /* A part of a text to speak: segment idx of reply r, or a gap no segment
- * covers (r NULL): len bytes of the text from off. */
+ * covers (r NULL): len bytes of the text from off; or text of reply r
+ * that is not spoken (idx REPLY_UNSPOKEN: its code blocks, its list
+ * numbers) and so has no audio. */
+#define REPLY_UNSPOKEN	((size_t)-1)
 struct reply_part {
 	struct reply	*r;
 	size_t		 idx;

@@ -97,6 +97,7 @@ struct segmenter {
 	size_t			 run_pos, run_elen;	/* start of the word */
 	size_t			 last_pos, last_elen;	/* last code point */
 	int			 last_wide;
+	int			 tail;		/* cur is what a cut left */
 	size_t			 nemitted;
 	int			 done;
 
@@ -746,11 +747,16 @@ clean_line_start(struct segmenter *s, uint32_t c)
 	return 2;
 }
 
-/* An inline code span: drop it whole if it closes on its line. */
+/*
+ * An inline code span that closes on its line is spoken without its
+ * marks (`git status`, `requests`: short names a sentence needs; clients
+ * send them too), unless it is fenced with three or more (a code block
+ * on one line); unclosed, only the marks go.
+ */
 static int
 clean_code(struct segmenter *s)
 {
-	size_t		n, m, k;
+	size_t		n, m, k, i;
 	uint32_t	d;
 	int		more;
 
@@ -774,8 +780,13 @@ clean_code(struct segmenter *s)
 			return 0;
 		k += m;
 		if (m == n) {
+			/* ``` on one line is a code block whose newlines
+			 * were folded away: not spoken */
+			for (i = n; n < 3 && i < k - m; i++)
+				out(s, la(s, i));
 			consume(s, k);
-			out_weak(s, ' ', 1);
+			if (n >= 3)
+				out_weak(s, ' ', 1);
 			return 1;
 		}
 	}
@@ -1143,7 +1154,7 @@ check_len(struct segmenter *s)
 {
 	while ((s->elen > s->o.max_len || s->cur_len > byte_cap(s)) &&
 	    force_cut(s))
-		;
+		s->tail = 1;
 }
 
 /* A hard end, a newline or the end of the reply. */
@@ -1159,7 +1170,9 @@ boundary(struct segmenter *s, int final)
 	}
 	if (s->cur_len == 0)
 		return;
-	if (!final && s->elen < s->o.min_len &&
+	/* A short sentence is joined with the next; not the short rest of
+	 * a long one that was cut: a client cuts at its end too. */
+	if (!final && s->elen < s->o.min_len && !s->tail &&
 	    text_speakable(s->cur, s->cur_len)) {
 		/* Joined with the next, by a space unless after a CJK
 		 * full stop or the like. */
@@ -1173,6 +1186,7 @@ boundary(struct segmenter *s, int final)
 	}
 	emit(s, s->cur, s->cur_len);
 	cur_reset(s);
+	s->tail = 0;
 }
 
 static int

@@ -44,7 +44,9 @@ struct server {
 #define SERVED_PARTIAL		2
 #define SERVED_CONVERTED	3
 #define SERVED_MISS		4
-	uint64_t			 served[5];
+#define SERVED_EMPTY		5	/* nothing to say: silence */
+#define SERVED_KINDS		6
+	uint64_t			 served[SERVED_KINDS];
 	struct hist			 h_upstream_first;	/* chat sent →
 								   upstream's answer */
 	struct hist			 h_first_segment;	/* chat sent →

@@ -162,6 +162,13 @@ span_count(const struct span_index *x)
 	return x->n;
 }
 
+const char *
+span_seg_text(const struct span_seg *g, size_t *len)
+{
+	*len = g->len;
+	return g->s;
+}
+
 struct matcher {
 	struct span_index	*x;
 	const struct norm	*q;
@@ -241,6 +248,26 @@ best_at(const struct matcher *m, size_t p, const struct span_seg *prev)
 	return best;
 }
 
+/* The segment the rest of the text (from p) is the start of, going on
+ * from prev if there is one. */
+static const struct span_seg *
+over_at(const struct matcher *m, size_t p, const struct span_seg *prev)
+{
+	const struct span_seg	*g, *best = NULL;
+	size_t			 rest = m->q->len - p;
+
+	if (rest < SPAN_KEY)
+		return NULL;
+	for (g = m->x->b[bucket_of(m->x, m->q->s + p)]; g != NULL;
+	    g = g->next)
+		if (g->len > rest && memcmp(g->s, m->q->s + p, rest) == 0 &&
+		    (prev == NULL || (g->owner == prev->owner &&
+		    g->idx == prev->idx + 1)) && m->accept(m->arg, g->owner) &&
+		    better(g, best, prev))
+			best = g;
+	return best;
+}
+
 static void
 push(struct span_part **v, size_t *n, const struct norm *q, void *owner,
     size_t idx, size_t from, size_t to)
@@ -255,23 +282,36 @@ push(struct span_part **v, size_t *n, const struct norm *q, void *owner,
 	pt->to = to;
 	pt->src_from = q->src[from];
 	pt->src_to = q->src[to];
+	pt->over = 0;
 }
 
 size_t
-span_match(struct span_index *x, const struct norm *q,
+span_match(struct span_index *x, const struct norm *q, size_t start,
     int (*accept)(void *, void *), void *arg, struct span_part **parts,
     size_t *matched)
 {
 	struct matcher		 m = { x, q, accept, arg };
 	const struct span_seg	*g, *prev = NULL;
 	struct span_part	*v = NULL;
-	size_t			 n = 0, p = 0, last_end = 0, gap = SIZE_MAX;
+	size_t			 n = 0, p = start, last_end = start;
+	size_t			 gap = SIZE_MAX;
 
 	*matched = 0;
 	while (p < q->len) {
 		g = NULL;
-		if (p == 0 || q->brk[p] || p == last_end)
+		if (p == start || q->brk[p] || p == last_end) {
 			g = best_at(&m, p, prev);
+			if (g == NULL && (g = over_at(&m, p, prev)) != NULL) {
+				if (gap != SIZE_MAX)
+					push(&v, &n, q, NULL, 0, gap, p);
+				gap = SIZE_MAX;
+				push(&v, &n, q, g->owner, g->idx, p, q->len);
+				v[n - 1].over = 1;
+				(*matched)++;
+				p = q->len;
+				break;
+			}
+		}
 		if (g != NULL) {
 			if (gap != SIZE_MAX)
 				push(&v, &n, q, NULL, 0, gap, p);
@@ -295,7 +335,7 @@ span_match(struct span_index *x, const struct norm *q,
 	/* The first part starts at the input's start, the last ends at its
 	 * end: what was dropped around them goes with them. */
 	if (n > 0) {
-		v[0].src_from = 0;
+		v[0].src_from = start == 0 ? 0 : q->src[start];
 		v[n - 1].src_to = q->src[q->len];
 	}
 	*parts = v;

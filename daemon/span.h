@@ -19,6 +19,7 @@ struct span_part {
 	size_t		 idx;
 	size_t		 from, to;
 	size_t		 src_from, src_to;
+	int		 over;	/* the text ends inside this segment */
 };
 
 /* An index keyed by seed (16 random bytes). */
@@ -31,14 +32,18 @@ struct span_seg *span_add(struct span_index *, void *, size_t, const char *,
 /* Take a segment out (NULL is a no-op). */
 void	 span_remove(struct span_index *, struct span_seg *);
 size_t	 span_count(const struct span_index *);
+/* A segment's folded text and its length. */
+const char *span_seg_text(const struct span_seg *, size_t *);
 /*
- * Cut a folded text into parts, earliest first: runs of indexed segments
- * (those accept(arg, owner) allows; a following segment of the same owner
- * preferred, then the longest, then the newest) and the gaps between them.
- * Returns the number of parts (*parts to free); *matched the number of
- * them that are segments.
+ * Cut a folded text, from offset start, into parts, earliest first: runs
+ * of indexed segments (those accept(arg, owner) allows; a following
+ * segment of the same owner preferred, then the longest, then the newest)
+ * and the gaps between them.  A text that ends inside a segment (a client
+ * cut where the segmenter did not: "Git 2." of "Git 2.40 and later") ends
+ * with that whole segment, marked over.  Returns the number of parts
+ * (*parts to free); *matched the number of them that are segments.
  */
-size_t	 span_match(struct span_index *, const struct norm *,
+size_t	 span_match(struct span_index *, const struct norm *, size_t,
 	    int (*)(void *, void *), void *, struct span_part **, size_t *);
 
 #endif

@@ -83,7 +83,16 @@ bad() {  # bad WANT DESCRIPTION BODY
 }
 bad 400 "missing input" '{"model":"tts-1"}'
 bad 400 "empty input" '{"input":""}'
-bad 400 "nothing speakable" '{"input":"🙂 🎉 ```code```"}'
+# Nothing to say is not an error: a client reading a message piece by
+# piece sends "." too.  A short silence, in the format asked for.
+s0=$(curl -sS "$URL/cache/stats" | jq .syntheses)
+eq "nothing speakable: silence" "$(speech '{"input":"🙂 🎉 **\n```\nx = 1\n```"}' "$T/empty.wav")" "200 empty"
+check "a WAV of silence" awk -v r="$(rms "$T/empty.wav")" -v d="$(soxi -D "$T/empty.wav")" 'BEGIN { exit !(r == 0 && d > 0.05 && d < 0.2) }'
+eq "a lone '.' in mp3: silence too" "$(speech '{"input":".","response_format":"mp3"}' "$T/empty.mp3")" "200 empty"
+eq "mp3 Content-Type" "$(tr -d '\r' <"$T/h" | sed -n 's/^Content-Type: //p')" audio/mpeg
+check "an MP3 of about 0.1 s" awk -v d="$(dur mp3 "$T/empty.mp3")" 'BEGIN { exit !(d > 0.05 && d < 0.2) }'
+eq "no synthesis for them" "$(curl -sS "$URL/cache/stats" | jq .syntheses)" "$s0"
+eq "counted as empty" "$(curl -sS "$URL/cache/stats" | jq .served.empty)" 2
 bad 400 "unknown format" '{"input":"Hi there.","response_format":"ogg"}'
 bad 400 "a format we cannot convert to" '{"input":"Hi there.","response_format":"aac"}'
 eq "it names the formats we can make" "$(jq -r .error.message "$T/err")" "aac is not supported; ask for wav, pcm, flac, mp3 or opus."

@@ -379,7 +379,10 @@ test_clean(void)
 	CLEAN("# Title\n\n- one\n- two", "Title one two");
 	CLEAN("See [the docs](https://x.org/a_(b)) now.", "See the docs now.");
 	CLEAN("![logo](a.png) Done.", "Done.");
-	CLEAN("Run `ls -l` here.", "Run here.");
+	CLEAN("Run `ls -l` here.", "Run ls -l here.");
+	CLEAN("Unclosed `ls -l here.", "Unclosed ls -l here.");
+	CLEAN("Say ``a ` b`` now.", "Say a ` b now.");
+	CLEAN("Folded ```js f(); ``` block.", "Folded block.");
 	CLEAN("```sh\nrm -rf /\n```\nDone.", "Done.");
 	CLEAN("a<br>b <b>c</b>", "a b c");
 	CLEAN("Great 🎉🎉 job 👍🏽!", "Great job!");
@@ -391,8 +394,8 @@ test_clean(void)
 	CLEAN("| a | b |\n|---|:-:|\n| 1 | 2 |", "a, b 1, 2");
 	CLEAN("| 名称 | 价格 |\n| --- | --- |", "名称，价格");
 	CLEAN("| a. | b |\n| c: | d |", "a. b c: d");
-	CLEAN("Done. `x`. Yes: `y`.", "Done. . Yes: .");
-	CLEAN("Done.`x`. Yes:`y`.", "Done.. Yes:.");
+	CLEAN("Done. `x`. Yes: `y`.", "Done. x. Yes: y.");
+	CLEAN("Done.`x`. Yes:`y`.", "Done.x. Yes:y.");
 	CLEAN("<https://example.com/x>", "https://example.com/x");
 	CLEAN("\\*not emphasis\\*", "*not emphasis*");
 	CLEAN("  lots \t of\r\n  space  ", "lots of space");
@@ -609,10 +612,17 @@ test_ready(void)
 
 	/* The firm space: what is removed after it, or a table's cell
 	 * separator, cannot put what follows onto the sentence. */
-	SPLIT("It is done. `x`! Yes it is.", "It is done.", "Yes it is.");
+	SPLIT("It is done. `x`! Yes it is.", "It is done.", "x! Yes it is.");
 	SPLIT("It is done. 🎉! Yes it is.", "It is done.", "Yes it is.");
-	SPLIT("It is done.`x`! Yes it is.", "It is done.!", "Yes it is.");
-	SPLIT("Call it like this: `f()`.", "Call it like this:");
+	SPLIT("It is done.`x`! Yes it is.", "It is done.x!", "Yes it is.");
+	SPLIT("Call it like this: `f()`.", "Call it like this:", "f().");
+	/* The short rest of a cut sentence stays apart from the next one
+	 * (clients cut at its end), while a short sentence is joined. */
+	SPLIT("Say you invest a thousand at an annual rate of 5%. After one "
+	    "year you have more.", "Say you invest a thousand at an annual",
+	    "rate of 5%.", "After one year you have more.");
+	SPLIT("Ok. After one year you have more.",
+	    "Ok. After one year you have more.");
 	SPLIT("| Step one. | Do it now |", "Step one.", "Do it now");
 	SPLIT("| 第一步。 | 现在去做 |", "第一步。", "现在去做");
 }
