@@ -16,7 +16,7 @@ SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 CC        ?= cc
-PKGS       = libevent libcurl libcjson libutf8proc sndfile
+PKGS       = libevent libcurl libcjson libutf8proc sndfile hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
