@@ -47,8 +47,8 @@ static const struct cmd cmds[] = {
 	  "cache and endpoint figures" },
 	{ "health", cmd_health, "",
 	  "exit 0 if the daemon can serve, 1 otherwise" },
-	{ "cache clear", cmd_cache_clear, "",
-	  "empty the cache" },
+	{ "cache clear", cmd_cache_clear, "[--shared]",
+	  "empty the cache (--shared: and this cluster's keys in Redis)" },
 	{ "cache list", cmd_cache_list, "[-n N]",
 	  "the N newest cache entries (20)" },
 	{ "endpoint list", cmd_endpoint_list, "[--names]",
@@ -530,6 +530,38 @@ label_of(const char *key, char *buf, size_t len)
 		buf[0] = (char)(buf[0] - 'a' + 'A');
 }
 
+/* The shared tier (Redis), when the daemon has one. */
+static void
+print_shared(const cJSON *sh)
+{
+	static const char *const counters[][2] = {
+		{ "hits", "Shared hits" }, { "misses", "Shared misses" },
+		{ "locks_won", "Locks won" }, { "locks_waited", "Locks waited" },
+		{ "takeovers", "Takeovers" }, { "stored", "Stored" },
+		{ "foreign", "Foreign values" }, { "fallbacks", "Fallbacks" },
+		{ "errors", "Redis errors" }, { "reconnects", "Reconnects" },
+		{ "following", "Following now" },
+	};
+	struct kv	 kv = { 0, NULL, NULL };
+	const cJSON	*v;
+	char		 a[64];
+	size_t		 i;
+
+	printf("\n");
+	v = get(sh, "state_s");
+	kv_add(&kv, "Shared tier", "%s for %s", str(sh, "state", "-"),
+	    cJSON_IsNumber(v) ? fmt_duration(v->valuedouble, a, sizeof a) :
+	    "-");
+	if (get(sh, "error") != NULL)
+		kv_add(&kv, "Last error", "%s", str(sh, "error", "-"));
+	kv_add(&kv, "Redis", "%s, prefix %s", str(sh, "redis", "-"),
+	    str(sh, "prefix", "-"));
+	for (i = 0; i < sizeof counters / sizeof counters[0]; i++)
+		kv_add(&kv, counters[i][1], "%s",
+		    num(sh, counters[i][0], a, sizeof a));
+	kv_print(&kv);
+}
+
 static void
 print_stats(const cJSON *d)
 {
@@ -606,6 +638,8 @@ print_stats(const cJSON *d)
 		}
 		kv_print(&kv);
 	}
+	if (cJSON_IsObject(v = get(d, "shared")))
+		print_shared(v);
 	if (cJSON_IsArray(v = get(d, "endpoints"))) {
 		printf("\n");
 		print_endpoints(v);
@@ -670,19 +704,39 @@ cmd_health(int argc, char **argv)
 static int
 cmd_cache_clear(int argc, char **argv)
 {
-	cJSON	*d;
-	char	 a[32];
-	int	 rc;
+	static const struct option	 lopts[] = {
+		{ "shared", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 }
+	};
+	cJSON	*d, *args = NULL;
+	char	 a[32], b[32];
+	int	 ch, shared = 0, rc = 0;
 
-	if ((rc = plain_args(argc, argv, 0)) != 0)
-		return rc;
-	if ((d = call("cache.clear", NULL)) == NULL)
+	optind = 0;
+	while ((ch = opt_next(argc, argv, "", lopts)) != -1) {
+		if (ch != 'S')
+			return USAGE;
+		shared = 1;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (shared) {
+		args = cJSON_CreateObject();
+		cJSON_AddTrueToObject(args, "shared");
+	}
+	if ((d = call("cache.clear", args)) == NULL)
 		return 1;
 	if (json_out)
 		rc = print_json(d);
-	else
-		printf("removed %s cache entr%s\n", num(d, "removed", a,
+	else {
+		printf("removed %s cache entr%s", num(d, "removed", a,
 		    sizeof a), strcmp(a, "1") == 0 ? "y" : "ies");
+		if (get(d, "shared_removed") != NULL)
+			printf(", and %s key%s from Redis", num(d,
+			    "shared_removed", b, sizeof b), strcmp(b, "1") ==
+			    0 ? "" : "s");
+		printf("\n");
+	}
 	cJSON_Delete(d);
 	return rc;
 }

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "reply.h"
 #include "server.h"
+#include "shared.h"
 #include "tts.h"
 #include "util.h"
 
@@ -44,6 +45,10 @@ struct aclient {
 #define ACLIENT_PAUSED		0x08	/* not read until its output drains */
 #define ACLIENT_DEAD		0x10	/* dropped: freed from the reaper */
 #define ACLIENT_REFUSED		0x20	/* told no: input discarded until EOF */
+#define ACLIENT_WAITING		0x40	/* an answer comes later: lines wait */
+#define ACLIENT_EOF		0x80	/* its end came while waiting */
+	struct shared_clear	*clearing;	/* cache.clear of the shared tier */
+	size_t			 cleared;	/* local entries it removed */
 	LIST_ENTRY(aclient)	 entry;
 };
 
@@ -60,7 +65,8 @@ struct admin {
 	LIST_HEAD(, aclient)	 clients;
 };
 
-/* A command: 0 with *data, or -1 with *error (both to free). */
+/* A command: 0 with *data, or -1 with *error (both to free), or 1 when
+ * it answers later itself (ACLIENT_WAITING set meanwhile). */
 struct admin_cmd {
 	const char	*name;
 	int		(*fn)(struct aclient *, const cJSON *, cJSON **, char **);
@@ -84,6 +90,7 @@ client_unwatch(struct aclient *c)
 static void
 client_free(struct aclient *c)
 {
+	shared_clear_cancel(c->clearing);
 	client_unwatch(c);
 	LIST_REMOVE(c, entry);
 	bufferevent_free(c->bev);
@@ -220,20 +227,85 @@ cmd_stats(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 	    (double)reply_count(srv->replies));
 	cJSON_AddItemToObject(o, "cache", tts_cache_json(srv->tts));
 	cJSON_AddItemToObject(o, "endpoints", tts_endpoints_json(srv->tts));
+	if (srv->shared != NULL)
+		cJSON_AddItemToObject(o, "shared", shared_json(srv->shared));
 	cJSON_AddNumberToObject(o, "watchers", (double)srv->nwatchers);
 	*data = o;
 	return 0;
+}
+
+static void	client_read_cb(struct bufferevent *, void *);
+static void	client_event_cb(struct bufferevent *, short, void *);
+
+static void
+clear_done_cb(void *arg, long long removed, const char *err)
+{
+	struct aclient	*c = arg;
+	cJSON		*data;
+	char		*msg;
+
+	c->clearing = NULL;
+	c->flags &= ~ACLIENT_WAITING;
+	if (err != NULL) {
+		log_info("admin: client %u: cache.clear: shared tier: %s",
+		    c->id, err);
+		msg = xasprintf("the memory cache was emptied (%zu entries) "
+		    "but not Redis: %s", c->cleared, err);
+		client_error(c, msg);
+		free(msg);
+	} else {
+		log_info("admin: client %u: cache.clear: ok, %lld key(s) "
+		    "removed from Redis", c->id, removed);
+		data = cJSON_CreateObject();
+		cJSON_AddNumberToObject(data, "removed", (double)c->cleared);
+		cJSON_AddNumberToObject(data, "shared_removed",
+		    (double)removed);
+		client_ok(c, data);
+	}
+	/* Lines that came meanwhile, and its end. */
+	if (c->flags & ACLIENT_DEAD)
+		return;
+	if (c->flags & ACLIENT_EOF)
+		client_event_cb(c->bev, BEV_EVENT_EOF, c);
+	else
+		client_read_cb(c->bev, c);
 }
 
 static int
 cmd_cache_clear(struct aclient *c, const cJSON *req, cJSON **data,
     char **error)
 {
-	size_t	n = tts_clear(c->ad->srv->tts);
+	struct server	*srv = c->ad->srv;
+	const cJSON	*sh = cJSON_GetObjectItemCaseSensitive(req, "shared");
+	size_t		 n;
 
-	*data = cJSON_CreateObject();
-	cJSON_AddNumberToObject(*data, "removed", (double)n);
-	return 0;
+	if (sh != NULL && !cJSON_IsBool(sh) && !cJSON_IsNull(sh)) {
+		*error = xstrdup("'shared' must be true or false");
+		return -1;
+	}
+	if (cJSON_IsTrue(sh) && srv->shared == NULL) {
+		*error = xstrdup("no shared tier here: REDIS_URL is not set");
+		return -1;
+	}
+	n = tts_clear(srv->tts);
+	if (!cJSON_IsTrue(sh)) {
+		*data = cJSON_CreateObject();
+		cJSON_AddNumberToObject(*data, "removed", (double)n);
+		return 0;
+	}
+	/* This prefix's keys in Redis, by SCAN: answered when done. */
+	c->cleared = n;
+	if ((c->clearing = shared_clear(srv->shared, clear_done_cb, c,
+	    error)) == NULL) {
+		char	*why = *error;
+
+		*error = xasprintf("the memory cache was emptied (%zu "
+		    "entries) but not Redis: %s", n, why);
+		free(why);
+		return -1;
+	}
+	c->flags |= ACLIENT_WAITING;
+	return 1;
 }
 
 struct list_walk {
@@ -448,6 +520,7 @@ client_line(struct aclient *c, char *line, size_t len)
 	const char		*end;
 	char			*error = NULL;
 	size_t			 i;
+	int			 rc;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
 	    line[len - 1] == '\t'))
@@ -493,7 +566,9 @@ client_line(struct aclient *c, char *line, size_t len)
 		client_error(c, error);
 		goto out;
 	}
-	if (ac->fn(c, req, &data, &error) == 0) {
+	if ((rc = ac->fn(c, req, &data, &error)) == 1)
+		log_info("admin: client %u: %s: under way", c->id, ac->name);
+	else if (rc == 0) {
 		log_info("admin: client %u: %s: ok", c->id, ac->name);
 		client_ok(c, data);
 	} else {
@@ -523,7 +598,8 @@ client_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	while (!(c->flags & (ACLIENT_CLOSING | ACLIENT_PAUSED))) {
+	while (!(c->flags & (ACLIENT_CLOSING | ACLIENT_PAUSED |
+	    ACLIENT_WAITING))) {
 		if ((n = evbuffer_get_length(in)) == 0)
 			break;
 		p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_LF);
@@ -610,17 +686,25 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
+		if (c->flags & ACLIENT_WAITING) {
+			c->flags |= ACLIENT_EOF;	/* after the answer */
+			return;
+		}
 		/* The client is done sending: answer a last line that had
 		 * no newline, then close once the answers are out. */
 		client_read_cb(bev, c);
 		n = evbuffer_get_length(in);
 		if (n > 0 && !(c->flags & (ACLIENT_SKIPPING |
-		    ACLIENT_CLOSING | ACLIENT_PAUSED))) {
+		    ACLIENT_CLOSING | ACLIENT_PAUSED | ACLIENT_WAITING))) {
 			line = xmalloc(n + 1);
 			evbuffer_remove(in, line, n);
 			line[n] = '\0';
 			client_line(c, line, n);
 			free(line);
+		}
+		if (c->flags & ACLIENT_WAITING) {
+			c->flags |= ACLIENT_EOF;
+			return;
 		}
 		log_debug("admin: client %u: closed", c->id);
 		client_close(c);

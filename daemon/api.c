@@ -10,6 +10,7 @@
 #include "config.h"
 #include "proxy.h"
 #include "server.h"
+#include "shared.h"
 #include "tts.h"
 #include "util.h"
 
@@ -68,6 +69,9 @@ api_health(struct hreq *h)
 		    tts_endpoints_json(srv->tts));
 		cJSON_AddItemToObject(root, "cache", tts_cache_json(srv->tts));
 	}
+	/* Redis is an accelerator: its state shows, it never makes 503. */
+	if (srv->shared != NULL)
+		cJSON_AddItemToObject(root, "shared", shared_json(srv->shared));
 	http_json(h, srv->stopping || !usable ? 503 : 200, root);
 	cJSON_Delete(root);
 }

@@ -22,6 +22,7 @@
 #include "sched.h"
 #include "segment.h"
 #include "server.h"
+#include "shared.h"
 #include "split.h"
 #include "tts.h"
 #include "ttsmap.h"
@@ -1088,7 +1089,8 @@ audio_speech(struct hreq *h)
 			    d, len, unpin_cb, held);
 			goto out;
 		}
-		label = how == TTS_INFLIGHT ? "inflight" : "miss";
+		label = how == TTS_INFLIGHT ? "inflight" : how == TTS_SHARED ?
+		    "shared" : "miss";
 		as = as_new(h, &p, label);
 		as->wav = 0;	/* one backend answer: sent as it is */
 		as->ents = xcalloc(1, sizeof *as->ents);
@@ -1340,6 +1342,8 @@ audio_cache_stats(struct hreq *h)
 	for (i = 0; i < SERVED_KINDS; i++)
 		cJSON_AddNumberToObject(served, served_names[i],
 		    (double)h->srv->served[i]);
+	if (h->srv->shared != NULL)
+		cJSON_AddItemToObject(j, "shared", shared_json(h->srv->shared));
 	http_json(h, 200, j);
 	cJSON_Delete(j);
 }

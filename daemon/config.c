@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "shared.h"
 #include "ttsmap.h"
 #include "util.h"
 
@@ -92,7 +93,7 @@ static const struct copt copts[] = {
 	{ "MAX_BODY_BYTES", CT_SIZE, O(max_body_bytes), 1024, 0, "4M", 0, "SIZE",
 	  "largest request body accepted" },
 	{ "REDIS_URL", CT_STR, O(redis_url), 0, 0, NULL, CF_URLKEY, "URL",
-	  "shared cache tier (not yet used)" },
+	  "Redis shared by several instances: redis://[:pw@]host[:port][/db] or unix:///path[?db=N]" },
 	{ "REDIS_PREFIX", CT_STR, O(redis_prefix), 0, 0, "ttsaccel:", 0, "PREFIX",
 	  "namespace of the shared cache's keys" },
 };
@@ -387,11 +388,14 @@ config_usage(FILE *f)
 }
 
 /* Split API_KEYS, resolve defaults and check what spans several keys. */
+static char	*mask_url(const char *);
+
 static int
 finish(struct config *cf, char **envp, char **cause)
 {
+	struct shared_url su;
 	const char	*src;
-	char		*copy, *tok, *save, *s, *why;
+	char		*copy, *tok, *save, *s, *why, *masked;
 	size_t		 n;
 
 	if (cf->upstream_url != NULL) {
@@ -464,6 +468,25 @@ finish(struct config *cf, char **envp, char **cause)
 	    strcmp(cf->tts_default_format, "pcm") != 0) {
 		*cause = xasprintf("TTS_DEFAULT_FORMAT: '%s' is not one of "
 		    "mp3, opus, aac, flac, wav, pcm", cf->tts_default_format);
+		return -1;
+	}
+	if (cf->redis_url != NULL && *cf->redis_url == '\0') {
+		free(cf->redis_url);
+		cf->redis_url = NULL;
+	}
+	if (cf->redis_url != NULL) {
+		if (shared_url_parse(cf->redis_url, &su, &why) != 0) {
+			masked = mask_url(cf->redis_url);
+			*cause = xasprintf("REDIS_URL: '%s': %s", masked, why);
+			free(masked);
+			free(why);
+			return -1;
+		}
+		shared_url_clear(&su);
+	}
+	if (cf->redis_prefix == NULL || *cf->redis_prefix == '\0' ||
+	    strlen(cf->redis_prefix) > 128) {
+		*cause = xstrdup("REDIS_PREFIX: must be 1 to 128 characters");
 		return -1;
 	}
 	if ((cf->model_map = ttsmap_parse(cf->tts_model_map, &why)) == NULL) {
@@ -641,9 +664,10 @@ mask_url(const char *in)
 	if (scheme == NULL || at == NULL || at < scheme)
 		return copy;
 	colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-	if (colon == NULL)
-		colon = scheme + 2;
-	out = xasprintf("%.*s:****%s", (int)(colon - s), s, at);
+	if (colon == NULL)	/* scheme://password@host */
+		out = xasprintf("%.*s****%s", (int)(scheme + 3 - s), s, at);
+	else
+		out = xasprintf("%.*s:****%s", (int)(colon - s), s, at);
 	free(copy);
 	return out;
 }

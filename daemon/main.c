@@ -16,6 +16,7 @@
 #include "prefetch.h"
 #include "reply.h"
 #include "server.h"
+#include "shared.h"
 #include "split.h"
 #include "tts.h"
 #include "util.h"
@@ -57,6 +58,10 @@ main_reload(struct server *srv, char **cause)
 	if (!main_same(cf->host, old->host) || cf->port != old->port)
 		log_warn("reload: the listen address changed; it takes effect "
 		    "at the next start");
+	if (!main_same(cf->redis_url, old->redis_url) ||
+	    !main_same(cf->redis_prefix, old->redis_prefix))
+		log_warn("reload: REDIS_URL or REDIS_PREFIX changed; it takes "
+		    "effect at the next start");
 	if (!main_same(cf->socket_path, old->socket_path))
 		log_warn("reload: TTSACCEL_SOCKET changed; it takes effect at "
 		    "the next start");
@@ -188,6 +193,13 @@ main(int argc, char **argv)
 		fatalx("event_base_new failed");
 	srv.fetch = fetch_new(srv.base);
 	log_buffer(srv.base);
+	if (cf->redis_url != NULL &&
+	    (srv.shared = shared_new(&srv, &cause)) == NULL) {
+		fprintf(stderr, "ttsaccel: REDIS_URL: %s\n", cause);
+		free(cause);
+		rc = 1;
+		goto out;
+	}
 	if ((srv.tts = tts_new(&srv, &cause)) == NULL) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
 		free(cause);
@@ -229,6 +241,7 @@ out:
 		evhttp_free(srv.http);
 	replies_free(srv.replies);
 	tts_free(srv.tts);
+	shared_free(srv.shared);
 	fetch_free(srv.fetch);
 	if (srv.stop_timer != NULL)
 		event_free(srv.stop_timer);

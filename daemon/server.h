@@ -17,7 +17,9 @@ struct evhttp_bound_socket;
 struct evhttp_request;
 struct evbuffer;
 struct fetch;
+struct mirrors;
 struct replies;
+struct shared;
 struct tts;
 
 /* The one daemon context, passed explicitly. */
@@ -29,6 +31,9 @@ struct server {
 	struct fetch			*fetch;
 	struct tts			*tts;
 	struct replies			*replies;
+	struct shared			*shared;	/* REDIS_URL set */
+	struct mirrors			*mirrors;	/* other instances'
+							   replies */
 	struct event			*stop_timer;
 	int				 stopping;
 	size_t				 nstreams;	/* replies in progress */

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "sched.h"
 #include "server.h"
+#include "shared.h"
 #include "tts.h"
 #include "util.h"
 
@@ -45,6 +46,10 @@ struct synth {
 	struct endpoint		*ep;
 	struct backend_call	*call;
 	struct tts_waiter	*waiters;
+	struct shared_key	*sk;		/* asked of the shared tier */
+	int			 mirror;	/* ours for the cluster */
+	int			 cls;		/* for a submit after asking */
+	unsigned		 index;
 	size_t			 appended;	/* bytes of this attempt */
 	uint64_t		 t_queued, t_started;
 	char			 epname[256];
@@ -170,6 +175,8 @@ synth_free(struct synth *s)
 		s->tts->synths = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
+	shared_cancel(s->sk);
+	s->sk = NULL;
 	/* Waiters still here are detached; their owners free them. */
 	while ((w = s->waiters) != NULL) {
 		s->waiters = w->next;
@@ -226,6 +233,20 @@ synth_event(struct synth *s, const char *type, const char *err)
 	server_emit(srv, type, o);
 }
 
+/* Our synthesis for the cluster has ended: store it, let the lock go. */
+static void
+mirror_end(struct synth *s, int ok)
+{
+	const unsigned char	*d;
+	size_t			 len;
+
+	if (s->sk == NULL)
+		return;
+	d = cache_data(s->e, &len);
+	shared_end(s->sk, ok, d, len);
+	s->sk = NULL;
+}
+
 static void
 synth_data_cb(void *arg, const void *data, size_t len)
 {
@@ -233,6 +254,8 @@ synth_data_cb(void *arg, const void *data, size_t len)
 
 	s->appended += len;
 	cache_append(s->tts->cache, s->e, data, len);
+	if (s->sk != NULL)
+		shared_chunk(s->sk, data, len);
 	notify(s);
 }
 
@@ -261,6 +284,7 @@ synth_done_cb(void *arg, int ok, const char *why)
 		    s->appended, s->epname, (double)lat / 1000.0);
 		s->job = NULL;
 		synth_event(s, "segment.done", NULL);
+		mirror_end(s, 1);
 		synth_end(s, 1);
 		kick(tts);
 		return;
@@ -277,6 +301,7 @@ synth_done_cb(void *arg, int ok, const char *why)
 	s->job = NULL;
 	tts->failures++;
 	synth_event(s, "segment.failed", s->err);
+	mirror_end(s, 0);
 	synth_end(s, 0);
 	kick(tts);
 }
@@ -322,6 +347,57 @@ kick(struct tts *tts)
 	event_active(tts->kick, EV_TIMEOUT, 0);
 }
 
+/* What the shared tier says about a synthesis' key. */
+static void
+shared_cb(void *arg, int ev, const void *data, size_t len)
+{
+	struct synth	*s = arg;
+	struct tts	*tts = s->tts;
+
+	switch (ev) {
+	case SHARED_HIT:
+		s->sk = NULL;
+		snprintf(s->epname, sizeof s->epname, "shared");
+		cache_append(tts->cache, s->e, data, len);
+		s->appended = len;
+		synth_end(s, 1);
+		break;
+	case SHARED_WON:
+		/* Ours to synthesise; the bytes are mirrored as they come. */
+		s->mirror = 1;
+		s->job = sched_submit(tts->sched, s->cls, s->index, now_usec(),
+		    s);
+		kick(tts);
+		break;
+	case SHARED_DATA:
+		if (s->epname[0] == '\0')
+			snprintf(s->epname, sizeof s->epname, "shared");
+		s->appended += len;
+		cache_append(tts->cache, s->e, data, len);
+		notify(s);
+		break;
+	case SHARED_DONE:
+		s->sk = NULL;
+		synth_end(s, 1);
+		break;
+	case SHARED_FAILED:
+		s->sk = NULL;
+		snprintf(s->err, sizeof s->err, "shared: %.*s", (int)len,
+		    (const char *)data);
+		tts->failures++;
+		synth_event(s, "segment.failed", s->err);
+		synth_end(s, 0);
+		break;
+	case SHARED_LOCAL:
+		/* The tier cannot help: synthesised here alone. */
+		s->sk = NULL;
+		s->job = sched_submit(tts->sched, s->cls, s->index, now_usec(),
+		    s);
+		kick(tts);
+		break;
+	}
+}
+
 struct cache_entry *
 tts_obtain(struct tts *tts, const struct tts_params *p, const char *text,
     int cls, unsigned index, int *how)
@@ -341,6 +417,8 @@ tts_obtain(struct tts *tts, const struct tts_params *p, const char *text,
 		if (s != NULL && s->job != NULL && s->call == NULL &&
 		    cls == SCHED_ONDEMAND)
 			sched_promote(tts->sched, s->job);
+		if (s != NULL && s->job == NULL && cls == SCHED_ONDEMAND)
+			s->cls = cls;	/* if it is queued after asking */
 		return e;
 	}
 	if (tts->neps == 0) {
@@ -349,7 +427,6 @@ tts_obtain(struct tts *tts, const struct tts_params *p, const char *text,
 		return NULL;
 	}
 	e = cache_put(tts->cache, key, strlen(key), text, now);
-	free(key);
 	s = xcalloc(1, sizeof *s);
 	s->tts = tts;
 	s->e = e;
@@ -366,8 +443,17 @@ tts_obtain(struct tts *tts, const struct tts_params *p, const char *text,
 		tts->synths->prev = s;
 	tts->synths = s;
 	cache_set_user(e, s);
-	s->job = sched_submit(tts->sched, cls, index, now, s);
 	cache_pin(e);			/* the caller's pin */
+	s->cls = cls;
+	s->index = index;
+	/* Several instances: the shared tier first. */
+	s->sk = shared_obtain(tts->srv->shared, key, shared_cb, s);
+	free(key);
+	if (s->sk != NULL) {
+		*how = TTS_SHARED;
+		return e;
+	}
+	s->job = sched_submit(tts->sched, cls, index, now, s);
 	*how = TTS_MISS;
 	kick(tts);
 	return e;
@@ -503,6 +589,8 @@ tts_metrics(struct tts *tts, struct evbuffer *b)
 	size_t			 hlen = 0;
 	size_t			 i;
 
+	if (tts->srv->shared != NULL)
+		shared_metrics(tts->srv->shared, b);
 	cache_get_stats(tts->cache, &st);
 	evbuffer_add_printf(b,
 	    "# HELP ttsaccel_cache_entries Audio entries in the cache.\n"

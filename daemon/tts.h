@@ -19,6 +19,9 @@ struct tts_waiter;
 #define TTS_HIT		0	/* complete in the cache */
 #define TTS_INFLIGHT	1	/* being synthesised already */
 #define TTS_MISS	2	/* a new synthesis was queued */
+#define TTS_SHARED	3	/* asked of the shared tier: Redis's copy,
+				   another instance's synthesis streamed, or
+				   a new one here */
 
 /* Build the endpoints from the configuration; NULL with *cause. */
 struct tts *tts_new(struct server *, char **);

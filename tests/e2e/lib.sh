@@ -81,18 +81,27 @@ start_upstream() {
 # start_daemon [ARGS...]: the real daemon on a free port -> $PORT, $URL.
 # Environment given before the call (VAR=x start_daemon) reaches it.
 # With TTSACCEL_VALGRIND=1 it runs under valgrind and fails on leaks.
+# Several at once: DAEMON_NAME=b start_daemon logs to $T/b.log, listens
+# on its own admin socket $T/b.sock and valgrind log (the default name,
+# daemon, keeps $T/daemon.log, $T/admin.sock and $T/valgrind.log).
 start_daemon() {
+	local name=${DAEMON_NAME:-daemon}
+	local vlog=$T/valgrind.log
 	SOCK=$T/admin.sock
+	if [ "$name" != daemon ]; then
+		SOCK=$T/$name.sock
+		vlog=$T/valgrind-$name.log
+	fi
 	local wrap=() attempt i
 	if [ -n "${TTSACCEL_VALGRIND:-}" ]; then
 		wrap=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
 		    --errors-for-leak-kinds=definite,indirect --error-exitcode=99
-		    --log-file="$T/valgrind.log")
+		    --log-file="$vlog")
 	fi
 	# A port picked free may be taken before the daemon binds it: retry.
 	for attempt in 1 2 3; do
 		PORT=$(free_port)
-		spawn daemon env TTSACCEL_SOCKET="$SOCK" "${wrap[@]}" "$TTSACCEL" \
+		spawn "$name" env TTSACCEL_SOCKET="$SOCK" "${wrap[@]}" "$TTSACCEL" \
 		    --host 127.0.0.1 --port "$PORT" "$@"
 		DAEMON_PID=$LAST_PID
 		URL=http://127.0.0.1:$PORT
@@ -102,25 +111,56 @@ start_daemon() {
 			sleep 0.05
 		done
 		kill -0 "$DAEMON_PID" 2>/dev/null && break
-		grep -q 'cannot listen' "$T/daemon.log" || break
+		grep -q 'cannot listen' "$T/$name.log" || break
 	done
 	echo "the daemon did not start listening (attempt $attempt); its log:" >&2
-	cat "$T/daemon.log" >&2
+	cat "$T/$name.log" >&2
 	fails=$((fails + 1))
 	return 1
 }
 
-# stop_daemon: SIGTERM, wait, and check the exit status (and valgrind's).
+# stop_daemon [PID [NAME]]: SIGTERM, wait, and check the exit status (and
+# valgrind's); by default the last daemon started.
 stop_daemon() {
-	kill -TERM "$DAEMON_PID" 2>/dev/null
+	local pid=${1:-$DAEMON_PID} name=${2:-daemon}
+	local vlog=$T/valgrind.log
+	[ "$name" != daemon ] && vlog=$T/valgrind-$name.log
+	kill -TERM "$pid" 2>/dev/null
 	local rc=0
-	wait "$DAEMON_PID" || rc=$?
+	wait "$pid" || rc=$?
 	if [ "$rc" -ne 0 ]; then
-		echo "daemon exited with status $rc" >&2
-		[ -f "$T/valgrind.log" ] && cat "$T/valgrind.log" >&2
+		echo "daemon $name exited with status $rc" >&2
+		[ -f "$vlog" ] && cat "$vlog" >&2
 		fails=$((fails + 1))
 		return 1
 	fi
+	return 0
+}
+
+# start_redis [PORT]: a real redis-server on 127.0.0.1 (a free port, or
+# PORT again after stop_redis) -> $REDIS_PORT, $REDIS_PID, $REDIS_URL;
+# no persistence; stopped by PID.
+start_redis() {
+	local i
+	REDIS_PORT=${1:-$(free_port)}
+	spawn "redis-$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+	    --save '' --appendonly no --daemonize no
+	REDIS_PID=$LAST_PID
+	REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+	for i in $(seq 200); do
+		redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
+		kill -0 "$REDIS_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "redis-server did not start on $REDIS_PORT" >&2
+	fails=$((fails + 1))
+	return 1
+}
+
+# stop_redis: stop it (SIGTERM, by PID) and wait for it.
+stop_redis() {
+	kill -TERM "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
 	return 0
 }
 

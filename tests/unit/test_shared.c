@@ -1,0 +1,124 @@
+/*
+ * Unit tests for the shared tier's pure parts: REDIS_URL taken apart
+ * (passwords, users, IPv6, databases, Unix sockets, errors), and the
+ * audio envelope (round trip; any other value, another key's, a cut or
+ * a longer one refused).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "sha256.h"
+#include "shared.h"
+
+static void
+url_ok(const char *url, const char *host, int port, const char *path,
+    const char *user, const char *pw, int db)
+{
+	struct shared_url	 u;
+	char			*cause = NULL;
+
+	CHECK_INT(shared_url_parse(url, &u, &cause), 0);
+	if (cause != NULL) {
+		fprintf(stderr, "  %s: %s\n", url, cause);
+		free(cause);
+		return;
+	}
+	if (host != NULL)
+		CHECK_STR(u.host, host);
+	else
+		CHECK(u.host == NULL);
+	CHECK_INT(u.port, port);
+	if (path != NULL)
+		CHECK_STR(u.path, path);
+	else
+		CHECK(u.path == NULL);
+	if (user != NULL)
+		CHECK_STR(u.user, user);
+	else
+		CHECK(u.user == NULL);
+	if (pw != NULL)
+		CHECK_STR(u.password, pw);
+	else
+		CHECK(u.password == NULL);
+	CHECK_INT(u.db, db);
+	shared_url_clear(&u);
+}
+
+static void
+url_bad(const char *url)
+{
+	struct shared_url	 u;
+	char			*cause = NULL;
+
+	CHECK_INT(shared_url_parse(url, &u, &cause), -1);
+	CHECK(cause != NULL && *cause != '\0');
+	free(cause);
+}
+
+int
+main(void)
+{
+	unsigned char	 d[SHA256_LEN], d2[SHA256_LEN], *env;
+	const unsigned char *data;
+	const char	*audio = "RIFF....WAVEfmt some audio bytes";
+	size_t		 len, alen = strlen(audio), i;
+
+	url_ok("redis://127.0.0.1", "127.0.0.1", 6379, NULL, NULL, NULL, 0);
+	url_ok("redis://localhost:6380/2", "localhost", 6380, NULL, NULL,
+	    NULL, 2);
+	url_ok("redis://:s3cret@h:1", "h", 1, NULL, NULL, "s3cret", 0);
+	url_ok("redis://app:p%40ss@h/3", "h", 6379, NULL, "app", "p@ss", 3);
+	url_ok("redis://pw@h", "h", 6379, NULL, NULL, "pw", 0);
+	url_ok("redis://:a@b@h", "h", 6379, NULL, NULL, "a@b", 0);
+	url_ok("redis://[::1]:7000/1", "::1", 7000, NULL, NULL, NULL, 1);
+	url_ok("redis://h/", "h", 6379, NULL, NULL, NULL, 0);
+	url_ok("unix:///run/redis/redis.sock", NULL, 6379,
+	    "/run/redis/redis.sock", NULL, NULL, 0);
+	url_ok("unix:///tmp/r.sock?db=5", NULL, 6379, "/tmp/r.sock", NULL,
+	    NULL, 5);
+	url_bad("rediss://h");
+	url_bad("http://h");
+	url_bad("redis://");
+	url_bad("redis://:pw@");
+	url_bad("redis://h:0");
+	url_bad("redis://h:65536");
+	url_bad("redis://h:x");
+	url_bad("redis://h/x");
+	url_bad("redis://h/-1");
+	url_bad("redis://[::1");
+	url_bad("unix://relative.sock");
+	url_bad("unix:///tmp/r.sock?database=1");
+
+	sha256("v1\x1fkey", 6, d);
+	sha256("v1\x1fother", 8, d2);
+	env = malloc(SHARED_ENV_HDR + alen + 1);
+	shared_env_pack(env, d, audio, alen);
+	CHECK_INT(shared_env_parse(env, SHARED_ENV_HDR + alen, d, &data,
+	    &len), 0);
+	CHECK_INT(len, alen);
+	CHECK(data == env + SHARED_ENV_HDR);
+	CHECK(memcmp(data, audio, alen) == 0);
+	/* Another key's audio is not this key's. */
+	CHECK_INT(shared_env_parse(env, SHARED_ENV_HDR + alen, d2, &data,
+	    &len), -1);
+	/* Cut anywhere, or with a tail: refused. */
+	for (i = 0; i < SHARED_ENV_HDR + alen; i++)
+		CHECK_INT(shared_env_parse(env, i, d, &data, &len), -1);
+	env[SHARED_ENV_HDR + alen] = 'x';
+	CHECK_INT(shared_env_parse(env, SHARED_ENV_HDR + alen + 1, d, &data,
+	    &len), -1);
+	/* Any byte of the header changed: refused. */
+	for (i = 0; i < SHARED_ENV_HDR; i++) {
+		env[i] ^= 0x20;
+		CHECK_INT(shared_env_parse(env, SHARED_ENV_HDR + alen, d,
+		    &data, &len), -1);
+		env[i] ^= 0x20;
+	}
+	CHECK_INT(shared_env_parse("not audio", 9, d, &data, &len), -1);
+	/* Empty audio is never stored, so never found. */
+	shared_env_pack(env, d, "", 0);
+	CHECK_INT(shared_env_parse(env, SHARED_ENV_HDR, d, &data, &len), -1);
+	free(env);
+	return CHECK_DONE();
+}
