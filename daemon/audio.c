@@ -18,6 +18,7 @@
 #include "config.h"
 #include "convert.h"
 #include "log.h"
+#include "mirror.h"
 #include "reply.h"
 #include "sched.h"
 #include "segment.h"
@@ -1214,20 +1215,53 @@ rc_start(struct hreq *h, struct reply *r, const char *format)
 	rc_check(rc);
 }
 
+static void	audio_reply_serve(struct hreq *, struct reply *, int);
+
+/* A reply not known here, asked of the shared tier. */
+struct rwait {
+	struct hreq			*h;
+	struct evhttp_connection	*evcon;
+	struct mirror_wait		*mw;
+	int				 segments;
+	char				 id[64];
+};
+
+static void
+rwait_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct rwait	*rw = arg;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	mirror_wait_cancel(rw->mw);
+	rw->h->note = "client-closed";
+	http_done(rw->h);
+	free(rw);
+}
+
+static void
+rwait_found_cb(void *arg, struct reply *r)
+{
+	struct rwait	*rw = arg;
+
+	evhttp_connection_set_closecb(rw->evcon, NULL, NULL);
+	if (r == NULL)
+		http_error(rw->h, 404, "invalid_request_error",
+		    "reply_not_found", "No reply '%s' here (it may have "
+		    "expired).", rw->id);
+	else
+		audio_reply_serve(rw->h, r, rw->segments);
+	free(rw);
+}
+
 void
 audio_reply(struct hreq *h, const char *rest)
 {
 	struct server		*srv = h->srv;
 	struct reply		*r;
-	struct astream		*as;
-	struct tts_params	 p;
-	const struct evhttp_uri	*uri;
-	struct evkeyvalq	 q;
-	const char		*fmt;
+	struct rwait		*rw;
 	char			 id[64];
 	size_t			 n;
 	int			 segments = 0;
-	cJSON			*j;
 
 	if (http_auth(h) != 0)
 		return;
@@ -1248,10 +1282,38 @@ audio_reply(struct hreq *h, const char *rest)
 	}
 	if (srv->replies == NULL || (r = reply_find(srv->replies, id)) ==
 	    NULL) {
+		/* Several instances: perhaps another one's. */
+		rw = xcalloc(1, sizeof *rw);
+		rw->h = h;
+		rw->evcon = evhttp_request_get_connection(h->req);
+		rw->segments = segments;
+		snprintf(rw->id, sizeof rw->id, "%s", id);
+		if (srv->replies != NULL && (rw->mw = mirror_find(srv->mirrors,
+		    id, rwait_found_cb, rw)) != NULL) {
+			evhttp_connection_set_closecb(rw->evcon,
+			    rwait_close_cb, rw);
+			return;
+		}
+		free(rw);
 		http_error(h, 404, "invalid_request_error", "reply_not_found",
 		    "No reply '%s' here (it may have expired).", id);
 		return;
 	}
+	audio_reply_serve(h, r, segments);
+}
+
+/* Serve a reply found (here, or copied from another instance). */
+static void
+audio_reply_serve(struct hreq *h, struct reply *r, int segments)
+{
+	struct server		*srv = h->srv;
+	struct astream		*as;
+	struct tts_params	 p;
+	const struct evhttp_uri	*uri;
+	struct evkeyvalq	 q;
+	const char		*fmt;
+	cJSON			*j;
+
 	if (segments) {
 		j = reply_segments_json(r);
 		http_json(h, 200, j);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "fetch.h"
 #include "log.h"
+#include "mirror.h"
 #include "prefetch.h"
 #include "reply.h"
 #include "server.h"
@@ -208,6 +209,8 @@ main(int argc, char **argv)
 	}
 	srv.replies = replies_new(&srv, srv.tts, 1000,
 	    (uint64_t)cf->cache_ttl * 1000000);
+	if (srv.shared != NULL)
+		srv.mirrors = mirrors_new(&srv);
 	prefetch_init(&srv);
 	if (server_listen(&srv, &cause) != 0) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
@@ -239,6 +242,7 @@ out:
 	admin_free(admin);
 	if (srv.http != NULL)
 		evhttp_free(srv.http);
+	mirrors_free(srv.mirrors);
 	replies_free(srv.replies);
 	tts_free(srv.tts);
 	shared_free(srv.shared);

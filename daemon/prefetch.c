@@ -18,6 +18,7 @@
 #include "reply.h"
 #include "segment.h"
 #include "server.h"
+#include "shared.h"
 #include "split.h"
 #include "tts.h"
 #include "ttsmap.h"
@@ -61,8 +62,31 @@ drain(struct pf *pf, struct evbuffer *events)
 			hist_observe(&pf->srv->h_first_segment,
 			    now_usec() - pf->t0);
 		reply_add(pf->reply, s);
+		shared_reply_segment(pf->srv->shared, reply_id(pf->reply), s);
 		free(s);
 	}
+}
+
+/* Several instances: the reply is published for the others (mirror.c). */
+static void
+publish(struct server *srv, const char *id, const struct tts_params *p)
+{
+	cJSON	*o;
+	char	*s;
+
+	if (srv->shared == NULL)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "model", p->model);
+	cJSON_AddStringToObject(o, "voice", p->voice);
+	cJSON_AddStringToObject(o, "format", p->format);
+	cJSON_AddNumberToObject(o, "speed", p->speed);
+	if (p->instructions != NULL)
+		cJSON_AddStringToObject(o, "instructions", p->instructions);
+	s = cJSON_PrintUnformatted(o);
+	shared_reply_begin(srv->shared, id, s);
+	cJSON_free(s);
+	cJSON_Delete(o);
 }
 
 static void *
@@ -87,6 +111,7 @@ reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 	p.speed = t->speed > 0 ? t->speed : 1.0;
 	p.instructions = NULL;
 	pf->reply = reply_new(srv->replies, id, &p);
+	publish(srv, id, &p);
 	split_opts(cf, &o);
 	pf->seg = segment_new(&o);
 	return pf;
@@ -112,6 +137,7 @@ reply_end(void *arg, int ok, struct evbuffer *events)
 	log_debug("%s reply %s: %zu segment(s)", reply_id(pf->reply),
 	    ok ? "complete" : "cut short", reply_nsegs(pf->reply));
 	reply_finish(pf->reply, ok);
+	shared_reply_end(pf->srv->shared, reply_id(pf->reply), ok);
 	segment_free(pf->seg);
 	free(pf);
 }

@@ -1,0 +1,240 @@
+/*
+ * mirror: replies another instance serves, followed through the shared
+ * tier.  The instance that serves a chat publishes its reply (prefetch.c):
+ * its parameters, each segment's text as it is cut, and its end.  Another
+ * instance asked for that reply builds a local copy from what was
+ * published and follows what comes; each segment is obtained like any
+ * (tts_obtain), so it is a hit, or the holder's synthesis streamed, or a
+ * new one, and the whole reply is served from the same segments, in order.
+ */
+#include <cjson/cJSON.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "log.h"
+#include "mirror.h"
+#include "reply.h"
+#include "server.h"
+#include "shared.h"
+#include "util.h"
+
+struct mirror_wait {
+	struct mirror		*m;
+	void			(*cb)(void *, struct reply *);
+	void			*arg;
+	struct mirror_wait	*next, *prev;
+};
+
+struct mirror {
+	struct mirrors		*ms;
+	char			 id[64];
+	struct reply		*r;
+	struct shared_follow	*f;
+	int			 caught;	/* the askers were answered */
+	struct mirror_wait	*waits;
+	struct mirror		*next, *prev;
+};
+
+struct mirrors {
+	struct server		*srv;
+	struct mirror		*head;
+};
+
+struct mirrors *
+mirrors_new(struct server *srv)
+{
+	struct mirrors	*ms;
+
+	ms = xcalloc(1, sizeof *ms);
+	ms->srv = srv;
+	return ms;
+}
+
+static void
+wait_unlink(struct mirror_wait *w)
+{
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		w->m->waits = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+}
+
+static void
+mirror_free(struct mirror *m)
+{
+	struct mirror_wait	*w;
+
+	shared_unfollow(m->f);
+	while ((w = m->waits) != NULL) {
+		wait_unlink(w);
+		free(w);
+	}
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		m->ms->head = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	free(m);
+}
+
+void
+mirrors_free(struct mirrors *ms)
+{
+	if (ms == NULL)
+		return;
+	while (ms->head != NULL)
+		mirror_free(ms->head);
+	free(ms);
+}
+
+/* Tell everyone waiting (each wait is gone after its callback). */
+static void
+answer(struct mirror *m, struct reply *r)
+{
+	struct mirror_wait	*w;
+
+	m->caught = 1;
+	while ((w = m->waits) != NULL) {
+		wait_unlink(w);
+		w->cb(w->arg, r);
+		free(w);
+	}
+}
+
+/* The published parameters; -1 if they are not ours. */
+static int
+params_of(const char *json, size_t len, struct tts_params *p, cJSON **root)
+{
+	const cJSON	*it;
+
+	if ((*root = cJSON_ParseWithLength(json, len)) == NULL)
+		return -1;
+	p->model = cJSON_GetStringValue(cJSON_GetObjectItem(*root, "model"));
+	p->voice = cJSON_GetStringValue(cJSON_GetObjectItem(*root, "voice"));
+	p->format = cJSON_GetStringValue(cJSON_GetObjectItem(*root, "format"));
+	p->instructions = cJSON_GetStringValue(cJSON_GetObjectItem(*root,
+	    "instructions"));
+	it = cJSON_GetObjectItem(*root, "speed");
+	if (p->model == NULL || p->voice == NULL || p->format == NULL ||
+	    !cJSON_IsNumber(it) || it->valuedouble < 0.25 ||
+	    it->valuedouble > 4.0) {
+		cJSON_Delete(*root);
+		*root = NULL;
+		return -1;
+	}
+	p->speed = it->valuedouble;
+	return 0;
+}
+
+static void
+follow_cb(void *arg, int ev, const char *val, size_t len)
+{
+	struct mirror		*m = arg;
+	struct replies		*rs = m->ms->srv->replies;
+	struct tts_params	 p;
+	cJSON			*root;
+
+	switch (ev) {
+	case SHARED_R_PARAMS:
+		if (m->r != NULL)
+			break;
+		if ((m->r = reply_find(rs, m->id)) != NULL) {
+			/* Made here meanwhile: that one is served. */
+			shared_unfollow(m->f);
+			m->f = NULL;
+			answer(m, m->r);
+			mirror_free(m);
+			return;
+		}
+		if (params_of(val, len, &p, &root) != 0) {
+			log_warn("shared: reply %s: parameters not understood",
+			    m->id);
+			break;
+		}
+		m->r = reply_new(rs, m->id, &p);
+		cJSON_Delete(root);
+		log_debug("shared: reply %s followed from another instance",
+		    m->id);
+		break;
+	case SHARED_R_SEG:
+		if (m->r != NULL)
+			reply_add(m->r, val);
+		break;
+	case SHARED_R_CAUGHT:
+		answer(m, m->r);
+		break;
+	case SHARED_R_END:
+		m->f = NULL;
+		if (m->r != NULL)
+			reply_finish(m->r, strcmp(val, "ok") == 0);
+		if (!m->caught)
+			answer(m, m->r);
+		mirror_free(m);
+		break;
+	case SHARED_R_NONE:
+	case SHARED_R_ERROR:
+		m->f = NULL;
+		if (ev == SHARED_R_ERROR)
+			log_info("shared: reply %s: %s", m->id, val != NULL ?
+			    val : "not found");
+		if (m->r != NULL)
+			reply_finish(m->r, 0);
+		if (!m->caught)
+			answer(m, m->r);
+		mirror_free(m);
+		break;
+	}
+}
+
+struct mirror_wait *
+mirror_find(struct mirrors *ms, const char *id,
+    void (*cb)(void *, struct reply *), void *arg)
+{
+	struct mirror		*m;
+	struct mirror_wait	*w;
+
+	if (ms == NULL || ms->srv->shared == NULL ||
+	    !shared_up(ms->srv->shared) || strlen(id) >= sizeof m->id)
+		return NULL;
+	for (m = ms->head; m != NULL; m = m->next)
+		if (!m->caught && strcmp(m->id, id) == 0)
+			break;
+	if (m == NULL) {
+		m = xcalloc(1, sizeof *m);
+		m->ms = ms;
+		snprintf(m->id, sizeof m->id, "%s", id);
+		m->next = ms->head;
+		if (ms->head != NULL)
+			ms->head->prev = m;
+		ms->head = m;
+		if ((m->f = shared_reply_follow(ms->srv->shared, id, follow_cb,
+		    m)) == NULL) {
+			mirror_free(m);
+			return NULL;
+		}
+	}
+	w = xcalloc(1, sizeof *w);
+	w->m = m;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = m->waits;
+	if (m->waits != NULL)
+		m->waits->prev = w;
+	m->waits = w;
+	return w;
+}
+
+void
+mirror_wait_cancel(struct mirror_wait *w)
+{
+	if (w == NULL)
+		return;
+	wait_unlink(w);
+	free(w);
+}

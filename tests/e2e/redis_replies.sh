@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Several instances, one Redis: a chat served by instance A, and its whole
+# reply (/v1/audio/replies/{id}), its /segments and its sentences asked of
+# B and C — finished, or still streaming — served from the same segments,
+# each synthesised once for the cluster.
+. "$(dirname "$0")/lib.sh"
+
+command -v redis-server >/dev/null || { echo "redis-server is not installed"; exit 1; }
+K=(-H 'Authorization: Bearer sk-test')
+jobs_=()
+
+wait_for() {  # wait_for SECONDS CMD...
+	local n=$(( $1 * 10 )) i
+	shift
+	for i in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+chat() {  # chat URL TEXT -> the reply id (headers in $T/chat.h)
+	curl -sS -m 30 "${K[@]}" -D "$T/chat.h" -o "$T/chat.out" \
+	    -d "$(jq -cn --arg t "ECHO:$2" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" \
+	    "$1/v1/chat/completions"
+	tr -d '\r' <"$T/chat.h" | sed -n 's/^X-TTS-Reply-Id: //p'
+}
+speech() {  # speech URL TEXT OUT -> "STATUS CACHE"
+	curl -sS -m 30 "${K[@]}" -D "$T/h.$$" -o "$3" -w '%{http_code}' \
+	    -d "$(jq -cn --arg t "$2" '{input:$t}')" "$1/v1/audio/speech" >"$T/code.$$"
+	printf '%s %s' "$(cat "$T/code.$$")" "$(tr -d '\r' <"$T/h.$$" | sed -n 's/^X-TTS-Cache: //p')"
+}
+nsynth() { jq -r 'select(.path=="/v1/audio/speech") | .body.input' "$T/tts-r.jsonl" 2>/dev/null | grep -cxF "$1"; }
+nall() { grep -c '"path":"/v1/audio/speech"' "$T/tts-r.jsonl" 2>/dev/null || echo 0; }
+samples() { sox "$1" -t raw - 2>/dev/null | md5sum | cut -d' ' -f1; }
+
+start_redis
+start_upstream --delay-ms 5
+start_tts r --latency-ms 200 --chunks 3 --chunk-delay-ms 50
+declare -A U P
+for n in a b c; do
+	DAEMON_NAME=$n REDIS_URL="$REDIS_URL" NEWAPI_BASE_URL="$UP_URL" NEWAPI_API_KEY=sk-test \
+	    TTS_ENDPOINTS="$TTS_URL" TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
+	U[$n]=$URL
+	P[$n]=$DAEMON_PID
+done
+for n in a b c; do
+	check "instance $n is connected to Redis" wait_for 10 sh -c "[ \"\$(curl -sS '${U[$n]}/health' | jq -r .shared.state)\" = up ]"
+done
+
+# 1. A finished reply: its audio from A and from B, the same.
+text="The sun rose early today. Birds sang in the old oak. We walked to the river. Then we went home."
+id=$(chat "${U[a]}" "$text")
+check "A gave a reply id" test -n "$id"
+check "A's segments are done" wait_for 10 sh -c "curl -sS -H \"Authorization: Bearer sk-test\" '${U[a]}/v1/audio/replies/$id/segments' | jq -e '[.segments[].state] | all(. == \"done\")' >/dev/null"
+curl -sS -m 30 "${K[@]}" -o "$T/ra.wav" "${U[a]}/v1/audio/replies/$id"
+curl -sS -m 30 "${K[@]}" -D "$T/rb.h" -o "$T/rb.wav" -w '%{http_code}' "${U[b]}/v1/audio/replies/$id" >"$T/rb.code"
+eq "B serves A's reply" "$(cat "$T/rb.code")" 200
+# B's first answer streams (its segments come from Redis as it sends):
+# the same samples, the WAV lengths unknown; once here, the same bytes.
+check "the same samples as A's" test "$(samples "$T/ra.wav")" = "$(samples "$T/rb.wav")"
+curl -sS -m 30 "${K[@]}" -o "$T/rb2.wav" "${U[b]}/v1/audio/replies/$id"
+check "then byte-identical to A's" cmp -s "$T/ra.wav" "$T/rb2.wav"
+check "a valid WAV" sh -c "soxi '$T/rb.wav' >/dev/null 2>&1"
+segs=$(curl -sS "${K[@]}" "${U[b]}/v1/audio/replies/$id/segments")
+eq "B's /segments: the same texts" "$(jq -r '[.segments[].text] | join("|")' <<<"$segs")" \
+    "$(curl -sS "${K[@]}" "${U[a]}/v1/audio/replies/$id/segments" | jq -r '[.segments[].text] | join("|")')"
+eq "B's /segments: the same keys" "$(jq -r '[.segments[].key] | join(" ")' <<<"$segs")" \
+    "$(curl -sS "${K[@]}" "${U[a]}/v1/audio/replies/$id/segments" | jq -r '[.segments[].key] | join(" ")')"
+eq "B's copy is complete" "$(jq -r .state <<<"$segs")" complete
+eq "C's /segments too" "$(curl -sS "${K[@]}" "${U[c]}/v1/audio/replies/$id/segments" | jq '.segments | length')" 4
+n_before=$(nall)
+eq "each segment synthesised once for the cluster" "$n_before" 4
+# Its sentences asked of C: from the shared tier, the same samples as A's.
+i=0
+while IFS= read -r seg; do
+	i=$((i + 1))
+	out=$(speech "${U[c]}" "$seg" "$T/sc$i.wav")
+	check "C: sentence $i served ($out)" test "${out%% *}" = 200
+	speech "${U[a]}" "$seg" "$T/sa$i.wav" >/dev/null
+	check "C: sentence $i is A's audio" cmp -s "$T/sa$i.wav" "$T/sc$i.wav"
+done < <(jq -r '.segments[].text' <<<"$segs")
+eq "nothing synthesised again" "$(nall)" "$n_before"
+
+# 2. A reply still streaming: B follows it as it grows.
+text2="First comes the opening line. A second line follows slowly. The third takes its time. And the last one ends it."
+curl -sS -m 60 "${K[@]}" -D "$T/chat2.h" -o /dev/null -H 'X-Fake-Delay-Ms: 60' \
+    -d "$(jq -cn --arg t "ECHO:$text2" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" \
+    "${U[a]}/v1/chat/completions" &
+jc=$!
+check "A's chat started" wait_for 5 sh -c "grep -q '^X-TTS-Reply-Id' '$T/chat2.h' 2>/dev/null"
+id2=$(tr -d '\r' <"$T/chat2.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+curl -sS -m 60 "${K[@]}" -o "$T/r2b.wav" -w '%{http_code}' "${U[b]}/v1/audio/replies/$id2" >"$T/r2b.code" &
+jb=$!
+wait "$jc" "$jb"
+eq "B streamed the growing reply" "$(cat "$T/r2b.code")" 200
+curl -sS -m 30 "${K[@]}" -o "$T/r2a.wav" "${U[a]}/v1/audio/replies/$id2"
+check "the same samples as A's" test "$(samples "$T/r2a.wav")" = "$(samples "$T/r2b.wav")"
+check "all four sentences in it" test "$(stat -c %s "$T/r2b.wav")" -gt "$(stat -c %s "$T/rb.wav" | awk '{print int($1 / 2)}')"
+eq "B's copy has the four segments" "$(curl -sS "${K[@]}" "${U[b]}/v1/audio/replies/$id2/segments" | jq '.segments | length')" 4
+eq "still one synthesis per segment" "$(nall)" $((n_before + 4))
+
+# 3. A reply no instance has is a 404 everywhere.
+eq "unknown reply: 404" "$(curl -sS -o /dev/null -w '%{http_code}' "${K[@]}" "${U[b]}/v1/audio/replies/r0123456789abcdef")" 404
+eq "its segments: 404" "$(curl -sS -o /dev/null -w '%{http_code}' "${K[@]}" "${U[c]}/v1/audio/replies/r0123456789abcdef/segments")" 404
+
+for n in a b c; do stop_daemon "${P[$n]}" "$n"; done
+stop_redis
+finish
