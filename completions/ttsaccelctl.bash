@@ -49,6 +49,7 @@ _ttsaccelctl()
 	1:endpoint) words_='list add drain remove' ;;
 	1:log-level) words_='DEBUG INFO WARNING ERROR' ;;
 	2:cache\ list) words_='-n --json' ;;
+	2:cache\ clear) words_='--shared --json' ;;
 	2:endpoint\ list) words_='--names --json' ;;
 	2:endpoint\ add) [ "${cur#-}" != "$cur" ] && words_='--max --weight --json' ;;
 	3:endpoint\ add*) words_='--max --weight --json' ;;
