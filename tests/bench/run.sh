@@ -18,6 +18,7 @@ sections=(
 	"hits     $here/hits.sh"
 	"clients  $here/clients.sh"
 	"memory   $here/memory.sh"
+	"redis    $here/redis.sh"
 	"convert  $here/convert.sh"
 )
 
