@@ -137,14 +137,15 @@ stop_daemon() {
 	return 0
 }
 
-# start_redis [PORT]: a real redis-server on 127.0.0.1 (a free port, or
-# PORT again after stop_redis) -> $REDIS_PORT, $REDIS_PID, $REDIS_URL;
-# no persistence; stopped by PID.
+# start_redis [PORT [OPTIONS...]]: a real redis-server on 127.0.0.1 (a
+# free port when PORT is empty, or PORT again after stop_redis) ->
+# $REDIS_PORT, $REDIS_PID, $REDIS_URL; no persistence; stopped by PID.
 start_redis() {
 	local i
 	REDIS_PORT=${1:-$(free_port)}
+	[ $# -gt 0 ] && shift
 	spawn "redis-$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-	    --save '' --appendonly no --daemonize no
+	    --save '' --appendonly no --daemonize no "$@"
 	REDIS_PID=$LAST_PID
 	REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 	for i in $(seq 200); do

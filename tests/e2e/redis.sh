@@ -29,7 +29,7 @@ wait_for() {  # wait_for SECONDS CMD...
 }
 valid_wav() { "$BUILD/tests/fake_tts" --wav-info "$1" >/dev/null 2>&1; }
 
-start_redis
+start_redis "" --enable-debug-command local
 start_tts slow --latency-ms 400 --chunks 4 --chunk-delay-ms 100
 declare -A U P
 for n in a b c; do
@@ -148,7 +148,7 @@ check "/metrics says it" sh -c "curl -sS '${U[b]}/metrics' | grep -qx 'ttsaccel_
 check "ttsaccelctl stats says it" sh -c "'$TTSACCELCTL' -s '$T/b.sock' stats | grep -Eq 'Shared tier +: (down|connecting)'"
 sleep 2
 eq "the outage is logged once" "$(grep -c 'shared tier: Redis at .* is down' "$T/b.log")" 1
-start_redis "$REDIS_PORT"
+start_redis "$REDIS_PORT" --enable-debug-command local
 for n in b c; do
 	check "instance $n reconnects" wait_for 10 sh -c "[ \"\$(curl -sS '${U[$n]}/health' | jq -r .shared.state)\" = up ]"
 done
@@ -160,7 +160,20 @@ eq "B gets it from Redis" "$(speech "${U[b]}" "$(say "$s9")" "$T/9b.wav")" "200 
 check "the same bytes" cmp -s "$T/9c.wav" "$T/9b.wav"
 eq "once" "$(nsynth "$s9")" 1
 
-# 6. The figures, and clearing this cluster's keys (not another's).
+# 6. Redis slow: no answer in time takes the tier down, requests go on.
+rcli debug sleep 4 >/dev/null &
+js=$!
+sleep 0.2
+t0=$(date +%s%N)
+eq "a request while Redis does not answer" "$(speech "${U[b]}" "$(say "Asked while Redis sleeps.")" "$T/10b.wav")" "200 shared"
+check "served within the command timeout and a synthesis" test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3500
+check "real audio" valid_wav "$T/10b.wav"
+check "B took the tier down (down or connecting again)" test "$(shared_of "${U[b]}" state)" != up
+check "the reason logged" grep -q 'shared tier: Redis at .* is down: no answer in time' "$T/b.log"
+wait "$js"
+check "and came back" wait_for 10 sh -c "[ \"\$(curl -sS '${U[b]}/health' | jq -r .shared.state)\" = up ]"
+
+# 7. The figures, and clearing this cluster's keys (not another's).
 out=$("$TTSACCELCTL" -s "$T/b.sock" stats)
 contains "stats: the shared tier" "$out" "Shared tier"
 contains "stats: its hits" "$out" "Shared hits"
