@@ -149,6 +149,11 @@ struct shared_key {
 	char			 holder[48];	/* of the stream's writer */
 	char			 last[48];	/* stream id read up to */
 	size_t			 got;		/* bytes passed on */
+	struct sha256		 hgot;		/* of the bytes passed on */
+	int			 resync;	/* a new holder: its first got
+						   bytes must be ours */
+	size_t			 rpos;		/* of them seen */
+	struct sha256		 hnew;		/* their digest so far */
 	int			 won;		/* SET NX said OK */
 	int			 lockless;	/* the lock does not expire */
 	int			 attempts;	/* holders that failed */
@@ -870,18 +875,63 @@ key_final(struct shared_key *k, int ev, const void *data, size_t len)
 	sref_unref(&k->ref);
 }
 
-/* Nothing more from the tier for this key: alone from here, or failed
- * if another instance's bytes were passed on already. */
+/* Nothing more from the tier for this key: alone from here (resuming
+ * after the bytes already passed on, if any). */
 static void
 key_give_up(struct shared_key *k, const char *why)
 {
 	log_debug("shared: %.12s: %s", k->lkey + strlen(k->sh->prefix) + 2,
 	    why);
-	if (k->got == 0) {
-		k->sh->fallbacks++;
-		key_final(k, SHARED_LOCAL, why, strlen(why));
-	} else
-		key_final(k, SHARED_FAILED, why, strlen(why));
+	k->sh->fallbacks++;
+	key_final(k, k->got == 0 ? SHARED_LOCAL : SHARED_RESUME, why,
+	    strlen(why));
+}
+
+/* Pass on bytes of the holder's synthesis. */
+static void
+key_data(struct shared_key *k, const void *d, size_t len)
+{
+	k->got += len;
+	sha256_update(&k->hgot, d, len);
+	k->cb(k->arg, SHARED_DATA, d, len);
+}
+
+/* Do the first rpos bytes seen (digest h) equal those passed on? */
+static int
+key_same(struct shared_key *k, struct sha256 *h)
+{
+	struct sha256	c = k->hgot;
+	unsigned char	a[SHA256_LEN], b[SHA256_LEN];
+
+	sha256_final(&c, a);
+	sha256_final(h, b);
+	return memcmp(a, b, sizeof a) == 0;
+}
+
+/*
+ * Bytes of a holder's stream or stored audio, from its start, after we
+ * passed on got bytes of another's: the first got are checked to be the
+ * same (a backend that says the same text alike), the rest passed on.
+ * 0, or -1 after a final SHARED_FAILED.
+ */
+static int
+key_resync(struct shared_key *k, const unsigned char *d, size_t len)
+{
+	size_t	need = k->got - k->rpos, n = len < need ? len : need;
+
+	sha256_update(&k->hnew, d, n);
+	k->rpos += n;
+	if (k->rpos < k->got)
+		return 0;
+	if (!key_same(k, &k->hnew)) {
+		key_final(k, SHARED_FAILED, "another instance's audio differs "
+		    "from what was sent", 50);
+		return -1;
+	}
+	k->resync = 0;
+	if (len > n)
+		key_data(k, d + n, len - n);
+	return 0;
 }
 
 static void
@@ -1010,22 +1060,31 @@ lock_audio_cb(struct shared *sh, struct sref *r, redisReply *rep)
 		key_give_up(k, "Redis went away");
 		return;
 	}
-	if (k->got == 0 && rep->type == REDIS_REPLY_STRING &&
+	if (rep->type == REDIS_REPLY_STRING &&
 	    shared_env_parse(rep->str, rep->len, k->digest, &d, &len) == 0) {
 		/* Stored since our first look: use it. */
 		if (k->won)
 			key_unlock(k);
-		key_audio(k, rep);
+		if (k->got == 0) {
+			key_audio(k, rep);
+			return;
+		}
+		/* After part of a stream: the rest of it, if it agrees. */
+		sha256_init(&k->hnew);
+		k->rpos = 0;
+		k->ref.refs++;
+		if (len >= k->got && key_resync(k, d, len) == 0 &&
+		    !k->ref.dead) {
+			sh->hits++;
+			key_final(k, SHARED_DONE, NULL, 0);
+		} else if (!k->ref.dead)
+			key_final(k, SHARED_FAILED, "the audio stored is "
+			    "shorter than what was sent", 42);
+		sref_unref(&k->ref);
 		return;
 	}
 	if (k->won) {
-		if (k->got > 0) {
-			/* The stream we followed died half-way. */
-			key_unlock(k);
-			key_final(k, SHARED_FAILED, "the instance synthesising "
-			    "it went away", 37);
-			return;
-		}
+		/* Ours, after part of a dead holder's stream or none. */
 		key_hold(k);
 		return;
 	}
@@ -1091,16 +1150,21 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 		}
 		snprintf(k->last, sizeof k->last, "%s", id);
 		if (strcmp(k->holder, t->str) != 0) {
-			if (k->got > 0) {
-				key_final(k, SHARED_FAILED, "the synthesis "
-				    "started again elsewhere", 36);
-				return;
-			}
+			/* Another holder: it starts from the start. */
 			snprintf(k->holder, sizeof k->holder, "%s", t->str);
+			if (k->got > 0) {
+				k->resync = 1;
+				k->rpos = 0;
+				sha256_init(&k->hnew);
+			}
 		}
 		if ((d = field(f, "d")) != NULL && d->len > 0) {
-			k->got += d->len;
-			k->cb(k->arg, SHARED_DATA, d->str, d->len);
+			if (k->resync) {
+				if (key_resync(k, (const unsigned char *)d->str,
+				    d->len) != 0)
+					return;
+			} else
+				key_data(k, d->str, d->len);
 			if (k->ref.dead)
 				return;
 		}
@@ -1108,8 +1172,9 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 			continue;
 		if (strcmp(e->str, "ok") == 0) {
 			n = field(f, "n");
-			if (n == NULL || parse_ll(n->str, 0, LLONG_MAX, &total,
-			    &errstr) != 0 || (size_t)total != k->got) {
+			if (k->resync || n == NULL || parse_ll(n->str, 0,
+			    LLONG_MAX, &total, &errstr) != 0 ||
+			    (size_t)total != k->got) {
 				key_final(k, SHARED_FAILED, "the stream of "
 				    "chunks is incomplete", 34);
 				return;
@@ -1118,12 +1183,8 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 			key_final(k, SHARED_DONE, NULL, 0);
 			return;
 		}
-		/* The holder failed. */
-		if (k->got > 0) {
-			key_final(k, SHARED_FAILED, "the synthesis failed on "
-			    "another instance", 40);
-			return;
-		}
+		/* The holder failed: another try (resuming, if bytes were
+		 * passed on), here or on whoever takes the lock. */
 		if (++k->attempts >= SH_ATTEMPTS) {
 			key_give_up(k, "failed on other instances");
 			return;
@@ -1187,6 +1248,7 @@ shared_obtain(struct shared *sh, const char *key,
 	k->skey = rname(sh, "s", hex);
 	snprintf(k->token, sizeof k->token, "%s-%llu", sh->id, ++sh->ntokens);
 	snprintf(k->last, sizeof k->last, "0");
+	sha256_init(&k->hgot);
 	k->phase = SK_LOOKUP;
 	argv[0] = "GET";
 	argv[1] = k->akey;

@@ -51,11 +51,15 @@ int	 shared_up(const struct shared *);
 
 /* What happens to a key asked of the tier (see shared_obtain). */
 #define SHARED_HIT	0	/* the audio, complete (data, len): final */
-#define SHARED_WON	1	/* ours to synthesise: shared_chunk, shared_end */
+#define SHARED_WON	1	/* ours to synthesise: shared_chunk, shared_end
+				   (after SHARED_DATA: it must begin with the
+				   bytes passed on) */
 #define SHARED_DATA	2	/* bytes of another instance's synthesis */
 #define SHARED_DONE	3	/* that synthesis is complete: final */
 #define SHARED_FAILED	4	/* it failed after bytes came (data = why): final */
 #define SHARED_LOCAL	5	/* nothing shared: synthesise here alone: final */
+#define SHARED_RESUME	6	/* the same, after bytes were passed on: the
+				   new synthesis must begin with them: final */
 
 /*
  * Ask the tier for the audio of a content key (tts_key's string): found,

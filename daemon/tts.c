@@ -51,6 +51,11 @@ struct synth {
 	int			 cls;		/* for a submit after asking */
 	unsigned		 index;
 	size_t			 appended;	/* bytes of this attempt */
+	size_t			 verify;	/* bytes sent already (another
+						   instance's): a new synthesis
+						   must begin with them */
+	size_t			 vpos;		/* of them matched */
+	int			 diverged;	/* it did not */
 	uint64_t		 t_queued, t_started;
 	char			 epname[256];
 	char			 err[512];
@@ -252,10 +257,30 @@ synth_data_cb(void *arg, const void *data, size_t len)
 {
 	struct synth	*s = arg;
 
+	const unsigned char	*have;
+	size_t			 n, hlen;
+
 	s->appended += len;
-	cache_append(s->tts->cache, s->e, data, len);
+	if (s->diverged)
+		return;
 	if (s->sk != NULL)
 		shared_chunk(s->sk, data, len);
+	if (s->vpos < s->verify) {
+		/* Resuming another instance's synthesis: what it sent must
+		 * be what this one says. */
+		have = cache_data(s->e, &hlen);
+		n = s->verify - s->vpos < len ? s->verify - s->vpos : len;
+		if (memcmp(have + s->vpos, data, n) != 0) {
+			s->diverged = 1;
+			return;
+		}
+		s->vpos += n;
+		data = (const unsigned char *)data + n;
+		len -= n;
+		if (len == 0)
+			return;
+	}
+	cache_append(s->tts->cache, s->e, data, len);
 	notify(s);
 }
 
@@ -277,6 +302,12 @@ synth_done_cb(void *arg, int ok, const char *why)
 		endpoint_event(s->ep, before, info.state, ok ? NULL : why);
 	if (s->ep->leaving)
 		event_active(tts->reap, EV_TIMEOUT, 0);
+	if (ok && (s->diverged || s->vpos < s->verify)) {
+		/* Resumed, but not the audio already sent. */
+		ok = 0;
+		why = "its audio differs from what another instance had sent";
+		r = 0;
+	}
 	if (ok) {
 		tts->syntheses++;
 		hist_observe(&tts->h_synth, lat);
@@ -324,6 +355,7 @@ dispatch(struct tts *tts)
 		    backend_name(s->ep->be));
 		s->t_started = now_usec();
 		s->appended = 0;
+		s->vpos = 0;
 		p.model = s->model;
 		p.voice = s->voice;
 		p.format = s->format;
@@ -363,8 +395,14 @@ shared_cb(void *arg, int ev, const void *data, size_t len)
 		synth_end(s, 1);
 		break;
 	case SHARED_WON:
-		/* Ours to synthesise; the bytes are mirrored as they come. */
+		/* Ours to synthesise; the bytes are mirrored as they come
+		 * (all of them, when resuming a dead holder's). */
 		s->mirror = 1;
+		cache_data(s->e, &s->verify);
+		if (s->verify > 0)
+			log_info("synthesising again, from its start, a text "
+			    "whose first %zu bytes came from an instance that "
+			    "went away", s->verify);
 		s->job = sched_submit(tts->sched, s->cls, s->index, now_usec(),
 		    s);
 		kick(tts);
@@ -389,8 +427,15 @@ shared_cb(void *arg, int ev, const void *data, size_t len)
 		synth_end(s, 0);
 		break;
 	case SHARED_LOCAL:
-		/* The tier cannot help: synthesised here alone. */
+	case SHARED_RESUME:
+		/* The tier cannot help: synthesised here alone, after what
+		 * was sent already, if anything. */
 		s->sk = NULL;
+		cache_data(s->e, &s->verify);
+		if (s->verify > 0)
+			log_info("synthesising again, alone, a text whose first "
+			    "%zu bytes came from another instance: %.*s",
+			    s->verify, (int)len, (const char *)data);
 		s->job = sched_submit(tts->sched, s->cls, s->index, now_usec(),
 		    s);
 		kick(tts);

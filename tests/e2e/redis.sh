@@ -121,6 +121,35 @@ eq "synthesised twice: the dead one's and the taker's" "$(nsynth "$s6")" 2
 eq "one takeover" "$(( $(shared_of "${U[b]}" takeovers) + $(shared_of "${U[c]}" takeovers) ))" 1
 curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=400" >/dev/null
 
+# 4b. Killed after its first chunks reached the others: the taker-over
+# says the same text alike (the fake is deterministic), so the followers
+# check the bytes they already sent and go on from there.
+s6b="Killed half-way through this one."
+curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=100&chunks=6&chunk-delay-ms=700" >/dev/null
+DAEMON_NAME=d REDIS_URL="$REDIS_URL" TTS_ENDPOINTS="$TTS_URL" NEWAPI_API_KEY=sk-test \
+    TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
+U[d]=$URL
+P[d]=$DAEMON_PID
+check "instance d is connected to Redis" wait_for 10 sh -c "[ \"\$(curl -sS '${U[d]}/health' | jq -r .shared.state)\" = up ]"
+curl -sS -m 30 "${K[@]}" -o /dev/null -d "$(say "$s6b")" "${U[d]}/v1/audio/speech" &
+jd=$!
+sleep 0.3
+curl -sS -m 40 "${K[@]}" -o "$T/6bb.wav" -w '%{http_code}' -d "$(say "$s6b")" "${U[b]}/v1/audio/speech" >"$T/6bb.code" &
+jb=$!
+curl -sS -m 40 "${K[@]}" -o "$T/6bc.wav" -w '%{http_code}' -d "$(say "$s6b")" "${U[c]}/v1/audio/speech" >"$T/6bc.code" &
+jc=$!
+sleep 1.5
+kill -KILL "${P[d]}"
+wait "${P[d]}" 2>/dev/null
+wait "$jd" 2>/dev/null
+wait "$jb" "$jc"
+eq "B's client got all of it" "$(cat "$T/6bb.code")" 200
+eq "C's client got all of it" "$(cat "$T/6bc.code")" 200
+check "whole and valid" valid_wav "$T/6bb.wav"
+check "the same" cmp -s "$T/6bb.wav" "$T/6bc.wav"
+eq "once more on a backend" "$(nsynth "$s6b")" 2
+curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=400&chunks=4&chunk-delay-ms=100" >/dev/null
+
 # 5. Redis stops mid-run: nothing fails; it comes back: shared again.
 s7="Asked while Redis goes away."
 curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=1000" >/dev/null
