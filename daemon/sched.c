@@ -119,6 +119,8 @@ struct sched {
 
 	size_t		*scan;		/* scratch for the retry walk */
 	size_t		 capscan;
+
+	int		(*fit)(void *, void *);	/* job user, endpoint user */
 };
 
 /* Does a sort before b? */
@@ -374,19 +376,34 @@ ep_better(const struct sched_ep *a, double ca, const struct sched_ep *b,
  * Where job j would start now, or NULL.  mean is the latency assumed
  * for endpoints whose own is unknown.
  */
+/* Is any usable endpoint fit for j? */
+static int
+any_fit(struct sched *s, struct sched_job *j)
+{
+	size_t	i;
+
+	for (i = 0; i < s->neps; i++)
+		if (ep_usable(s->eps[i]) &&
+		    s->fit(j->user, s->eps[i]->user))
+			return 1;
+	return 0;
+}
+
 static struct sched_ep *
 sched_pick(struct sched *s, struct sched_job *j, double mean)
 {
 	struct sched_ep	*ep, *best_new = NULL, *best_failed = NULL;
 	double		 c, cost_new = 0, cost_failed = 0;
-	int		 any_new = 0;
+	int		 any_new = 0, fitting;
 	size_t		 i;
 
 	if (j->class == SCHED_WARM && s->nurgent > 0)
 		return NULL;
+	/* Only endpoints fit for the job, if some usable one is. */
+	fitting = s->fit != NULL && any_fit(s, j);
 	for (i = 0; i < s->neps; i++) {
 		ep = s->eps[i];
-		if (!ep_usable(ep))
+		if (!ep_usable(ep) || (fitting && !s->fit(j->user, ep->user)))
 			continue;
 		if (j->nfailed > 0 && job_failed_on(j, ep)) {
 			if (any_new || !ep_room(ep, j->class))
@@ -411,14 +428,13 @@ sched_pick(struct sched *s, struct sched_job *j, double mean)
 }
 
 /*
- * The first retried job in key order that can start now (looking at no
+ * The first job of heap h in key order that can start now (looking at no
  * more than SCHED_SCAN_MAX of them, and none after bound), or NULL.
  */
 static struct sched_job *
-sched_scan_retry(struct sched *s, double mean, const struct sched_job *bound,
-    struct sched_ep **epp)
+sched_scan(struct sched *s, struct heap *h, double mean,
+    const struct sched_job *bound, struct sched_ep **epp)
 {
-	struct heap		*h = &s->retry;
 	struct sched_job	*j;
 	struct sched_ep		*ep;
 	size_t			 n = 0, visited, i, c, k, p, x;
@@ -465,6 +481,12 @@ sched_scan_retry(struct sched *s, double mean, const struct sched_job *bound,
 		}
 	}
 	return NULL;
+}
+
+void
+sched_set_fit(struct sched *s, int (*fit)(void *, void *))
+{
+	s->fit = fit;
 }
 
 struct sched *
@@ -727,8 +749,12 @@ sched_next(struct sched *s, uint64_t now, struct sched_job **jobp,
 		j = s->fresh.v[0];
 		if ((ep = sched_pick(s, j, mean)) == NULL)
 			j = NULL;
+		/* The first may wait for an endpoint fit for it while
+		 * others could start elsewhere. */
+		if (j == NULL && s->fit != NULL)
+			j = sched_scan(s, &s->fresh, mean, NULL, &ep);
 	}
-	if ((r = sched_scan_retry(s, mean, j, &rep)) != NULL &&
+	if ((r = sched_scan(s, &s->retry, mean, j, &rep)) != NULL &&
 	    (j == NULL || job_before(r, j))) {
 		j = r;
 		ep = rep;

@@ -39,6 +39,10 @@ struct sched_ep_info {
 };
 
 struct sched *sched_new(const struct sched_opts *);
+/* fit(job user, endpoint user): can that endpoint do that job (make its
+ * format, say)?  Jobs then go only to fit endpoints, while some usable
+ * one is fit; else anywhere, as without it. */
+void	 sched_set_fit(struct sched *, int (*)(void *, void *));
 /* Free the scheduler, its endpoints and jobs (user pointers untouched). */
 void	 sched_free(struct sched *);
 

@@ -517,6 +517,16 @@ tts_usable(struct tts *tts)
 	return tts->neps > 0 && sched_usable(tts->sched, now_usec());
 }
 
+/* Can endpoint ep_user make synthesis job_user's format? */
+static int
+synth_fits(void *job_user, void *ep_user)
+{
+	const struct synth	*s = job_user;
+	const struct endpoint	*ep = ep_user;
+
+	return backend_has_format(ep->be, s->format);
+}
+
 int
 tts_has_format(struct tts *tts, const char *fmt)
 {
@@ -1078,6 +1088,7 @@ tts_new(struct server *srv, char **cause)
 	so.open_usec = (uint64_t)(cf->tts_health_interval > 0 ?
 	    cf->tts_health_interval : 30) * 1000000;
 	tts->sched = sched_new(&so);
+	sched_set_fit(tts->sched, synth_fits);
 	tts->h_synth.name = "ttsaccel_backend_synthesis_seconds";
 	tts->h_synth.help = "Backend synthesis time.";
 	tts->kick = evtimer_new(srv->base, kick_cb, tts);

@@ -9,7 +9,7 @@ speech() {  # speech JSON OUT -> "STATUS CACHE"
 	curl -sS "${K[@]}" -D "$T/h.$$" -o "$2" -w '%{http_code}' -d "$1" "$URL/v1/audio/speech" >"$T/code.$$"
 	printf '%s %s' "$(cat "$T/code.$$")" "$(tr -d '\r' <"$T/h.$$" | sed -n 's/^X-TTS-Cache: //p')"
 }
-nreq() { grep -c '"path":"/v1/audio/speech"' "$1" 2>/dev/null || echo 0; }
+nreq() { local n; n=$(grep -c '"path":"/v1/audio/speech"' "$1" 2>/dev/null); echo "${n:-0}"; }
 wait_for() {  # wait_for CMD...: up to 10 s
 	local i
 	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
@@ -105,5 +105,23 @@ wait "${jobs_[@]}"; jobs_=()
 eq "all 12 answered 200" "$(sort -u "$T/codes" | tr '\n' ' ')" "200 "
 eq "no request over max" "$(curl -sS "$TTS_URL/_fake/stats" | jq .violations)" 0
 eq "max reached" "$(curl -sS "$TTS_URL/_fake/stats" | jq .max_active)" 2
+stop_daemon
+
+# 7. A mixed pool: a format goes only to the endpoints that make it.
+start_tts wavonly
+wavonly=$TTS_URL
+start_tts mp3only --latency-ms 50
+mp3only=$TTS_URL
+TTS_ENDPOINTS="$wavonly|formats=wav|weight=10,$mp3only|formats=mp3" NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+for i in 1 2 3 4 5 6; do
+	curl -sS "${K[@]}" -o /dev/null -w '%{http_code}\n' -d "{\"input\":\"Mixed pool sentence $i.\",\"response_format\":\"mp3\"}" "$URL/v1/audio/speech" >>"$T/mixed" &
+	jobs_+=($!)
+done
+wait "${jobs_[@]}"; jobs_=()
+eq "six mp3 requests answered" "$(sort -u "$T/mixed" | tr '\n' ' ')" "200 "
+eq "all made by the mp3 endpoint" "$(nreq "$T/tts-mp3only.jsonl")" 6
+eq "none sent to the WAV-only one (though cheaper)" "$(nreq "$T/tts-wavonly.jsonl")" 0
+speech '{"input":"A WAV sentence for the mixed pool."}' "$T/mw.wav" >/dev/null
+eq "WAV goes to the WAV endpoint" "$(nreq "$T/tts-wavonly.jsonl")" 1
 stop_daemon
 finish

@@ -22,6 +22,7 @@
 #define MAXJOBS	256
 
 struct fjob {
+	int			 kind;	/* 0: any endpoint; else its kind */
 	struct sched_job	*j;
 	struct sched_ep		*ep;	/* running on, or NULL: queued */
 	int			 live;
@@ -41,6 +42,15 @@ failed_on(const struct fjob *f, const struct sched_ep *ep)
 		if (f->failed[i] == ep)
 			return 1;
 	return 0;
+}
+
+/* Kind-1 and kind-2 jobs prefer endpoints of their kind. */
+static int
+fit(void *job, void *ep)
+{
+	const struct fjob	*f = job;
+
+	return f->kind == 0 || (uintptr_t)ep == (uintptr_t)f->kind;
 }
 
 int
@@ -63,6 +73,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.fail_threshold = 1 + data[1] % 4;
 	o.open_usec = 50;
 	s = sched_new(&o);
+	if (data[0] & 4)
+		sched_set_fit(s, fit);
 	memset(jobs, 0, sizeof jobs);
 	njobs = 0;
 
@@ -76,12 +88,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			snprintf(name, sizeof name, "e%d", arg);
 			eps[neps++] = sched_ep_add(s, name, 1 + arg % 3,
-			    1 + arg % 2, NULL);
+			    1 + arg % 2, (void *)(uintptr_t)(1 + arg / 2 % 2));
 			break;
 		case 1:
 		case 2:
 			if (njobs == MAXJOBS)
 				break;
+			jobs[njobs].kind = op == 2 ? 1 + arg % 2 : 0;
 			jobs[njobs].j = sched_submit(s, arg % 3,
 			    (unsigned)(arg / 3), now, &jobs[njobs]);
 			jobs[njobs].live = 1;
@@ -102,6 +115,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						struct sched_ep_info ie;
 
 						sched_ep_info(eps[e], &ie);
+						/* a fit one was chosen over it */
+						if ((data[0] & 4) && fit(f,
+						    sched_ep_user(ep)) && !fit(f,
+						    sched_ep_user(eps[e])))
+							continue;
 						assert(failed_on(f, eps[e]) ||
 						    (ie.state != SCHED_EP_UP &&
 						    ie.state !=

@@ -794,6 +794,56 @@ test_perf(void)
 	sched_free(s);
 }
 
+/* Jobs tagged odd need an endpoint whose user is "mp3"; even: any. */
+static int
+fit_mp3(void *job, void *ep)
+{
+	return UNTAG(job) % 2 == 0 || (ep != NULL &&
+	    strcmp(ep, "mp3") == 0);
+}
+
+static void
+test_fit(void)
+{
+	struct sched		*s = new_sched(2, 3, 30 * SEC);
+	struct sched_ep		*wav, *mp3, *ep, *ep1;
+	struct sched_job	*j, *j1;
+	uint64_t		 now = 1000;
+	int			 i, on_wav = 0, ran = 0;
+
+	sched_set_fit(s, fit_mp3);
+	wav = sched_ep_add(s, "wav", 4, 100, "wav");	/* cheaper */
+	mp3 = sched_ep_add(s, "mp3", 1, 1, "mp3");
+	/* odd jobs only ever on the mp3 endpoint, waiting for its slot */
+	for (i = 1; i <= 5; i += 2)
+		sched_submit(s, SCHED_ONDEMAND, 0, now, TAG(i));
+	CHECK_INT(sched_next(s, now, &j1, &ep1), 0);
+	CHECK(ep1 == mp3);
+	CHECK_INT(sched_next(s, now, &j, &ep), -1);	/* its max is 1 */
+	CHECK_INT(sched_queued(s), 2);
+	/* even jobs go anywhere, the cheap WAV one first */
+	sched_submit(s, SCHED_ONDEMAND, 0, now, TAG(2));
+	CHECK_INT(sched_next(s, now, &j, &ep), 0);
+	CHECK(ep == wav && UNTAG(sched_job_user(j)) == 2);
+	CHECK_INT(sched_done(s, j, ep, 1, 1000, now), 0);
+	CHECK_INT(sched_done(s, j1, ep1, 1, 1000, now), 0);
+	/* the other two odd ones, one after the other on mp3 */
+	while (sched_next(s, now, &j, &ep) == 0) {
+		ran++;
+		on_wav += ep == wav;
+		CHECK_INT(sched_done(s, j, ep, 1, 1000, now), 0);
+	}
+	CHECK_INT(ran, 2);
+	CHECK_INT(on_wav, 0);
+	/* with the mp3 endpoint gone, an odd job goes where it can */
+	sched_ep_drain(mp3);
+	sched_submit(s, SCHED_ONDEMAND, 0, now, TAG(7));
+	CHECK_INT(sched_next(s, now, &j, &ep), 0);
+	CHECK(ep == wav);
+	CHECK_INT(sched_done(s, j, ep, 1, 1000, now), 0);
+	sched_free(s);
+}
+
 int
 main(void)
 {
@@ -806,6 +856,7 @@ main(void)
 	test_circuit();
 	test_drain();
 	test_warm();
+	test_fit();
 	test_perf();
 	return CHECK_DONE();
 }
