@@ -2,7 +2,7 @@
 # Deployment checks (slow; `make test-deploy`, and CI): the systemd unit,
 # the Debian package, the container image and Docker Compose.
 #
-#   tests/deploy/run.sh [unit] [deb] [image] [compose]    (default: all)
+#   tests/deploy/run.sh [unit] [deb] [image] [compose] [systemd]   (default: all)
 #
 # unit     make install into a temp prefix; systemd-analyze verify and
 #          security (offline) on the installed unit.
@@ -14,11 +14,14 @@
 #          upstream and a fake TTS on 127.0.0.1.
 # compose  the same with docker-compose, the example .env and the shipped
 #          docker-compose.yml (its published ports dropped: host network).
+# systemd  the .deb installed in a container that boots systemd: the
+#          service started with its whole sandbox, speech from espeak-ng,
+#          ttsaccelctl as root, reload, stop.
 #
 # A Docker engine already answering ($DOCKER_HOST or the default socket)
 # is used; otherwise Debian's dockerd is started with its own data root
 # and socket in the temp dir (no bridge, no iptables) and stopped by PID.
-# When no engine can run here, image and compose are SKIPPED with the
+# When no engine can run here, the container checks are SKIPPED with the
 # reason, loudly.  The Debian mirror is the machine's own (its apt
 # sources), or $TTSACCEL_DEBIAN_MIRROR.  The debootstrap tree is kept in
 # $TTSACCEL_DEPLOY_CACHE (build/deploy) for a day and reused.
@@ -40,7 +43,8 @@ COMPOSE_DIR=
 OWN_ENGINE=0
 skips=()
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(unit deb image compose)
+[ ${#parts[@]} -eq 0 ] && parts=(unit deb image compose systemd)
+DEB=
 
 want_part() {
 	local p
@@ -69,7 +73,7 @@ deploy_cleanup() {
 	done
 	if [ "$OWN_ENGINE" = 0 ] && [ -n "${DOCKER_OK:-}" ]; then
 		# Someone else's engine: leave it as it was.
-		timeout 60 docker rmi -f "$IMG" "$BASE_IMG" >/dev/null 2>&1
+		timeout 60 docker rmi -f "$IMG" "$TAG-systemd:test" "$BASE_IMG" >/dev/null 2>&1
 		timeout 120 docker image prune -f \
 		    --filter "label=ttsaccel-deploy=$TAG" >/dev/null 2>&1
 	fi
@@ -219,6 +223,7 @@ part_deb() {
 	fi
 	echo "ok - dpkg-buildpackage -us -uc -b"
 	deb=$(ls "$T"/ttsaccel_*.deb)
+	DEB=$deb
 	dpkg-deb -c "$deb" | awk '{ print "    " $1 " " $6 }'
 	out=$(dpkg-deb -c "$deb")
 	for f in ./usr/bin/ttsaccel ./usr/bin/ttsaccelctl \
@@ -535,15 +540,122 @@ EOF
 	check "the socket is gone from ./run" test ! -e "$dir/run/ttsaccel.sock"
 }
 
+# ---------------------------------------------------------------- systemd
+# The capabilities this machine lets a container have: --privileged when
+# it can, else every capability in our bounding set (a sandbox may lack
+# some, and then --privileged and --cap-add ALL fail).
+CAPS=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID
+    SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW
+    IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT
+    SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD
+    LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG
+    WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE)
+boot_systemd() {  # boot_systemd NAME IMAGE: a container with systemd as PID 1
+	local bnd i args=(--cap-add ALL)
+	local common=(-d --name "$1" --network host -e container=docker
+	    --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+	    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock
+	    --tmpfs /tmp)
+	CONTAINERS+=("$1")
+	docker run "${common[@]}" --privileged "$2" >"$T/systemd-run.log" 2>&1 &&
+	    return 0
+	docker rm -f "$1" >/dev/null 2>&1
+	bnd=$((16#$(awk '/^CapBnd:/ { print $2 }' /proc/self/status)))
+	for i in "${!CAPS[@]}"; do
+		(( (bnd >> i) & 1 )) || args+=(--cap-drop "${CAPS[$i]}")
+	done
+	echo "    --privileged refused ($(tail -n 1 "$T/systemd-run.log")); ${args[*]}"
+	docker run "${common[@]}" "${args[@]}" "$2" >"$T/systemd-run.log" 2>&1
+}
+
+part_systemd() {
+	local ctx=$T/systemd c=$TAG-systemd port out i state
+	say "systemd service (in a container booting systemd)"
+	if [ -z "$DEB" ]; then
+		echo "not ok - no .deb to install (the deb part failed)"
+		fails=$((fails + 1))
+		return
+	fi
+	mkdir -p "$ctx"
+	cp "$DEB" "$ctx/ttsaccel.deb"
+	port=$(free_port)
+	cat >"$ctx/Dockerfile" <<EOF
+FROM $BASE_IMG
+ARG DEBIAN_FRONTEND=noninteractive
+COPY ttsaccel.deb /tmp/
+RUN apt-get update && apt-get install -y --no-install-recommends systemd \\
+        systemd-sysv dbus /tmp/ttsaccel.deb espeak-ng \\
+ && rm -rf /var/lib/apt/lists/* /tmp/ttsaccel.deb \\
+ && printf 'NEWAPI_API_KEY=sk-deploy\nPORT=$port\n' >>/etc/default/ttsaccel
+CMD ["/sbin/init"]
+EOF
+	if ! timeout 900 docker build --network host --label "ttsaccel-deploy=$TAG" \
+	    -t "$TAG-systemd:test" "$ctx" >"$T/systemd-build.log" 2>&1; then
+		tail -n 30 "$T/systemd-build.log"
+		echo "not ok - an image with systemd and the .deb"
+		fails=$((fails + 1))
+		return
+	fi
+	if ! boot_systemd "$c" "$TAG-systemd:test"; then
+		skip "systemd service: no container can boot systemd here: $(tail -n 2 "$T/systemd-run.log")"
+		return
+	fi
+	for i in $(seq 60); do
+		state=$(docker exec "$c" systemctl is-active ttsaccel 2>/dev/null)
+		[ "$state" = active ] && wait_http "http://127.0.0.1:$port/health" 1 && break
+		sleep 1
+	done
+	if [ "$state" != active ]; then
+		if ! docker exec "$c" systemctl list-units >/dev/null 2>&1; then
+			skip "systemd service: systemd did not come up in the container: $(docker logs "$c" 2>&1 | tail -n 3)"
+			return
+		fi
+		docker exec "$c" journalctl -u ttsaccel --no-pager 2>&1 | tail -n 20
+		echo "not ok - the packaged service starts (state: $state)"
+		fails=$((fails + 1))
+		return
+	fi
+	echo "ok - the packaged service is enabled and starts under systemd"
+	out=$(curl -sS "${K[@]}" -o "$T/systemd.wav" -w '%{http_code}' \
+	    -d '{"input":"Spoken inside the sandbox."}' "http://127.0.0.1:$port/v1/audio/speech")
+	eq "speech from espeak-ng inside the sandbox" "$out" 200
+	check "with sound in it (RMS > 0.01)" \
+	    awk -v r="$(rms "$T/systemd.wav")" 'BEGIN { exit !(r > 0.01) }'
+	eq "ttsaccelctl as root finds /run/ttsaccel/ttsaccel.sock" \
+	    "$(docker exec "$c" ttsaccelctl --json stats | jq -r .usable)" true
+	# shellcheck disable=SC2016 # for the container's shell
+	out=$(docker exec "$c" sh -c 'awk "/^(Uid|CapEff|NoNewPrivs|Seccomp):/ { print \$1 \$2 }" \
+	    /proc/$(systemctl show -p MainPID --value ttsaccel)/status' | tr '\n' ' ')
+	contains "no capabilities, no new privileges, a system-call filter" \
+	    "$out" "CapEff:0000000000000000 NoNewPrivs:1 Seccomp:2"
+	check "a dynamic user, not root ($out)" test "${out#Uid:0 }" = "$out"
+	docker exec "$c" systemctl reload ttsaccel
+	for _ in $(seq 20); do
+		docker exec "$c" journalctl -u ttsaccel --no-pager 2>/dev/null |
+		    grep -q 'configuration reloaded' && break
+		sleep 0.5
+	done
+	contains "systemctl reload: SIGHUP re-reads the file" \
+	    "$(docker exec "$c" journalctl -u ttsaccel --no-pager 2>&1)" \
+	    "configuration reloaded from /etc/ttsaccel/ttsaccel.conf"
+	echo "    $(docker exec "$c" systemd-analyze security ttsaccel 2>&1 | tail -n 1)"
+	docker exec "$c" systemctl stop ttsaccel
+	eq "systemctl stop: exits 0" \
+	    "$(docker exec "$c" systemctl show -p ExecMainStatus -p Result --value ttsaccel | tr '\n' ' ')" \
+	    "success 0 "
+	docker rm -f "$c" >/dev/null 2>&1
+}
+
 start=$SECONDS
 want_part unit && part_unit
-want_part deb && part_deb
-if want_part image || want_part compose; then
+{ want_part deb || want_part systemd; } && part_deb
+if want_part image || want_part compose || want_part systemd; then
 	if docker_up && docker_base; then
 		want_part image && part_image
 		want_part compose && part_compose
+		want_part systemd && part_systemd
 	else
-		skip "container image and compose: $DOCKER_WHY"
+		skip "container image, compose and the systemd service: $DOCKER_WHY"
 	fi
 fi
 say "deploy checks took $((SECONDS - start)) s"
