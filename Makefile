@@ -79,7 +79,7 @@ $(B)/ttsaccelctl: $(CLI_OBJ) $(B)/libttsaccel.a
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libttsaccel.a
 	@echo "  LD      $@"
