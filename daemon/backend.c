@@ -258,6 +258,12 @@ fail:
 	return NULL;
 }
 
+static int
+str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 void
 backend_free(struct backend *be)
 {
@@ -269,6 +275,28 @@ backend_free(struct backend *be)
 	free_args(be->argv);
 	free(be->formats);
 	free(be);
+}
+
+int
+backend_update(struct backend *be, struct backend *from)
+{
+	char	*t;
+	int	 changed;
+
+	changed = be->max != from->max || be->weight != from->weight ||
+	    be->timeout != from->timeout ||
+	    !str_same(be->key, from->key) ||
+	    !str_same(be->formats, from->formats);
+	t = be->key;
+	be->key = from->key;
+	from->key = t;
+	t = be->formats;
+	be->formats = from->formats;
+	from->formats = t;
+	be->max = from->max;
+	be->weight = from->weight;
+	be->timeout = from->timeout;
+	return changed;
 }
 
 static void

@@ -33,6 +33,9 @@ struct backend_cbs {
 struct backend *backend_new(struct event_base *, struct fetch *, const char *,
 	    int, const char *, long, char **);
 void	 backend_free(struct backend *);
+/* Take the options (max, weight, key, formats, timeout) of from, an
+ * endpoint of the same name parsed anew; 1 if any differ. */
+int	 backend_update(struct backend *, struct backend *);
 /* The endpoint's name (its URL or exec: command, without options). */
 const char *backend_name(const struct backend *);
 int	 backend_max(const struct backend *);

@@ -575,6 +575,14 @@ sched_ep_drain(struct sched_ep *ep)
 	ep->draining = 1;
 }
 
+void
+sched_ep_update(struct sched_ep *ep, int max, double weight)
+{
+	ep->max = max < 1 ? 1 : max;
+	ep->weight = weight > 0 ? weight : 1;
+	ep->draining = 0;
+}
+
 int
 sched_ep_remove(struct sched *s, struct sched_ep *ep)
 {

@@ -53,6 +53,8 @@ struct sched_ep *sched_ep_add(struct sched *, const char *, int, double,
 struct sched_ep *sched_ep_find(struct sched *, const char *);
 /* No new work to it; in-flight work finishes. */
 void	 sched_ep_drain(struct sched_ep *);
+/* New max and weight (a reload); a draining endpoint takes work again. */
+void	 sched_ep_update(struct sched_ep *, int, double);
 /* Remove it now if idle (returns 0), else -1 (drain it first). */
 int	 sched_ep_remove(struct sched *, struct sched_ep *);
 void	*sched_ep_user(const struct sched_ep *);

@@ -1021,26 +1021,54 @@ int
 tts_sync_endpoints(struct tts *tts, char **cause)
 {
 	const struct config	*cf = tts->srv->cf;
-	struct backend		*be;
+	struct sched_ep_info	 info;
+	struct endpoint		*ep;
+	struct backend		**bes;
 	char			**specs, **names, *why;
 	size_t			 n, i, j;
-	int			 found;
+	int			 found, before;
 
 	specs = config_specs(cf, &n);
 	names = xcalloc(n + 1, sizeof *names);
+	bes = xcalloc(n + 1, sizeof *bes);
 	/* Check them all before changing anything. */
 	for (i = 0; i < n; i++) {
-		be = backend_new(tts->srv->base, tts->srv->fetch, specs[i],
+		bes[i] = backend_new(tts->srv->base, tts->srv->fetch, specs[i],
 		    (int)cf->tts_max_concurrent, cf->tts_api_key,
 		    cf->tts_request_timeout, cause);
-		if (be == NULL) {
+		if (bes[i] == NULL) {
+			for (j = 0; j < i; j++)
+				backend_free(bes[j]);
+			free(bes);
 			free_specs(names, i);
 			free_specs(specs, n);
 			return -1;
 		}
-		names[i] = xstrdup(backend_name(be));
-		backend_free(be);
+		names[i] = xstrdup(backend_name(bes[i]));
 	}
+	/* Those kept take their options as listed now, and come back if
+	 * they were draining. */
+	for (j = 0; j < n; j++) {
+		if ((ep = find_endpoint(tts, names[j], NULL)) == NULL)
+			continue;
+		sched_ep_info(ep->sep, &info);
+		if (backend_update(ep->be, bes[j]))
+			log_info("reload: %s: options changed (max %d, "
+			    "weight %g)", names[j], backend_max(ep->be),
+			    backend_weight(ep->be));
+		sched_ep_update(ep->sep, backend_max(ep->be),
+		    backend_weight(ep->be));
+		if (ep->leaving) {
+			ep->leaving = 0;
+			before = info.state;
+			sched_ep_info(ep->sep, &info);
+			endpoint_event(ep, before, info.state,
+			    "listed again: back in service");
+		}
+	}
+	for (i = 0; i < n; i++)
+		backend_free(bes[i]);
+	free(bes);
 	for (i = tts->neps; i-- > 0;) {
 		for (found = 0, j = 0; j < n && !found; j++)
 			found = strcmp(names[j], backend_name(tts->eps[i]->be))

@@ -128,6 +128,22 @@ printf 'endpoint = %s\nendpoint = %s\ncache_ttl = 777\n' "$B" "$D" >"$CONF"
 kill -HUP "$DAEMON_PID"
 check "SIGHUP reloads" wait_for sh -c "[ \"\$(printf '{\"cmd\":\"stats\"}\n' | timeout 10 socat -t 5 - UNIX-CONNECT:$SOCK | jq .data.cache.ttl)\" = 777 ]"
 check "and A leaves (no longer listed)" wait_for no_ep "$A"
+# A kept endpoint takes its new options; a draining one listed again stays.
+ep_field() { q '{"cmd":"endpoints.list"}' ".data[] | select(.url == \"$1\") | .$2"; }
+printf 'endpoint = %s|max=3|weight=2\nendpoint = %s\ncache_ttl = 777\n' "$B" "$D" >"$CONF"
+eq "reload with new options for B" "$(q '{"cmd":"reload"}' .data.reloaded)" true
+eq "B's max is now 3" "$(ep_field "$B" max)" 3
+eq "B's weight is now 2" "$(ep_field "$B" weight)" 2
+speech 'Keeps B busy while it is drained.' >/dev/null &
+busy=$!
+sleep 0.1
+adm "{\"cmd\":\"endpoints.drain\",\"url\":\"$B\"}" >/dev/null
+eq "B drains while busy" "$(ep_field "$B" state)" draining
+eq "reload still listing B" "$(q '{"cmd":"reload"}' .data.reloaded)" true
+check "B is back in service" test "$(ep_field "$B" state)" != draining
+wait "$busy"
+sleep 0.5
+eq "and stays once its work is done" "$(has_ep "$B")" true
 
 # --- watch --------------------------------------------------------------------
 # The watcher's input stays open (a FIFO held by fd 7) until it is killed.
