@@ -530,6 +530,40 @@ label_of(const char *key, char *buf, size_t len)
 		buf[0] = (char)(buf[0] - 'a' + 'A');
 }
 
+/* Speech requests by how they were served, and the share answered
+ * without a new synthesis (all but misses). */
+static void
+print_served(const cJSON *sv)
+{
+	static const char *const kinds[][2] = {
+		{ "exact", "Exact" }, { "assembled", "Assembled" },
+		{ "partial", "Partial" }, { "converted", "Converted" },
+		{ "empty", "Nothing to say" }, { "miss", "Missed" },
+	};
+	struct kv	 kv = { 0, NULL, NULL };
+	const cJSON	*v;
+	double		 total = 0, miss = 0;
+	char		 a[64];
+	size_t		 i;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (cJSON_IsNumber(v = get(sv, kinds[i][0]))) {
+			total += v->valuedouble;
+			if (strcmp(kinds[i][0], "miss") == 0)
+				miss = v->valuedouble;
+		}
+	printf("\n");
+	if (total > 0)
+		kv_add(&kv, "Speech served", "%.0f, %.1f%% without a new "
+		    "synthesis", total, 100 * (total - miss) / total);
+	else
+		kv_add(&kv, "Speech served", "0");
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		kv_add(&kv, kinds[i][1], "%s", num(sv, kinds[i][0], a,
+		    sizeof a));
+	kv_print(&kv);
+}
+
 /* The shared tier (Redis), when the daemon has one. */
 static void
 print_shared(const cJSON *sh)
@@ -638,6 +672,8 @@ print_stats(const cJSON *d)
 		}
 		kv_print(&kv);
 	}
+	if (cJSON_IsObject(v = get(d, "served")))
+		print_served(v);
 	if (cJSON_IsObject(v = get(d, "shared")))
 		print_shared(v);
 	if (cJSON_IsArray(v = get(d, "endpoints"))) {

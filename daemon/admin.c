@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "audio.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
@@ -226,6 +227,7 @@ cmd_stats(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 	cJSON_AddNumberToObject(o, "replies",
 	    (double)reply_count(srv->replies));
 	cJSON_AddItemToObject(o, "cache", tts_cache_json(srv->tts));
+	cJSON_AddItemToObject(o, "served", audio_served_json(srv));
 	cJSON_AddItemToObject(o, "endpoints", tts_endpoints_json(srv->tts));
 	if (srv->shared != NULL)
 		cJSON_AddItemToObject(o, "shared", shared_json(srv->shared));

@@ -1387,11 +1387,22 @@ audio_models(struct hreq *h)
 	cJSON_Delete(root);
 }
 
+cJSON *
+audio_served_json(const struct server *srv)
+{
+	cJSON	*served = cJSON_CreateObject();
+	size_t	 i;
+
+	for (i = 0; i < SERVED_KINDS; i++)
+		cJSON_AddNumberToObject(served, served_names[i],
+		    (double)srv->served[i]);
+	return served;
+}
+
 void
 audio_cache_stats(struct hreq *h)
 {
-	cJSON	*j, *served;
-	size_t	 i;
+	cJSON	*j;
 
 	if (h->srv->tts == NULL) {
 		http_error(h, 503, "server_error", NULL, "No cache.");
@@ -1400,10 +1411,7 @@ audio_cache_stats(struct hreq *h)
 	j = tts_cache_json(h->srv->tts);
 	cJSON_AddNumberToObject(j, "replies", (double)reply_count(
 	    h->srv->replies));
-	served = cJSON_AddObjectToObject(j, "served");
-	for (i = 0; i < SERVED_KINDS; i++)
-		cJSON_AddNumberToObject(served, served_names[i],
-		    (double)h->srv->served[i]);
+	cJSON_AddItemToObject(j, "served", audio_served_json(h->srv));
 	if (h->srv->shared != NULL)
 		cJSON_AddItemToObject(j, "shared", shared_json(h->srv->shared));
 	http_json(h, 200, j);

@@ -14,6 +14,11 @@ void	 audio_models(struct hreq *);
 void	 audio_cache_stats(struct hreq *);
 void	 audio_cache_clear(struct hreq *);
 void	 audio_metrics(struct hreq *);
+struct cJSON;
+struct server;
+/* Speech requests by how they were served: {"exact":n,...} (to
+ * cJSON_Delete). */
+struct cJSON *audio_served_json(const struct server *);
 /* The Content-Type of an audio format, or NULL if unknown. */
 const char *audio_content_type(const char *);
 

@@ -158,6 +158,9 @@ contains "stats: the requests" "$out" "Requests        : 4"
 contains "stats: the cache entries" "$out" "Cache entries      : 3 of "
 contains "stats: the bytes in KiB" "$out" " KiB of 256.0 MiB"
 contains "stats: the hit rate" "$out" "Hit rate           : 25.0%"
+contains "stats: speech by how it was served" "$out" "Speech served  : 4, 25.0% without a new synthesis"
+contains "stats: exact ones" "$out" "Exact          : 1"
+contains "stats: missed ones" "$out" "Missed         : 3"
 check "stats: the endpoint table" grep -qE "^URL +STATE +IN FLIGHT +WEIGHT +LATENCY +DONE +ERRORS\$" <<<"$out"
 check "stats: the endpoint" grep -qE "^$A +up +0/[0-9]+ +1 +[0-9.]+ ms +3 +0\$" <<<"$out"
 run "$CTL" --json stats
@@ -165,8 +168,9 @@ eq "stats --json: exit 0" "$rc" 0
 eq "stats --json: one line" "$(wc -l <<<"$out")" 1
 eq "stats --json: fields" "$(jq -c '[.usable, .requests, .cache.entries,
     .cache.hits, .cache.misses, .endpoints[0].url, .endpoints[0].state,
-    (.version | type), (.uptime_s | type), (.cache.bytes > 0)]' <<<"$out")" \
-    "[true,4,3,1,3,\"$A\",\"up\",\"string\",\"number\",true]"
+    (.version | type), (.uptime_s | type), (.cache.bytes > 0),
+    .served.exact, .served.miss]' <<<"$out")" \
+    "[true,4,3,1,3,\"$A\",\"up\",\"string\",\"number\",true,1,3]"
 run "$CTL" stats --json
 eq "--json after the command" "$(jq -r .cache.entries <<<"$out")" 3
 
