@@ -436,8 +436,8 @@ struct seglist {
 
 /* The formats we can answer in, for a message: "wav, pcm, flac, mp3
  * or opus". */
-static const char *
-made_formats(struct tts *tts)
+const char *
+audio_made_formats(struct tts *tts)
 {
 	static const char	*order[] = { "wav", "pcm", "flac", "mp3", "opus",
 				    "aac" };
@@ -864,7 +864,7 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 		}
 		http_error(h, 400, "invalid_request_error",
 		    "unsupported_response_format", "%s is not supported; ask "
-		    "for %s.", p->format, made_formats(h->srv->tts));
+		    "for %s.", p->format, audio_made_formats(h->srv->tts));
 		return -1;
 	}
 	http_error(h, 400, "invalid_request_error",
@@ -1327,6 +1327,8 @@ audio_reply_serve(struct hreq *h, struct reply *r, int segments)
 	if (evhttp_uri_get_query(uri) != NULL &&
 	    evhttp_parse_query_str(evhttp_uri_get_query(uri), &q) == 0)
 		fmt = evhttp_find_header(&q, "format");
+	if (fmt == NULL)
+		fmt = reply_format(r);	/* the chat's tts_format */
 	if (fmt != NULL && strcmp(fmt, p.format) != 0) {
 		if (audio_content_type(fmt) == NULL) {
 			http_error(h, 400, "invalid_request_error",
@@ -1347,7 +1349,7 @@ audio_reply_serve(struct hreq *h, struct reply *r, int segments)
 			http_error(h, 400, "invalid_request_error",
 			    "unsupported_response_format", "%s is not "
 			    "supported for this reply; ask for %s.", fmt,
-			    made_formats(srv->tts));
+			    audio_made_formats(srv->tts));
 			evhttp_clear_headers(&q);
 			return;
 		}

@@ -19,6 +19,10 @@ struct server;
 /* Speech requests by how they were served: {"exact":n,...} (to
  * cJSON_Delete). */
 struct cJSON *audio_served_json(const struct server *);
+struct tts;
+/* The formats we can answer in, for a message: "wav, pcm, flac, mp3 or
+ * opus" (a static buffer). */
+const char *audio_made_formats(struct tts *);
 /* The Content-Type of an audio format, or NULL if unknown. */
 const char *audio_content_type(const char *);
 

@@ -13,6 +13,7 @@
 
 #include "chat.h"
 #include "config.h"
+#include "convert.h"
 #include "log.h"
 #include "prefetch.h"
 #include "reply.h"
@@ -96,6 +97,7 @@ reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 	struct pf		*pf;
 	struct segment_opts	 o;
 	struct tts_params	 p;
+	const char		*asked;
 
 	if (srv->replies == NULL)
 		return NULL;
@@ -110,7 +112,15 @@ reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 	p.format = t->format != NULL ? t->format : cf->tts_default_format;
 	p.speed = t->speed > 0 ? t->speed : 1.0;
 	p.instructions = NULL;
+	asked = p.format;
+	/* One synthesis, every format: in a format no endpoint makes, the
+	 * reply is prefetched as WAV and its audio converted when asked. */
+	if (srv->tts != NULL && !tts_has_format(srv->tts, p.format) &&
+	    tts_has_format(srv->tts, "wav") && convert_can(p.format))
+		p.format = "wav";
 	pf->reply = reply_new(srv->replies, id, &p);
+	if (asked != p.format)
+		reply_set_format(pf->reply, asked);
 	publish(srv, id, &p);
 	split_opts(cf, &o);
 	pf->seg = segment_new(&o);

@@ -16,11 +16,13 @@
 #include "audio.h"
 #include "chat.h"
 #include "config.h"
+#include "convert.h"
 #include "fetch.h"
 #include "log.h"
 #include "proxy.h"
 #include "server.h"
 #include "sse.h"
+#include "tts.h"
 #include "util.h"
 
 #define PX_HIGH_WATER	(1024 * 1024)	/* client output buffered: pause */
@@ -765,6 +767,18 @@ proxy_chat(struct hreq *h)
 		http_error(h, 400, "invalid_request_error", "invalid_tts_format",
 		    "'tts_format' must be one of mp3, opus, aac, flac, wav, "
 		    "pcm.");
+		chat_tts_clear(&tts);
+		free(nbody);
+		return;
+	}
+	if (tts.format != NULL && h->srv->tts != NULL &&
+	    !tts_has_format(h->srv->tts, tts.format) &&
+	    !(tts_has_format(h->srv->tts, "wav") &&
+	    convert_can(tts.format))) {
+		http_error(h, 400, "invalid_request_error",
+		    "unsupported_tts_format", "'tts_format' %s cannot be made "
+		    "here; ask for %s.", tts.format,
+		    audio_made_formats(h->srv->tts));
 		chat_tts_clear(&tts);
 		free(nbody);
 		return;

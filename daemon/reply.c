@@ -48,6 +48,7 @@ struct reply {
 	struct replies		*rs;
 	char			 id[32];
 	char			*model, *voice, *format, *instructions;
+	char			*asked;		/* format asked, if not format */
 	struct tts_params	 p;
 	struct rseg		**segs;
 	size_t			 nsegs;
@@ -121,6 +122,7 @@ reply_free(struct reply *r)
 	}
 	free(r->raw);
 	free(r->code);
+	free(r->asked);
 	free(r->model);
 	free(r->voice);
 	free(r->format);
@@ -276,6 +278,19 @@ reply_add(struct reply *r, const char *text)
 		seg_cb(s);
 	}
 	notify(r);
+}
+
+void
+reply_set_format(struct reply *r, const char *format)
+{
+	free(r->asked);
+	r->asked = xstrdup(format);
+}
+
+const char *
+reply_format(const struct reply *r)
+{
+	return r->asked != NULL ? r->asked : r->format;
 }
 
 void

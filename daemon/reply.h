@@ -28,6 +28,10 @@ struct reply *reply_new(struct replies *, const char *,
 	    const struct tts_params *);
 /* Queue a segment's synthesis (prefetch priority by its index). */
 void	 reply_add(struct reply *, const char *);
+/* The format the chat asked for, when its audio is made in another
+ * (WAV, converted): the default of its whole audio. */
+void	 reply_set_format(struct reply *, const char *);
+const char *reply_format(const struct reply *);
 /* Some of the reply's text as it streams (kept for its code blocks). */
 void	 reply_text(struct reply *, const char *, size_t);
 /* The chat has ended (ok = 1 if the upstream completed). */

@@ -13,6 +13,7 @@ say() {  # say TEXT [FORMAT] -> JSON body as a client sends it
 	jq -cn --arg t "$1" --arg f "${2:-}" '{model:"tts-1",voice:"alloy",input:$t} + (if $f == "" then {} else {response_format:$f} end)'
 }
 nreq() { grep -c '"path":"/v1/audio/speech"' "$T/tts-m.jsonl" 2>/dev/null || echo 0; }
+wait_for() { local i; for i in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
 served() { curl -sS "$URL/cache/stats" | jq -r ".served.$1"; }
 chat() {  # chat REPLY -> reply id; waits until every segment is done
 	local body id i
@@ -99,6 +100,22 @@ contains "mp3 content type" "$(tr -d '\r' <"$T/rm.h")" "Content-Type: audio/mpeg
 eq "no synthesis for the formats" "$(nreq)" "$n3"
 code=$(curl -sS "${K[@]}" -o "$T/r.aac" -w '%{http_code}' "$URL/v1/audio/replies/$id?format=aac")
 check "aac, which we cannot make: an error, not audio ($code)" test "$code" -ge 400
+
+# A chat that asks for mp3 (no endpoint makes it): prefetched as WAV, its
+# whole audio converted; a format nothing can make is refused.
+body=$(jq -cn '{model:"m",stream:true,tts_format:"mp3",messages:[{role:"user",content:"ECHO:Rivers run to the sea. Mountains stand tall."}]}')
+id3=$(curl -sS "${K[@]}" -D - -o /dev/null -d "$body" "$URL/v1/chat/completions" | tr -d '\r' | sed -n 's/^X-TTS-Reply-Id: //p')
+check "the mp3 chat made a reply" test -n "$id3"
+check "its segments were made as WAV" wait_for sh -c "jq -r 'select(.path==\"/v1/audio/speech\") | .body.input + \" \" + (.body.response_format // \"wav\")' '$T/tts-m.jsonl' | grep -q 'Mountains stand tall. wav'"
+code=$(curl -sS "${K[@]}" -D "$T/r3.h" -o "$T/r3.mp3" -w '%{http_code}' "$URL/v1/audio/replies/$id3")
+eq "its audio, asked without ?format" "$code" 200
+contains "is MP3, as the chat asked" "$(tr -d '\r' <"$T/r3.h")" "Content-Type: audio/mpeg"
+check "and lasts over a second (two sentences)" awk -v m="$(dur mp3 "$T/r3.mp3")" 'BEGIN { exit !(m > 1) }'
+body=$(jq -cn '{model:"m",stream:true,tts_format:"aac",messages:[{role:"user",content:"ECHO:Never said."}]}')
+code=$(curl -sS "${K[@]}" -o "$T/aac.json" -w '%{http_code}' -d "$body" "$URL/v1/chat/completions")
+eq "tts_format aac, which nothing here makes: 400" "$code" 400
+eq "naming what it can" "$(jq -r .error.code "$T/aac.json")" unsupported_tts_format
+contains "and the formats" "$(jq -r .error.message "$T/aac.json")" "ask for wav, pcm, flac, mp3 or opus"
 
 # Other voice: not the prefetched audio.
 out=$(speech "$(jq -cn '{model:"tts-1",voice:"other",input:"The weather today is sunny and warm."}')" "$T/v.wav")
