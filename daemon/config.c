@@ -93,7 +93,7 @@ static const struct copt copts[] = {
 	{ "MAX_BODY_BYTES", CT_SIZE, O(max_body_bytes), 1024, 0, "4M", 0, "SIZE",
 	  "largest request body accepted" },
 	{ "REDIS_URL", CT_STR, O(redis_url), 0, 0, NULL, CF_URLKEY, "URL",
-	  "Redis shared by several instances: redis://[:pw@]host[:port][/db] or unix:///path[?db=N]" },
+	  "the Redis several instances share (a redis:// or unix:// URL)" },
 	{ "REDIS_PREFIX", CT_STR, O(redis_prefix), 0, 0, "ttsaccel:", 0, "PREFIX",
 	  "namespace of the shared cache's keys" },
 };
@@ -648,15 +648,23 @@ mask_url(const char *in)
 	char		*copy, *k, *out;
 	size_t		 n;
 
-	/* key=VALUE up to the next option or entry becomes key=****. */
+	static const char *const names[] = { "key=", "password=" };
+	size_t		 i, nl;
+
+	/* key=VALUE up to the next option or entry becomes key=****; so
+	 * does password=VALUE (a unix:// REDIS_URL's). */
 	copy = xstrdup(in);
-	for (k = copy; (k = strstr(k, "key=")) != NULL; k += 8) {
-		n = strcspn(k + 4, "| ,\t");
-		out = xasprintf("%.*skey=****%s", (int)(k - copy), copy,
-		    k + 4 + n);
-		k = out + (k - copy);
-		free(copy);
-		copy = out;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		nl = strlen(names[i]);
+		for (k = copy; (k = strstr(k, names[i])) != NULL;
+		    k += nl + 4) {
+			n = strcspn(k + nl, "| ,\t&");
+			out = xasprintf("%.*s%s****%s", (int)(k - copy), copy,
+			    names[i], k + nl + n);
+			k = out + (k - copy);
+			free(copy);
+			copy = out;
+		}
 	}
 	s = copy;
 	scheme = strstr(s, "://");

@@ -239,25 +239,44 @@ shared_url_parse(const char *url, struct shared_url *u, char **cause)
 		p = url + 7;
 		if (*p != '/') {
 			*cause = xstrdup("a unix:// URL needs an absolute "
-			    "path: unix:///path/to/redis.sock[?db=N]");
+			    "path: unix:///path/to/redis.sock[?db=N]"
+			    "[&password=P]");
 			return -1;
 		}
 		q = strchr(p, '?');
 		u->path = q != NULL ? xstrndup(p, (size_t)(q - p)) :
 		    xstrdup(p);
-		if (q != NULL) {
-			if (strncmp(q, "?db=", 4) != 0 ||
-			    parse_ll(q + 4, 0, 1000000, &ll, &errstr) != 0) {
-				*cause = xasprintf("'%s' is not ?db=N", q);
+		/* ?db=N and ?password=P, in any order, joined by & */
+		while (q != NULL) {
+			q++;
+			end = q + strcspn(q, "&");
+			if (strncmp(q, "db=", 3) == 0) {
+				tmp = xstrndup(q + 3, (size_t)(end - q - 3));
+				if (parse_ll(tmp, 0, 1000000, &ll, &errstr) != 0) {
+					*cause = xasprintf("database '%s' %s", tmp,
+					    errstr);
+					free(tmp);
+					goto fail;
+				}
+				free(tmp);
+				u->db = (int)ll;
+			} else if (strncmp(q, "password=", 9) == 0) {
+				free(u->password);
+				u->password = pct_decode(q + 9,
+				    (size_t)(end - q - 9));
+			} else {
+				*cause = xasprintf("'%.*s' is not db=N or "
+				    "password=P", (int)(end - q), q);
 				goto fail;
 			}
-			u->db = (int)ll;
+			q = *end == '&' ? end : NULL;
 		}
 		return 0;
 	}
 	if (strncmp(url, "redis://", 8) != 0) {
 		*cause = xstrdup("not redis://[:password@]host[:port][/db] "
-		    "or unix:///path[?db=N] (TLS is not supported)");
+		    "or unix:///path[?db=N][&password=P] (TLS is not "
+		    "supported)");
 		return -1;
 	}
 	p = url + 8;
@@ -482,6 +501,17 @@ conn_disconnect_cb(const redisAsyncContext *ac, int status)
 		    ac->errstr[0] != '\0' ? ac->errstr : "connection lost");
 }
 
+static void
+auth_cb(struct shared *sh, struct sref *r, redisReply *rep)
+{
+	char	why[256];
+
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof why, "AUTH: %s", rep->str);
+		sh_lost(sh, why);
+	}
+}
+
 /* Open c: a context on the loop, AUTH and SELECT sent first.  -1 with
  * sh->why set if it cannot even start. */
 static int
@@ -518,7 +548,7 @@ conn_open(struct shared *sh, struct rconn *c)
 		if (sh->url.user != NULL)
 			argv[n++] = sh->url.user;
 		argv[n++] = sh->url.password;
-		sh_sendv(c, NULL, NULL, n, argv);
+		sh_sendv(c, NULL, c == &sh->cmd ? auth_cb : NULL, n, argv);
 	}
 	if (sh->url.db != 0) {
 		snprintf(db, sizeof db, "%d", sh->url.db);

@@ -89,6 +89,11 @@ main(void)
 	url_bad("redis://[::1");
 	url_bad("unix://relative.sock");
 	url_bad("unix:///tmp/r.sock?database=1");
+	url_bad("unix:///tmp/r.sock?db=x");
+	url_ok("unix:///tmp/r.sock?password=p%26w&db=2", NULL, 6379,
+	    "/tmp/r.sock", NULL, "p&w", 2);
+	url_ok("unix:///tmp/r.sock?db=3&password=pw", NULL, 6379,
+	    "/tmp/r.sock", NULL, "pw", 3);
 
 	sha256("v1\x1fkey", 6, d);
 	sha256("v1\x1fother", 8, d2);
