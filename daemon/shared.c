@@ -158,6 +158,7 @@ struct shared_key {
 	int			 lockless;	/* the lock does not expire */
 	int			 attempts;	/* holders that failed */
 	int			 lost;		/* our lock was taken from us */
+	uint64_t		 t_data;	/* following: last progress */
 	struct rconn		*rd;
 	struct event		*renew;
 };
@@ -921,6 +922,7 @@ key_give_up(struct shared_key *k, const char *why)
 static void
 key_data(struct shared_key *k, const void *d, size_t len)
 {
+	k->t_data = now_usec();
 	k->got += len;
 	sha256_update(&k->hgot, d, len);
 	k->cb(k->arg, SHARED_DATA, d, len);
@@ -949,6 +951,7 @@ key_resync(struct shared_key *k, const unsigned char *d, size_t len)
 {
 	size_t	need = k->got - k->rpos, n = len < need ? len : need;
 
+	k->t_data = now_usec();
 	sha256_update(&k->hnew, d, n);
 	k->rpos += n;
 	if (k->rpos < k->got)
@@ -1161,6 +1164,15 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 		return;
 	}
 	if (rep->type == REDIS_REPLY_NIL) {
+		/* A holder alive but stuck (its endpoints down, its queue
+		 * long) must not hold us longer than a backend request may
+		 * take: we go on alone. */
+		if (now_usec() - k->t_data > (uint64_t)(sh->srv->cf->
+		    tts_request_timeout * 1000 + SH_LOCK_MS) * 1000) {
+			key_give_up(k, "the instance synthesising it makes no "
+			    "progress");
+			return;
+		}
 		/* Nothing for a while: is the holder alive? */
 		k->following = 1;
 		key_try_lock(k);
@@ -1182,6 +1194,7 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 		if (strcmp(k->holder, t->str) != 0) {
 			/* Another holder: it starts from the start. */
 			snprintf(k->holder, sizeof k->holder, "%s", t->str);
+			k->t_data = now_usec();
 			if (k->got > 0) {
 				k->resync = 1;
 				k->rpos = 0;
@@ -1236,6 +1249,8 @@ key_follow(struct shared_key *k)
 			    k->skey, k->last, NULL };
 
 	k->phase = SK_FOLLOW;
+	if (k->t_data == 0)
+		k->t_data = now_usec();
 	if (k->rd == NULL) {
 		if ((k->rd = reader_new(sh)) == NULL) {
 			key_give_up(k, sh->nreaders >= SH_MAX_READERS ?

@@ -150,6 +150,33 @@ check "the same" cmp -s "$T/6bb.wav" "$T/6bc.wav"
 eq "once more on a backend" "$(nsynth "$s6b")" 2
 curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=400&chunks=4&chunk-delay-ms=100" >/dev/null
 
+# 4c. A holder alive but stuck (its endpoint never answers) holds the
+# others no longer than their own TTS_REQUEST_TIMEOUT: they go on alone.
+start_tts stuck --latency-ms 30000
+DAEMON_NAME=e REDIS_URL="$REDIS_URL" TTS_ENDPOINTS="$TTS_URL" NEWAPI_API_KEY=sk-test \
+    TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
+U[e]=$URL
+P[e]=$DAEMON_PID
+DAEMON_NAME=f REDIS_URL="$REDIS_URL" TTS_ENDPOINTS="$(sed -n 's/.*listening on \(.*\)/http:\/\/\1/p' "$T/tts-slow.log")" \
+    NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 TTS_REQUEST_TIMEOUT=1 start_daemon
+U[f]=$URL
+P[f]=$DAEMON_PID
+for n in e f; do
+	check "instance $n is connected to Redis" wait_for 10 sh -c "[ \"\$(curl -sS '${U[$n]}/health' | jq -r .shared.state)\" = up ]"
+done
+s6c="Stuck on a backend that never answers."
+curl -sS -m 40 "${K[@]}" -o /dev/null -d "$(say "$s6c")" "${U[e]}/v1/audio/speech" &
+je=$!
+sleep 0.5
+t0=$SECONDS
+eq "F, following E, gives up on it and synthesises" "$(speech "${U[f]}" "$(say "$s6c")" "$T/6cf.wav")" "200 shared"
+check "within its request timeout and the lock's life ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 10
+check "real audio" valid_wav "$T/6cf.wav"
+kill -TERM "$je" 2>/dev/null
+wait "$je" 2>/dev/null
+stop_daemon "${P[e]}" e
+stop_daemon "${P[f]}" f
+
 # 5. Redis stops mid-run: nothing fails; it comes back: shared again.
 s7="Asked while Redis goes away."
 curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=1000" >/dev/null
