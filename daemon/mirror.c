@@ -1,12 +1,19 @@
 /*
  * mirror: replies another instance serves, followed through the shared
  * tier.  The instance that serves a chat publishes its reply (prefetch.c):
- * its parameters, each segment's text as it is cut, and its end.  Another
- * instance asked for that reply builds a local copy from what was
- * published and follows what comes; each segment is obtained like any
- * (tts_obtain), so it is a hit, or the holder's synthesis streamed, or a
- * new one, and the whole reply is served from the same segments, in order.
+ * its parameters, each segment's text as it is cut (with the reply's text
+ * since the last one), and its end.  Every instance follows the cluster's
+ * stream of replies (one connection) and keeps a copy of each; an instance
+ * asked for a reply it has no copy of (it started before this instance
+ * was following, or during an outage) reads that reply's own stream and
+ * follows it.  Each segment of a copy is obtained like any (tts_obtain),
+ * so it is a hit, or the holder's synthesis streamed, or a new one: the
+ * whole reply, and any run of its sentences a client cuts its own way
+ * (reply_match), are served from the same segments as on the instance
+ * that served the chat.
  */
+#include <event2/event.h>
+
 #include <cjson/cJSON.h>
 
 #include <stdio.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "config.h"
 #include "log.h"
 #include "mirror.h"
 #include "reply.h"
@@ -34,6 +42,8 @@ struct mirror {
 	struct reply		*r;
 	struct shared_follow	*f;
 	int			 caught;	/* the askers were answered */
+	int			 fed;		/* by the cluster's stream */
+	uint64_t		 t_last;	/* when it last said something */
 	struct mirror_wait	*waits;
 	struct mirror		*next, *prev;
 };
@@ -41,15 +51,118 @@ struct mirror {
 struct mirrors {
 	struct server		*srv;
 	struct mirror		*head;
+	struct shared_watch	*watch;		/* every reply of the cluster */
+	struct event		*tick;
 };
+
+static void	mirror_free(struct mirror *);
+
+static struct mirror *
+mirror_of(struct mirrors *ms, const char *id)
+{
+	struct mirror	*m;
+
+	for (m = ms->head; m != NULL; m = m->next)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+/* A copy fed by the cluster's stream ends, cut if need be. */
+static void
+fed_end(struct mirror *m, int ok)
+{
+	if (m->r != NULL)
+		reply_finish(m->r, ok);
+	mirror_free(m);
+}
+
+static int	params_of(const char *, size_t, struct tts_params *, cJSON **);
+
+static void
+watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
+{
+	struct mirrors		*ms = arg;
+	struct replies		*rs = ms->srv->replies;
+	struct mirror		*m, *next;
+	struct tts_params	 p;
+	cJSON			*root;
+
+	if (ev == SHARED_R_ERROR) {
+		/* What comes meanwhile is lost: the copies end here. */
+		ms->watch = NULL;
+		for (m = ms->head; m != NULL; m = next) {
+			next = m->next;
+			if (m->fed)
+				fed_end(m, 0);
+		}
+		return;
+	}
+	m = mirror_of(ms, id);
+	if (ev == SHARED_R_PARAMS) {
+		if (m != NULL || reply_find(rs, id) != NULL)
+			return;		/* ours, or known already */
+		if (params_of(val, len, &p, &root) != 0)
+			return;
+		m = xcalloc(1, sizeof *m);
+		m->ms = ms;
+		m->fed = 1;
+		m->caught = 1;
+		m->t_last = now_usec();
+		snprintf(m->id, sizeof m->id, "%s", id);
+		m->next = ms->head;
+		if (ms->head != NULL)
+			ms->head->prev = m;
+		ms->head = m;
+		m->r = reply_new(rs, id, &p);
+		cJSON_Delete(root);
+		return;
+	}
+	if (m == NULL || !m->fed || m->r == NULL)
+		return;
+	m->t_last = now_usec();
+	switch (ev) {
+	case SHARED_R_TEXT:
+		reply_text(m->r, val, len);
+		break;
+	case SHARED_R_SEG:
+		reply_add(m->r, val);
+		break;
+	case SHARED_R_END:
+		fed_end(m, strcmp(val, "ok") == 0);
+		break;
+	}
+}
+
+/* Follow the cluster's replies whenever the tier is up; end the copies
+ * whose instance stopped saying anything. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mirrors	*ms = arg;
+	struct mirror	*m, *next;
+	uint64_t	 idle, now = now_usec();
+
+	if (ms->watch == NULL && shared_up(ms->srv->shared))
+		ms->watch = shared_replies_watch(ms->srv->shared, watch_cb, ms);
+	idle = (uint64_t)(ms->srv->cf->upstream_timeout + 5) * 1000000;
+	for (m = ms->head; m != NULL; m = next) {
+		next = m->next;
+		if (m->fed && now - m->t_last > idle)
+			fed_end(m, 0);
+	}
+}
 
 struct mirrors *
 mirrors_new(struct server *srv)
 {
 	struct mirrors	*ms;
+	struct timeval	 tv = { 0, 200000 };
 
 	ms = xcalloc(1, sizeof *ms);
 	ms->srv = srv;
+	ms->tick = event_new(srv->base, -1, EV_PERSIST, tick_cb, ms);
+	evtimer_add(ms->tick, &tv);
 	return ms;
 }
 
@@ -88,6 +201,8 @@ mirrors_free(struct mirrors *ms)
 {
 	if (ms == NULL)
 		return;
+	shared_unwatch(ms->watch);
+	event_free(ms->tick);
 	while (ms->head != NULL)
 		mirror_free(ms->head);
 	free(ms);
@@ -162,6 +277,10 @@ follow_cb(void *arg, int ev, const char *val, size_t len)
 		log_debug("shared: reply %s followed from another instance",
 		    m->id);
 		break;
+	case SHARED_R_TEXT:
+		if (m->r != NULL)
+			reply_text(m->r, val, len);
+		break;
 	case SHARED_R_SEG:
 		if (m->r != NULL)
 			reply_add(m->r, val);
@@ -203,7 +322,7 @@ mirror_find(struct mirrors *ms, const char *id,
 	    !shared_up(ms->srv->shared) || strlen(id) >= sizeof m->id)
 		return NULL;
 	for (m = ms->head; m != NULL; m = m->next)
-		if (!m->caught && strcmp(m->id, id) == 0)
+		if (!m->caught && !m->fed && strcmp(m->id, id) == 0)
 			break;
 	if (m == NULL) {
 		m = xcalloc(1, sizeof *m);

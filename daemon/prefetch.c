@@ -30,6 +30,8 @@ struct pf {
 	uint64_t		 t0;		/* the chat's start */
 	struct reply		*reply;
 	struct segmenter	*seg;
+	char			*raw;		/* text not yet published */
+	size_t			 rawlen, rawcap;
 };
 
 static void
@@ -63,7 +65,9 @@ drain(struct pf *pf, struct evbuffer *events)
 			hist_observe(&pf->srv->h_first_segment,
 			    now_usec() - pf->t0);
 		reply_add(pf->reply, s);
-		shared_reply_segment(pf->srv->shared, reply_id(pf->reply), s);
+		shared_reply_segment(pf->srv->shared, reply_id(pf->reply), s,
+		    pf->raw, pf->rawlen);
+		pf->rawlen = 0;
 		free(s);
 	}
 }
@@ -133,6 +137,15 @@ reply_delta(void *arg, const char *text, size_t len, struct evbuffer *events)
 	struct pf	*pf = arg;
 
 	reply_text(pf->reply, text, len);
+	if (pf->srv->shared != NULL) {
+		/* Published with the next segment (or the end). */
+		if (pf->rawlen + len > pf->rawcap) {
+			pf->rawcap = (pf->rawlen + len) * 2;
+			pf->raw = xrealloc(pf->raw, pf->rawcap);
+		}
+		memcpy(pf->raw + pf->rawlen, text, len);
+		pf->rawlen += len;
+	}
 	segment_feed(pf->seg, text, len);
 	drain(pf, events);
 }
@@ -147,7 +160,9 @@ reply_end(void *arg, int ok, struct evbuffer *events)
 	log_debug("%s reply %s: %zu segment(s)", reply_id(pf->reply),
 	    ok ? "complete" : "cut short", reply_nsegs(pf->reply));
 	reply_finish(pf->reply, ok);
-	shared_reply_end(pf->srv->shared, reply_id(pf->reply), ok);
+	shared_reply_end(pf->srv->shared, reply_id(pf->reply), ok, pf->raw,
+	    pf->rawlen);
+	free(pf->raw);
 	segment_free(pf->seg);
 	free(pf);
 }

@@ -66,6 +66,7 @@
 #define SH_MAX_READERS	256
 #define SH_TICK_MS	250
 #define SH_ATTEMPTS	3	/* holders failing before we go alone */
+#define SH_REPLIES_MAX	100000	/* events kept in the cluster's stream */
 
 static const char env_magic[8] = { 't', 't', 's', 'a', 'c', 'c', 'e', 'l' };
 
@@ -1384,45 +1385,81 @@ shared_cancel(struct shared_key *k)
 
 /* --- replies ------------------------------------------------------------ */
 
+/*
+ * One event of a reply: field f = v, and its text x since the last event
+ * (if any), to the reply's own stream (its history) and to the cluster's
+ * stream of every reply (what the other instances follow, one connection
+ * each).
+ */
 static void
-reply_add(struct shared *sh, const char *id, const char *f, const char *v)
+rstream_add(struct shared *sh, const char *id, const char *f, const char *v,
+    const char *x, size_t xlen)
 {
-	char		*rkey, ttl[32];
-	const char	*add[5], *exp[3];
+	char		*rkey, *all, ttl[32], max[16];
+	const char	*add[12];
+	size_t		 lens[12];
+	const char	*exp[3];
+	int		 n, i, j;
 
 	if (sh == NULL || sh->state != SH_UP)
 		return;
 	rkey = rname(sh, "r", id);
+	all = xasprintf("%sreplies", sh->prefix);
 	snprintf(ttl, sizeof ttl, "%lld", sh->srv->cf->cache_ttl * 1000);
-	add[0] = "XADD";
-	add[1] = rkey;
-	add[2] = "*";
-	add[3] = f;
-	add[4] = v;
-	exp[0] = "PEXPIRE";
-	exp[1] = rkey;
-	exp[2] = ttl;
-	sh_sendv(&sh->cmd, NULL, NULL, 5, add);
-	sh_sendv(&sh->cmd, NULL, NULL, 3, exp);
+	snprintf(max, sizeof max, "%d", SH_REPLIES_MAX);
+	/* XADD key [MAXLEN ~ N] * [r id] f v [x text] */
+	for (i = 0; i < 2; i++) {
+		n = 0;
+		add[n++] = "XADD";
+		add[n++] = i == 0 ? rkey : all;
+		if (i == 1) {
+			add[n++] = "MAXLEN";
+			add[n++] = "~";
+			add[n++] = max;
+		}
+		add[n++] = "*";
+		if (i == 1) {
+			add[n++] = "r";
+			add[n++] = id;
+		}
+		add[n++] = f;
+		add[n++] = v;
+		for (j = 0; j < n; j++)
+			lens[j] = strlen(add[j]);
+		if (xlen > 0) {
+			add[n] = "x";
+			lens[n++] = 1;
+			add[n] = x;
+			lens[n++] = xlen;
+		}
+		sh_send(&sh->cmd, NULL, NULL, n, add, lens);
+		exp[0] = "PEXPIRE";
+		exp[1] = add[1];
+		exp[2] = ttl;
+		sh_sendv(&sh->cmd, NULL, NULL, 3, exp);
+	}
+	free(all);
 	free(rkey);
 }
 
 void
 shared_reply_begin(struct shared *sh, const char *id, const char *params)
 {
-	reply_add(sh, id, "p", params);
+	rstream_add(sh, id, "p", params, NULL, 0);
 }
 
 void
-shared_reply_segment(struct shared *sh, const char *id, const char *text)
+shared_reply_segment(struct shared *sh, const char *id, const char *text,
+    const char *raw, size_t rawlen)
 {
-	reply_add(sh, id, "s", text);
+	rstream_add(sh, id, "s", text, raw, rawlen);
 }
 
 void
-shared_reply_end(struct shared *sh, const char *id, int ok)
+shared_reply_end(struct shared *sh, const char *id, int ok, const char *raw,
+    size_t rawlen)
 {
-	reply_add(sh, id, "e", ok ? "ok" : "cut");
+	rstream_add(sh, id, "e", ok ? "ok" : "cut", raw, rawlen);
 }
 
 static void
@@ -1471,6 +1508,11 @@ follow_entries(struct shared_follow *f, const redisReply *es)
 		}
 		snprintf(f->last, sizeof f->last, "%s", id);
 		f->t_last = now_usec();
+		if ((v = field(fl, "x")) != NULL && f->params) {
+			f->cb(f->arg, SHARED_R_TEXT, v->str, v->len);
+			if (f->ref.dead)
+				return 1;
+		}
 		if ((v = field(fl, "p")) != NULL) {
 			f->params = 1;
 			f->cb(f->arg, SHARED_R_PARAMS, v->str, v->len);
@@ -1602,6 +1644,166 @@ shared_unfollow(struct shared_follow *f)
 {
 	if (f != NULL)
 		follow_kill(f);
+}
+
+/* --- every reply of the cluster ----------------------------------------- */
+
+struct shared_watch {
+	struct sref		 ref;		/* first */
+	struct shared		*sh;
+	char			*key;
+	void			(*cb)(void *, const char *, int, const char *,
+				    size_t);
+	void			*arg;
+	char			 last[48];
+	struct rconn		*rd;
+};
+
+static void
+watch_free(struct sref *r)
+{
+	struct shared_watch	*w = (struct shared_watch *)r;
+
+	free(w->key);
+	free(w);
+}
+
+static void
+watch_kill(struct shared_watch *w)
+{
+	w->ref.dead = 1;
+	reader_free(w->rd);
+	w->rd = NULL;
+	sref_unref(&w->ref);
+}
+
+static void
+watch_fail(struct shared_watch *w, const char *why)
+{
+	void	(*cb)(void *, const char *, int, const char *, size_t) = w->cb;
+	void	*arg = w->arg;
+
+	w->ref.refs++;
+	watch_kill(w);
+	cb(arg, NULL, SHARED_R_ERROR, why, strlen(why));
+	sref_unref(&w->ref);
+}
+
+static void	watch_read(struct shared_watch *);
+
+static void
+watch_xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
+{
+	struct shared_watch	*w = (struct shared_watch *)r;
+	const redisReply	*es, *fl, *rid, *v;
+	const char		*id;
+	size_t			 i;
+
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+		watch_fail(w, rep == NULL ? "Redis went away" : rep->str);
+		return;
+	}
+	if (rep->type != REDIS_REPLY_NIL) {
+		if ((es = xread_entries(rep)) == NULL) {
+			watch_fail(w, "a stream not ours");
+			return;
+		}
+		for (i = 0; i < es->elements && !w->ref.dead; i++) {
+			if (entry_of(es->element[i], &id, &fl) != 0)
+				continue;
+			snprintf(w->last, sizeof w->last, "%s", id);
+			if ((rid = field(fl, "r")) == NULL || rid->len == 0 ||
+			    rid->len >= 64)
+				continue;
+			if ((v = field(fl, "x")) != NULL)
+				w->cb(w->arg, rid->str, SHARED_R_TEXT, v->str,
+				    v->len);
+			if (w->ref.dead)
+				break;
+			if ((v = field(fl, "p")) != NULL)
+				w->cb(w->arg, rid->str, SHARED_R_PARAMS, v->str,
+				    v->len);
+			else if ((v = field(fl, "s")) != NULL)
+				w->cb(w->arg, rid->str, SHARED_R_SEG, v->str,
+				    v->len);
+			else if ((v = field(fl, "e")) != NULL)
+				w->cb(w->arg, rid->str, SHARED_R_END,
+				    strcmp(v->str, "ok") == 0 ? "ok" : "cut",
+				    2 + (strcmp(v->str, "ok") != 0));
+		}
+		if (w->ref.dead)
+			return;
+	}
+	watch_read(w);
+}
+
+static void
+watch_read(struct shared_watch *w)
+{
+	char		 block[16];
+	const char	*argv[8] = { "XREAD", "COUNT", "1000", "BLOCK", block,
+			    "STREAMS", w->key, w->last };
+
+	if (w->rd == NULL && (w->rd = reader_new(w->sh)) == NULL) {
+		watch_fail(w, "Redis is down");
+		return;
+	}
+	snprintf(block, sizeof block, "%d", SH_BLOCK_MS);
+	if (sh_sendv(w->rd, &w->ref, watch_xread_cb, 8, argv) != 0)
+		watch_fail(w, "Redis is down");
+}
+
+/* Where the cluster's stream ends now: followed from there. */
+static void
+watch_last_cb(struct shared *sh, struct sref *r, redisReply *rep)
+{
+	struct shared_watch	*w = (struct shared_watch *)r;
+	const redisReply	*fl;
+	const char		*id;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+		watch_fail(w, rep == NULL ? "Redis went away" :
+		    rep->type == REDIS_REPLY_ERROR ? rep->str :
+		    "an answer not understood");
+		return;
+	}
+	if (rep->elements > 0 && entry_of(rep->element[0], &id, &fl) == 0)
+		snprintf(w->last, sizeof w->last, "%s", id);
+	watch_read(w);
+}
+
+struct shared_watch *
+shared_replies_watch(struct shared *sh,
+    void (*cb)(void *, const char *, int, const char *, size_t), void *arg)
+{
+	struct shared_watch	*w;
+	const char		*argv[6] = { "XREVRANGE", NULL, "+", "-",
+				    "COUNT", "1" };
+
+	if (sh == NULL || sh->state != SH_UP)
+		return NULL;
+	w = xcalloc(1, sizeof *w);
+	w->ref.refs = 1;
+	w->ref.free = watch_free;
+	w->sh = sh;
+	w->cb = cb;
+	w->arg = arg;
+	w->key = xasprintf("%sreplies", sh->prefix);
+	snprintf(w->last, sizeof w->last, "0-0");
+	argv[1] = w->key;
+	if (sh_sendv(&sh->cmd, &w->ref, watch_last_cb, 6, argv) != 0) {
+		w->ref.dead = 1;
+		sref_unref(&w->ref);
+		return NULL;
+	}
+	return w;
+}
+
+void
+shared_unwatch(struct shared_watch *w)
+{
+	if (w != NULL && !w->ref.dead)
+		watch_kill(w);
 }
 
 /* --- clearing ----------------------------------------------------------- */

@@ -14,6 +14,7 @@ struct shared;
 struct shared_key;
 struct shared_follow;
 struct shared_clear;
+struct shared_watch;
 
 /* REDIS_URL taken apart. */
 struct shared_url {
@@ -80,9 +81,13 @@ void	 shared_end(struct shared_key *, int, const void *, size_t);
 void	 shared_cancel(struct shared_key *);
 
 /* Replies: the instance that serves a chat publishes its reply. */
+/* A reply (id) begins with these parameters (JSON); one more segment, with
+ * the reply's text since the last event; its end (ok), with the rest. */
 void	 shared_reply_begin(struct shared *, const char *, const char *);
-void	 shared_reply_segment(struct shared *, const char *, const char *);
-void	 shared_reply_end(struct shared *, const char *, int);
+void	 shared_reply_segment(struct shared *, const char *, const char *,
+	    const char *, size_t);
+void	 shared_reply_end(struct shared *, const char *, int, const char *,
+	    size_t);
 
 /* What a followed reply says. */
 #define SHARED_R_PARAMS	0	/* its parameters (JSON text) */
@@ -91,10 +96,18 @@ void	 shared_reply_end(struct shared *, const char *, int);
 #define SHARED_R_END	3	/* it ended (data "ok" or "cut"): final */
 #define SHARED_R_NONE	4	/* no such reply: final */
 #define SHARED_R_ERROR	5	/* the tier failed us: final */
+#define SHARED_R_TEXT	6	/* the reply's text since its last event */
 /* Follow reply id as it was published: its history, then what comes. */
 struct shared_follow *shared_reply_follow(struct shared *, const char *,
 	    void (*)(void *, int, const char *, size_t), void *);
 void	 shared_unfollow(struct shared_follow *);
+/* Follow every reply published in the cluster from now on (one
+ * connection): cb(arg, id, event, data, len), SHARED_R_PARAMS, _TEXT,
+ * _SEG and _END for each; SHARED_R_ERROR (id NULL) ends it.  NULL if the
+ * tier is down. */
+struct shared_watch *shared_replies_watch(struct shared *,
+	    void (*)(void *, const char *, int, const char *, size_t), void *);
+void	 shared_unwatch(struct shared_watch *);
 
 /* Remove every key under the prefix (SCAN, UNLINK); cb(arg, removed,
  * error or NULL) once.  NULL with *cause if the tier is down. */

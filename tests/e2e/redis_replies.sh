@@ -77,6 +77,17 @@ while IFS= read -r seg; do
 	check "C: sentence $i is A's audio" cmp -s "$T/sa$i.wav" "$T/sc$i.wav"
 done < <(jq -r '.segments[].text' <<<"$segs")
 eq "nothing synthesised again" "$(nall)" "$n_before"
+# Client-cut text (runs of sentences, markdown, another case) asked of an
+# instance that did not serve the chat: matched against its copy of the
+# reply, served from the same segments.
+for input in "Birds sang in the old oak. We walked to the river." \
+    "**The sun rose early today.** Birds sang in the OLD oak." \
+    "We walked to the river. Then we went home."; do
+	out=$(speech "${U[c]}" "$input" "$T/cut.wav")
+	eq "C: '$input' from the reply's segments" "$out" "200 assembled"
+done
+eq "still nothing synthesised again" "$(nall)" "$n_before"
+check "C keeps a copy of A's reply" sh -c "curl -sS -H 'Authorization: Bearer sk-test' '${U[c]}/v1/audio/replies/$id/segments' | jq -e '.state == \"complete\"' >/dev/null"
 
 # 2. A reply still streaming: B follows it as it grows.
 text2="First comes the opening line. A second line follows slowly. The third takes its time. And the last one ends it."
