@@ -100,7 +100,7 @@ kill -TERM "$PA" "$PB" 2>/dev/null
 # 2. N instances x M identical chats: backend syntheses for the cluster.
 start_upstream --delay-ms 2 || exit 1
 TEXT="The tide came in slowly. Gulls circled over the harbour. A boat left for the islands. The town woke up. Bread was baked at dawn. Everyone had somewhere to be."
-chats() {  # chats NAME WITH_REDIS -> prints the backend syntheses
+chats() {  # chats NAME WITH_REDIS -> $SYNTH, the backend syntheses
 	local name=$1 redis=$2 n i urls=() pids=() jobs_=()
 	start_tts "$name" --latency-ms 100 --chunks 2 --chunk-delay-ms 20 || return 1
 	for n in $(seq "$NINST"); do
@@ -141,13 +141,40 @@ chats() {  # chats NAME WITH_REDIS -> prints the backend syntheses
 		[ "$busy" = 0 ] && break
 		sleep 0.1
 	done
-	nsynth "$name"
-	kill -TERM "${pids[@]}" 2>/dev/null
+	SYNTH=$(nsynth "$name")
+	kill -TERM "${pids[@]}" "$TTS_PID" 2>/dev/null
 }
 segs=$(printf '%s' "$TEXT" | "$TTSACCEL" --split | wc -l)
-with=$(chats shared 1)
-without=$(chats alone 0)
+chats shared 1 || exit 1
+with=$SYNTH
+chats alone 0 || exit 1
+without=$SYNTH
 echo "$NINST instances x $MCHATS identical chats of $segs segments at once:"
 echo "  backend syntheses with Redis   : $with (goal $segs: one per unique segment)"
 echo "  backend syntheses without Redis: $without (${NINST} x $segs = $((NINST * segs)) expected)"
+
+# 3. The five simulated voice front-ends (tests/clients/simulate.py), each
+# chat on instance A and its speech requests on instance B: the share
+# answered without a new synthesis, as on one instance.
+if command -v python3 >/dev/null; then
+	start_tts cl --latency-ms 5 || exit 1
+	cl=()
+	for n in 1 2; do
+		DAEMON_NAME=cl$n REDIS_URL=$REDIS_URL REDIS_PREFIX="cl:" \
+		    TTS_ENDPOINTS="$TTS_URL|formats=wav" NEWAPI_BASE_URL=$UP_URL \
+		    NEWAPI_API_KEY=$KEY TTS_HEALTH_INTERVAL=0 CACHE_MAX_SIZE=20000 \
+		    TTS_DEFAULT_MODEL=liang TTS_DEFAULT_VOICE=zf_001 \
+		    TTS_MODEL_MAP='tts-1=liang,tts-1-hd=liang' TTS_VOICE_MAP=alloy=zf_001 \
+		    start_daemon || exit 1
+		cl+=("$URL")
+		for i in $(seq 100); do
+			[ "$(curl -s "$URL/health" | jq -r .shared.state)" = up ] && break
+			sleep 0.1
+		done
+	done
+	echo "simulated clients, chat on one instance, speech on another:"
+	python3 "$top/tests/clients/simulate.py" run --url "${cl[0]}" \
+	    --speech-url "${cl[1]}" --key "$KEY" --tts-log "$T/tts-cl.jsonl" \
+	    --json "$T/clients.json" --deadline 240 | sed 's/^/  /'
+fi
 exit 0

@@ -11,12 +11,15 @@ Usage:
   simulate.py --selftest
   simulate.py requests CLIENT FILE      print the bodies CLIENT would send
   simulate.py run --url URL --key KEY --tts-log FILE --json OUT
-              [--corpus DIR] [--clients a,b] [--deadline SECONDS]
+              [--speech-url URL] [--corpus DIR] [--clients a,b]
+              [--deadline SECONDS]
       for every reply of the corpus: a streamed chat through the daemon
       (the fake upstream answers with the reply's text), wait until its
       segments are synthesised, then the client's speech requests in
       order; each is counted as answered without a new synthesis when
       the fake TTS's request log did not grow while it was served.
+      --speech-url sends the speech requests to another instance than
+      the chats (several instances sharing one Redis).
   simulate.py report [--min-rate R] [--json OUT] RESULT.json...
       the per-client table; with --min-rate, exit 1 when a client is
       below it.
@@ -561,18 +564,20 @@ def selftest():
 # The harness: chats through the daemon, then the client's requests.
 
 class Daemon:
-    def __init__(self, url, key):
+    def __init__(self, url, key, speech_url=None):
         self.url = url.rstrip("/")
         self.key = key
+        self.speech_url = (speech_url or url).rstrip("/")
 
-    def _req(self, method, path, body=None, headers=None, timeout=60):
+    def _req(self, method, path, body=None, headers=None, timeout=60,
+             base=None):
         h = {"Authorization": "Bearer " + self.key}
         if body is not None:
             h["Content-Type"] = "application/json"
             body = json.dumps(body, ensure_ascii=False).encode()
         h.update(headers or {})
-        req = urllib.request.Request(self.url + path, data=body, headers=h,
-                                     method=method)
+        req = urllib.request.Request((base or self.url) + path, data=body,
+                                     headers=h, method=method)
         try:
             resp = urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as e:
@@ -595,7 +600,8 @@ class Daemon:
         return json.loads(data) if st == 200 else None
 
     def speech(self, body):
-        st, h, data = self._req("POST", "/v1/audio/speech", body, timeout=120)
+        st, h, data = self._req("POST", "/v1/audio/speech", body, timeout=120,
+                                base=self.speech_url)
         h = {k.lower(): v for k, v in h.items()}
         return st, h, data
 
@@ -684,7 +690,7 @@ def run_client(d, client, corpus, tts_log, deadline):
 
 
 def cmd_run(a):
-    d = Daemon(a.url, a.key)
+    d = Daemon(a.url, a.key, a.speech_url)
     corpus = load_corpus(a.corpus)
     clients = a.clients.split(",") if a.clients else CLIENTS
     for c in clients:
@@ -746,6 +752,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--url", required=True)
+    r.add_argument("--speech-url")
     r.add_argument("--key", required=True)
     r.add_argument("--tts-log", required=True)
     r.add_argument("--json", required=True)
