@@ -78,6 +78,8 @@ fed_end(struct mirror *m, int ok)
 }
 
 static int	params_of(const char *, size_t, struct tts_params *, cJSON **);
+static struct reply *copy_new(struct replies *, const char *,
+	    const struct tts_params *, const cJSON *);
 
 static void
 watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
@@ -114,7 +116,7 @@ watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
 		if (ms->head != NULL)
 			ms->head->prev = m;
 		ms->head = m;
-		m->r = reply_new(rs, id, &p);
+		m->r = copy_new(rs, id, &p, root);
 		cJSON_Delete(root);
 		return;
 	}
@@ -222,6 +224,21 @@ answer(struct mirror *m, struct reply *r)
 	}
 }
 
+/* A copy of a reply, with the format its chat asked for. */
+static struct reply *
+copy_new(struct replies *rs, const char *id, const struct tts_params *p,
+    const cJSON *root)
+{
+	struct reply	*r;
+	const char	*asked;
+
+	r = reply_new(rs, id, p);
+	asked = cJSON_GetStringValue(cJSON_GetObjectItem(root, "asked"));
+	if (asked != NULL && strcmp(asked, p->format) != 0)
+		reply_set_format(r, asked);
+	return r;
+}
+
 /* The published parameters; -1 if they are not ours. */
 static int
 params_of(const char *json, size_t len, struct tts_params *p, cJSON **root)
@@ -272,7 +289,7 @@ follow_cb(void *arg, int ev, const char *val, size_t len)
 			    m->id);
 			break;
 		}
-		m->r = reply_new(rs, m->id, &p);
+		m->r = copy_new(rs, m->id, &p, root);
 		cJSON_Delete(root);
 		log_debug("shared: reply %s followed from another instance",
 		    m->id);

@@ -74,7 +74,8 @@ drain(struct pf *pf, struct evbuffer *events)
 
 /* Several instances: the reply is published for the others (mirror.c). */
 static void
-publish(struct server *srv, const char *id, const struct tts_params *p)
+publish(struct server *srv, const char *id, const struct tts_params *p,
+    const char *asked)
 {
 	cJSON	*o;
 	char	*s;
@@ -88,6 +89,8 @@ publish(struct server *srv, const char *id, const struct tts_params *p)
 	cJSON_AddNumberToObject(o, "speed", p->speed);
 	if (p->instructions != NULL)
 		cJSON_AddStringToObject(o, "instructions", p->instructions);
+	if (strcmp(asked, p->format) != 0)
+		cJSON_AddStringToObject(o, "asked", asked);
 	s = cJSON_PrintUnformatted(o);
 	shared_reply_begin(srv->shared, id, s);
 	cJSON_free(s);
@@ -125,7 +128,7 @@ reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 	pf->reply = reply_new(srv->replies, id, &p);
 	if (asked != p.format)
 		reply_set_format(pf->reply, asked);
-	publish(srv, id, &p);
+	publish(srv, id, &p, asked);
 	split_opts(cf, &o);
 	pf->seg = segment_new(&o);
 	return pf;

@@ -36,7 +36,7 @@ start_tts r --latency-ms 200 --chunks 3 --chunk-delay-ms 50
 declare -A U P
 for n in a b c; do
 	DAEMON_NAME=$n REDIS_URL="$REDIS_URL" NEWAPI_BASE_URL="$UP_URL" NEWAPI_API_KEY=sk-test \
-	    TTS_ENDPOINTS="$TTS_URL" TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
+	    TTS_ENDPOINTS="$TTS_URL|formats=wav" TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
 	U[$n]=$URL
 	P[$n]=$DAEMON_PID
 done
@@ -107,7 +107,19 @@ check "all four sentences in it" test "$(stat -c %s "$T/r2b.wav")" -gt "$(stat -
 eq "B's copy has the four segments" "$(curl -sS "${K[@]}" "${U[b]}/v1/audio/replies/$id2/segments" | jq '.segments | length')" 4
 eq "still one synthesis per segment" "$(nall)" $((n_before + 4))
 
-# 3. A reply no instance has is a 404 everywhere.
+# 3. A chat asking for a format made by conversion (prefetched as WAV):
+# its copy elsewhere is served in that format too, the same bytes.
+curl -sS -m 30 "${K[@]}" -D "$T/chat3.h" -o /dev/null \
+    -d "$(jq -cn '{model:"m",stream:true,tts_format:"mp3",messages:[{role:"user",content:"ECHO:Rivers run to the sea. Mountains stand tall."}]}')" \
+    "${U[a]}/v1/chat/completions"
+id3=$(tr -d '\r' <"$T/chat3.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+curl -sS -m 30 "${K[@]}" -D "$T/r3a.h" -o "$T/r3a.mp3" "${U[a]}/v1/audio/replies/$id3"
+curl -sS -m 30 "${K[@]}" -D "$T/r3b.h" -o "$T/r3b.mp3" "${U[b]}/v1/audio/replies/$id3"
+eq "B serves it as MP3" "$(tr -d '\r' <"$T/r3b.h" | sed -n 's/^Content-Type: //p')" audio/mpeg
+check "the same bytes as A's" cmp -s "$T/r3a.mp3" "$T/r3b.mp3"
+check "and some" test "$(stat -c %s "$T/r3b.mp3")" -gt 1000
+
+# 4. A reply no instance has is a 404 everywhere.
 eq "unknown reply: 404" "$(curl -sS -o /dev/null -w '%{http_code}' "${K[@]}" "${U[b]}/v1/audio/replies/r0123456789abcdef")" 404
 eq "its segments: 404" "$(curl -sS -o /dev/null -w '%{http_code}' "${K[@]}" "${U[c]}/v1/audio/replies/r0123456789abcdef/segments")" 404
 
