@@ -91,7 +91,8 @@ _ttsaccel()
 	    --tts-retry-count --tts-health-interval --tts-keepwarm-interval
 	    --tts-model-map --tts-voice-map --cache-max-size --cache-max-bytes
 	    --cache-ttl --splitter-min-len --splitter-max-len --splitter-first-len
-	    --log-level --max-body-bytes --redis-url --redis-prefix)
+	    --log-level --max-body-bytes --redis-url --redis-prefix
+	    --redis-follow-max)
 	local w
 
 	[ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}

@@ -134,3 +134,4 @@ complete -c ttsaccel -l log-level -x -a 'DEBUG INFO WARNING ERROR' -d 'LOG_LEVEL
 complete -c ttsaccel -l max-body-bytes -x -d 'MAX_BODY_BYTES: largest request body accepted'
 complete -c ttsaccel -l redis-url -x -d 'REDIS_URL: Redis shared by several instances'
 complete -c ttsaccel -l redis-prefix -x -d 'REDIS_PREFIX: namespace of the shared cache\'s keys'
+complete -c ttsaccel -l redis-follow-max -x -d 'REDIS_FOLLOW_MAX: Redis connections following other instances\' syntheses'

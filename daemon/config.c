@@ -96,6 +96,8 @@ static const struct copt copts[] = {
 	  "the Redis several instances share (a redis:// or unix:// URL)" },
 	{ "REDIS_PREFIX", CT_STR, O(redis_prefix), 0, 0, "ttsaccel:", 0, "PREFIX",
 	  "namespace of the shared cache's keys" },
+	{ "REDIS_FOLLOW_MAX", CT_INT, O(redis_follow_max), 1, 100000, "256", 0,
+	  "N", "Redis connections following other instances' syntheses" },
 };
 #undef O
 #define NCOPTS (sizeof copts / sizeof copts[0])

@@ -40,6 +40,7 @@ struct config {
 	uint64_t	 max_body_bytes;
 	char		*redis_url;
 	char		*redis_prefix;
+	long long	 redis_follow_max;	/* REDIS_FOLLOW_MAX */
 
 	char		**endpoints;		/* `endpoint =` lines of the file */
 	size_t		 nendpoints;

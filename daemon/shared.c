@@ -63,7 +63,6 @@
 #define SH_STREAM_MS	60000	/* a chunk stream outlives its last write */
 #define SH_BACKOFF_MIN	100
 #define SH_BACKOFF_MAX	5000
-#define SH_MAX_READERS	256
 #define SH_TICK_MS	250
 #define SH_ATTEMPTS	3	/* holders failing before we go alone */
 #define SH_REPLIES_MAX	100000	/* events kept in the cluster's stream */
@@ -162,6 +161,7 @@ struct shared_key {
 	uint64_t		 t_data;	/* following: last progress */
 	struct rconn		*rd;
 	struct event		*renew;
+	struct event		*park;		/* no reader free: wait */
 };
 
 struct shared_follow {
@@ -567,7 +567,8 @@ reader_new(struct shared *sh)
 {
 	struct rconn	*c;
 
-	if (sh->state != SH_UP || sh->nreaders >= SH_MAX_READERS)
+	if (sh->state != SH_UP ||
+	    sh->nreaders >= (size_t)sh->srv->cf->redis_follow_max)
 		return NULL;
 	c = xcalloc(1, sizeof *c);
 	if (conn_open(sh, c) != 0) {
@@ -889,6 +890,10 @@ key_kill(struct shared_key *k)
 	if (k->renew != NULL) {
 		event_free(k->renew);
 		k->renew = NULL;
+	}
+	if (k->park != NULL) {
+		event_free(k->park);
+		k->park = NULL;
 	}
 	reader_free(k->rd);
 	k->rd = NULL;
@@ -1240,6 +1245,26 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 	key_follow(k);
 }
 
+static const struct timeval park_tv = { SH_BLOCK_MS / 1000,
+    (SH_BLOCK_MS % 1000) * 1000 };
+
+/* A parked key's look: stored yet, or the lock free? */
+static void
+park_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct shared_key	*k = arg;
+	struct shared		*sh = k->sh;
+
+	if (now_usec() - k->t_data > (uint64_t)(sh->srv->cf->
+	    tts_request_timeout * 1000 + SH_LOCK_MS) * 1000) {
+		key_give_up(k, "the instance synthesising it makes no "
+		    "progress");
+		return;
+	}
+	k->following = 1;
+	key_try_lock(k);
+}
+
 /* Read the holder's stream from where we are, blocking a while. */
 static void
 key_follow(struct shared_key *k)
@@ -1253,9 +1278,17 @@ key_follow(struct shared_key *k)
 	if (k->t_data == 0)
 		k->t_data = now_usec();
 	if (k->rd == NULL) {
+		if (sh->state != SH_UP) {
+			key_give_up(k, "Redis is down");
+			return;
+		}
 		if ((k->rd = reader_new(sh)) == NULL) {
-			key_give_up(k, sh->nreaders >= SH_MAX_READERS ?
-			    "too many keys followed at once" : "Redis is down");
+			/* Every reader busy: wait for the holder's end on the
+			 * command connection instead, a look a second, rather
+			 * than synthesise it twice. */
+			if (k->park == NULL)
+				k->park = evtimer_new(sh->base, park_cb, k);
+			evtimer_add(k->park, &park_tv);
 			return;
 		}
 		sh->followed++;

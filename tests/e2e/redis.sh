@@ -177,6 +177,34 @@ wait "$je" 2>/dev/null
 stop_daemon "${P[e]}" e
 stop_daemon "${P[f]}" f
 
+# 4d. More keys to follow than REDIS_FOLLOW_MAX: the rest wait for the
+# holder's end (a look a second) instead of synthesising twice.
+DAEMON_NAME=g REDIS_URL="$REDIS_URL" TTS_ENDPOINTS="$TTS_URL" NEWAPI_API_KEY=sk-test \
+    TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 REDIS_FOLLOW_MAX=2 start_daemon
+U[g]=$URL
+P[g]=$DAEMON_PID
+check "instance g is connected to Redis" wait_for 10 sh -c "[ \"\$(curl -sS '${U[g]}/health' | jq -r .shared.state)\" = up ]"
+curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=1500&chunks=1" >/dev/null
+for i in 1 2 3 4 5 6; do
+	curl -sS -m 30 "${K[@]}" -o "$T/pk-b$i.wav" -d "$(say "Parked text number $i.")" "${U[b]}/v1/audio/speech" &
+	jobs_+=($!)
+done
+sleep 0.5
+for i in 1 2 3 4 5 6; do
+	curl -sS -m 30 "${K[@]}" -o "$T/pk-g$i.wav" -w '%{http_code}\n' -d "$(say "Parked text number $i.")" "${U[g]}/v1/audio/speech" >>"$T/codes-pk" &
+	jobs_+=($!)
+done
+wait "${jobs_[@]}"; jobs_=()
+curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=400&chunks=4" >/dev/null
+eq "all six served by G" "$(sort -u "$T/codes-pk" | tr '\n' ' ')" "200 "
+ok=1
+for i in 1 2 3 4 5 6; do
+	cmp -s "$T/pk-b$i.wav" "$T/pk-g$i.wav" || ok=0
+	[ "$(nsynth "Parked text number $i.")" = 1 ] || ok=0
+done
+check "each the holder's audio, synthesised once" test "$ok" = 1
+stop_daemon "${P[g]}" g
+
 # 5. Redis stops mid-run: nothing fails; it comes back: shared again.
 s7="Asked while Redis goes away."
 curl -sS -X POST "$TTS_URL/_fake/set?latency-ms=1000" >/dev/null
