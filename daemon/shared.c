@@ -13,20 +13,27 @@
  *   s:D   a stream of that synthesis' chunks (fields t = token, d = bytes)
  *         ending with e = ok (n = length) or e = fail; short-lived
  *   r:ID  a stream of a chat reply: p = parameters, s = a segment's text,
- *         e = ok or cut; expiring with CACHE_TTL
+ *         x = the reply's text since the last event, e = ok or cut;
+ *         expiring with CACHE_TTL
+ *   replies  the same events of every reply of the cluster (with r = ID),
+ *         which each instance follows on one connection (mirror.c)
  *
  * An instance that loses the lock follows s:D with XREAD BLOCK on a
- * connection of its own (one per followed key, at most SH_MAX_READERS;
- * past that it synthesises alone).  Each time the block runs out it
- * tries to take the lock: a holder that died lets it expire, and the
- * first follower to find it gone synthesises instead.  A follower that
- * had already passed on bytes of the dead holder's stream fails its
- * entry (the bytes cannot be taken back), as a local synthesis that
- * fails after its first bytes does.
+ * connection of its own (one per followed key, at most REDIS_FOLLOW_MAX;
+ * past that a key waits for the holder's end with a look a second on the
+ * command connection).  Each time the block runs out it tries to take
+ * the lock: a holder that died lets it expire, and the first follower to
+ * find it gone synthesises instead.  A follower that had already passed
+ * on bytes of the dead holder's stream resumes: the new synthesis (its
+ * own, or the new holder's stream) must begin with the same bytes,
+ * checked, and only the rest is passed on; else the entry fails, as a
+ * local synthesis that fails after its first bytes does.  A holder that
+ * makes no progress for TTS_REQUEST_TIMEOUT and a lock's life is left
+ * behind: the follower goes on alone.
  *
- * A command with no answer in SH_TIMEOUT_MS, a refused connection or an
- * error take the tier down: everything waiting on it goes on alone (a
- * local synthesis), and it reconnects with backoff.
+ * A command with no answer in SH_TIMEOUT_MS, or a refused or lost
+ * connection, take the tier down: everything waiting on it goes on alone
+ * (a local synthesis), and it reconnects with backoff.
  */
 #include <sys/socket.h>
 
