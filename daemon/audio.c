@@ -252,19 +252,25 @@ pcm_len(struct cache_entry *e, uint64_t *sum)
 	return 0;
 }
 
+/* The live entry of text said with p, if any (LRU order untouched). */
+static struct cache_entry *
+peek_entry(struct tts *tts, const struct tts_params *p, const char *text)
+{
+	struct cache_entry	*e;
+	char			*key = tts_key(p, text);
+
+	e = cache_peek(tts_cache(tts), key, strlen(key), now_usec());
+	free(key);
+	return e;
+}
+
 static int
 seg_pcm_len(struct astream *as, size_t i, uint64_t *sum)
 {
 	struct cache_entry	*e;
-	char			*key;
-	int			 r = -1;
 
-	key = tts_key(&as->p, reply_seg_text(as->reply, i));
-	e = cache_peek(tts_cache(as->srv->tts), key, strlen(key), now_usec());
-	if (e != NULL)
-		r = pcm_len(e, sum);
-	free(key);
-	return r;
+	e = peek_entry(as->srv->tts, &as->p, reply_seg_text(as->reply, i));
+	return e != NULL ? pcm_len(e, sum) : -1;
 }
 
 /* The merged stream's WAV header: exact when every part is complete. */
@@ -922,17 +928,6 @@ reply_fits(void *arg, const struct reply *r)
 	    same_str(rp->instructions, f->p->instructions);
 }
 
-/* Is text said with p complete or being made in the cache? */
-static int
-in_cache(struct tts *tts, const struct tts_params *p, const char *text)
-{
-	char	*key = tts_key(p, text);
-	int	 r;
-
-	r = cache_peek(tts_cache(tts), key, strlen(key), now_usec()) != NULL;
-	free(key);
-	return r;
-}
 
 /*
  * The texts to obtain for a speech request, in order: where the input is
@@ -956,7 +951,7 @@ speech_texts(struct server *srv, const struct tts_params *p,
 	if (*conv)
 		pw.format = "wav";
 	if (segs->n == 0 || srv->replies == NULL ||
-	    (segs->n == 1 && in_cache(srv->tts, &pw, segs->v[0])))
+	    (segs->n == 1 && peek_entry(srv->tts, &pw, segs->v[0]) != NULL))
 		return;		/* nothing to say, or found as it is */
 	clean = segment_clean(input, strlen(input));
 	if (!*conv)

@@ -72,6 +72,7 @@ struct replies {
 	size_t			 n, max;
 	uint64_t		 ttl;
 	struct span_index	*index;		/* every segment, folded */
+	uint64_t		 over_until;	/* no live over after this */
 };
 
 static void
@@ -402,6 +403,8 @@ spoken_head(struct replies *rs, const struct norm *q, struct match *m,
 	const char	*g;
 	size_t		 glen, k;
 
+	if (now > rs->over_until)
+		return 0;	/* none recent: no walk of every reply */
 	for (r = rs->head; r != NULL; r = r->next) {
 		if (r->over == NULL || now - r->over_t > REPLY_OVER_USEC ||
 		    !m->accept(m->arg, r))
@@ -511,6 +514,7 @@ reply_match(struct replies *rs, const char *text, size_t len,
 		} else if (v[i].over) {
 			r->over = r->segs[v[i].idx];
 			r->over_t = now;
+			rs->over_until = now + REPLY_OVER_USEC;
 		}
 	}
 	norm_free(&q);

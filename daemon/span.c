@@ -185,18 +185,30 @@ lies_at(const struct matcher *m, const struct span_seg *g, size_t p)
 	    m->accept(m->arg, g->owner);
 }
 
+/* The segments that may start at p: its bucket's, then the short ones. */
+static const struct span_seg *
+first_at(const struct matcher *m, size_t p)
+{
+	const struct span_seg	*g = NULL;
+
+	if (m->q->len - p >= SPAN_KEY)
+		g = m->x->b[bucket_of(m->x, m->q->s + p)];
+	return g != NULL ? g : m->x->shorts;
+}
+
+static const struct span_seg *
+next_at(const struct matcher *m, const struct span_seg *g)
+{
+	return g->next != NULL || g->bucket == SIZE_MAX ? g->next :
+	    m->x->shorts;
+}
+
 static const struct span_seg *
 find_at(const struct matcher *m, size_t p, const void *owner, size_t idx)
 {
 	const struct span_seg	*g;
 
-	if (m->q->len - p >= SPAN_KEY)
-		for (g = m->x->b[bucket_of(m->x, m->q->s + p)]; g != NULL;
-		    g = g->next)
-			if (g->owner == owner && g->idx == idx &&
-			    lies_at(m, g, p))
-				return g;
-	for (g = m->x->shorts; g != NULL; g = g->next)
+	for (g = first_at(m, p); g != NULL; g = next_at(m, g))
 		if (g->owner == owner && g->idx == idx && lies_at(m, g, p))
 			return g;
 	return NULL;
@@ -235,13 +247,7 @@ best_at(const struct matcher *m, size_t p, const struct span_seg *prev)
 {
 	const struct span_seg	*g, *best = NULL;
 
-	if (m->q->len - p >= SPAN_KEY)
-		for (g = m->x->b[bucket_of(m->x, m->q->s + p)]; g != NULL;
-		    g = g->next)
-			if (lies_at(m, g, p) && ends_well(m, g, p) &&
-			    better(g, best, prev))
-				best = g;
-	for (g = m->x->shorts; g != NULL; g = g->next)
+	for (g = first_at(m, p); g != NULL; g = next_at(m, g))
 		if (lies_at(m, g, p) && ends_well(m, g, p) &&
 		    better(g, best, prev))
 			best = g;
