@@ -93,6 +93,7 @@ struct astream {
 	struct wav_info			 fmt;
 	struct event			*pump_ev;
 	char				 err[512];	/* of a failed entry */
+	int				 errstatus;	/* its status */
 };
 
 static void	as_pump(struct astream *);
@@ -138,6 +139,20 @@ as_close_cb(struct evhttp_connection *evcon, void *arg)
 	as_free(as);
 }
 
+/* A failed synthesis: the backend's own 4xx when the request was at
+ * fault (an OpenAI-shaped error with its message), else a 502. */
+static void
+synth_error(struct hreq *h, int status, const char *why)
+{
+	if (status >= 400 && status < 500)
+		http_error(h, status, "invalid_request_error",
+		    "tts_request_refused", "the TTS backend refused this "
+		    "request: %s", why);
+	else
+		http_error(h, 502, "server_error", "synthesis_failed", "%s",
+		    why);
+}
+
 /* Finish: the last chunk if started, else an error or an empty reply. */
 static void
 as_end(struct astream *as, int status, const char *why)
@@ -150,8 +165,7 @@ as_end(struct astream *as, int status, const char *why)
 		evhttp_send_reply_end(as->req);
 		http_done(as->h);
 	} else if (why != NULL)
-		http_error(as->h, status, "server_error", "synthesis_failed",
-		    "%s", why);
+		synth_error(as->h, status, why);
 	else
 		http_reply(as->h, 200, audio_content_type(as->format), NULL, 0);
 	as->req = NULL;
@@ -218,8 +232,10 @@ as_entry_cb(void *arg)
 
 	/* The reason goes with the synthesis: keep it now. */
 	if (cache_state(as->e) == CACHE_FAILED &&
-	    (err = tts_entry_error(as->e)) != NULL)
+	    (err = tts_entry_error(as->e)) != NULL) {
 		snprintf(as->err, sizeof as->err, "%s", err);
+		as->errstatus = tts_entry_status(as->e);
+	}
 	/* Pump from the loop: we are inside the synthesis' notification. */
 	event_active(as->pump_ev, EV_TIMEOUT, 0);
 }
@@ -383,7 +399,8 @@ as_pump(struct astream *as)
 			    as->idx, err != NULL ? err : "synthesis failed");
 			if (as->reply == NULL) {
 				/* A speech request: no partial answer. */
-				as_end(as, 502, err != NULL ? err :
+				as_end(as, as->errstatus != 0 ? as->errstatus :
+				    tts_entry_status(as->e), err != NULL ? err :
 				    "synthesis failed");
 				return;
 			}
@@ -479,6 +496,7 @@ struct aconv {
 	size_t				 n;
 	struct event			*ev;
 	char				 err[512];	/* of a failed entry */
+	int				 errstatus;	/* its status */
 	/* converting, a slice at a time */
 	struct convert			*conv;
 	unsigned char			*join;		/* its input, if ours */
@@ -701,10 +719,12 @@ ac_entry_cb(void *arg)
 
 	/* The reason goes with the synthesis: keep it now. */
 	for (i = 0; i < ac->n && ac->err[0] == '\0'; i++)
-		if (cache_state(ac->ents[i]) == CACHE_FAILED)
+		if (cache_state(ac->ents[i]) == CACHE_FAILED) {
 			snprintf(ac->err, sizeof ac->err, "%s",
 			    (err = tts_entry_error(ac->ents[i])) != NULL ?
 			    err : "synthesis failed");
+			ac->errstatus = tts_entry_status(ac->ents[i]);
+		}
 	/* Go on from the loop: we are inside the synthesis' notification. */
 	event_active(ac->ev, EV_TIMEOUT, 0);
 }
@@ -733,8 +753,8 @@ ac_check(struct aconv *ac)
 			log_warn("%s: segment %zu failed: %s", ac->h->id, i,
 			    err);
 			evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
-			http_error(ac->h, 502, "server_error",
-			    "synthesis_failed", "%s", err);
+			synth_error(ac->h, ac->errstatus != 0 ? ac->errstatus :
+			    tts_entry_status(ac->ents[i]), err);
 			ac_free(ac);
 			return;
 		case CACHE_PENDING:

@@ -24,6 +24,14 @@
 
 #define ERRTEXT_MAX	512
 
+/* Parameter sets (all but the format) remembered as having worked, to
+ * tell a format refused from a request refused. */
+#define WORKED_MAX	32
+
+/* The formats, as bits. */
+static const char *const fmt_names[] = { "mp3", "opus", "aac", "flac", "wav",
+    "pcm" };
+
 struct backend {
 	struct event_base	*base;
 	struct fetch		*fetch;
@@ -33,10 +41,16 @@ struct backend {
 	char			*key;
 	char			**argv;		/* exec */
 	char			*formats;	/* exec: formats it makes */
+	char			*lacks;		/* http: formats found not made */
 	int			 max;
 	double			 weight;
 	long			 timeout;
 	size_t			 active;
+	struct {
+		uint64_t	 params;	/* hash of model, voice, … */
+		unsigned	 fmts;		/* formats that worked */
+	}			 worked[WORKED_MAX];
+	size_t			 nworked;	/* next slot (a ring) */
 };
 
 struct backend_call {
@@ -44,17 +58,20 @@ struct backend_call {
 	struct backend_cbs	 cbs;
 	void			*arg;
 	int			 probe;
+	uint64_t		 params;	/* hash of all but the format */
+	int			 fmt;		/* its index in fmt_names, or -1 */
 	size_t			 nbytes;
 	char			 errtext[ERRTEXT_MAX];
 	size_t			 errlen;
 	struct event		*defer;		/* finishes from the loop */
-	int			 deferred_ok;
+	int			 deferred_result, deferred_status;
 	/* http */
 	struct fetch_req	*fr;
 	long			 status;
 	/* exec */
 	pid_t			 pid;
 	int			 in_fd, out_fd, err_fd;
+	int			 exec_fd;	/* the child's exec errno */
 	struct event		*ev_in, *ev_out, *ev_err, *ev_timer;
 	char			*input;
 	size_t			 inlen, inoff;
@@ -85,20 +102,115 @@ backend_active(const struct backend *be)
 	return be->active;
 }
 
-int
-backend_has_format(const struct backend *be, const char *fmt)
+/* Is fmt in a list separated by '+' (or ',' in a config file line)? */
+static int
+list_has(const char *list, const char *fmt)
 {
 	const char	*p;
 	size_t		 n = strlen(fmt);
 
-	if (be->formats == NULL)
-		return 1;
-	/* A list separated by '+' (or ',' in a config file line). */
-	for (p = be->formats; (p = strstr(p, fmt)) != NULL; p += n)
-		if ((p == be->formats || p[-1] == ',' || p[-1] == '+') &&
+	for (p = list; (p = strstr(p, fmt)) != NULL; p += n)
+		if ((p == list || p[-1] == ',' || p[-1] == '+') &&
 		    (p[n] == ',' || p[n] == '+' || p[n] == '\0'))
 			return 1;
 	return 0;
+}
+
+int
+backend_has_format(const struct backend *be, const char *fmt)
+{
+	if (be->formats != NULL)
+		return list_has(be->formats, fmt);
+	return be->lacks == NULL || !list_has(be->lacks, fmt);
+}
+
+static int
+fmt_index(const char *fmt)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof fmt_names / sizeof fmt_names[0]; i++)
+		if (strcmp(fmt_names[i], fmt) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* FNV-1a of a request's parameters but its format and text. */
+static uint64_t
+params_hash(const struct tts_params *p)
+{
+	const char	*f[3];
+	char		 speed[32];
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	size_t		 i;
+	const char	*c;
+
+	snprintf(speed, sizeof speed, "%.2f", p->speed);
+	f[0] = p->model;
+	f[1] = p->voice;
+	f[2] = p->instructions != NULL ? p->instructions : "";
+	for (i = 0; i < 3; i++) {
+		for (c = f[i] != NULL ? f[i] : ""; *c != '\0'; c++) {
+			h ^= (unsigned char)*c;
+			h *= 0x100000001b3ULL;
+		}
+		h ^= 0x1f;
+		h *= 0x100000001b3ULL;
+	}
+	for (c = speed; *c != '\0'; c++) {
+		h ^= (unsigned char)*c;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* These parameters worked in this format. */
+static void
+worked_add(struct backend *be, uint64_t params, int fmt)
+{
+	size_t	i;
+
+	if (fmt < 0)
+		return;
+	for (i = 0; i < WORKED_MAX; i++)
+		if (be->worked[i].fmts != 0 && be->worked[i].params == params) {
+			be->worked[i].fmts |= 1u << fmt;
+			return;
+		}
+	be->worked[be->nworked].params = params;
+	be->worked[be->nworked].fmts = 1u << fmt;
+	be->nworked = (be->nworked + 1) % WORKED_MAX;
+}
+
+/* Refused in this format, these parameters worked in another (and never
+ * in this one): the format is what the endpoint does not make. */
+static int
+format_refused(const struct backend *be, uint64_t params, int fmt)
+{
+	size_t	i;
+
+	if (fmt < 0)
+		return 0;
+	for (i = 0; i < WORKED_MAX; i++)
+		if (be->worked[i].fmts != 0 && be->worked[i].params == params)
+			return (be->worked[i].fmts & (1u << fmt)) == 0;
+	return 0;
+}
+
+/* Remember that an HTTP endpoint does not make fmt. */
+static void
+lacks_add(struct backend *be, const char *fmt)
+{
+	char	*t;
+
+	if (be->kind != BE_HTTP || !backend_has_format(be, fmt))
+		return;
+	t = be->lacks == NULL ? xstrdup(fmt) : xasprintf("%s+%s", be->lacks,
+	    fmt);
+	free(be->lacks);
+	be->lacks = t;
+	log_warn("endpoint %s does not make %s: it is converted from WAV for "
+	    "it from now on", be->name, fmt);
 }
 
 /* Split a command line at spaces, with '…' and "…" quoting. */
@@ -274,6 +386,7 @@ backend_free(struct backend *be)
 	free(be->key);
 	free_args(be->argv);
 	free(be->formats);
+	free(be->lacks);
 	free(be);
 }
 
@@ -318,20 +431,29 @@ call_free(struct backend_call *c)
 		close(c->out_fd);
 	if (c->err_fd >= 0)
 		close(c->err_fd);
+	if (c->exec_fd >= 0)
+		close(c->exec_fd);
 	free(c->input);
 	c->be->active--;
 	free(c);
 }
 
+/* The end: result BACKEND_*, the status for a client (0: the usual). */
 static void
-finish(struct backend_call *c, int ok, const char *why)
+finish(struct backend_call *c, int result, int status, const char *why)
 {
 	struct backend_cbs	cbs = c->cbs;
 	void			*arg = c->arg;
+	char			 reason[ERRTEXT_MAX + 64];
 
+	if (status == 0)
+		status = result == BACKEND_OK ? 200 : 502;
+	/* why may be the call's own text: keep it past the free. */
+	snprintf(reason, sizeof reason, "%s", why != NULL ? why : "failed");
 	call_free(c);
 	if (cbs.done != NULL)
-		cbs.done(arg, ok, why);
+		cbs.done(arg, result, status, result == BACKEND_OK ? NULL :
+		    reason);
 }
 
 static void
@@ -339,15 +461,16 @@ defer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct backend_call	*c = arg;
 
-	finish(c, c->deferred_ok, c->errtext);
+	finish(c, c->deferred_result, c->deferred_status, c->errtext);
 }
 
 /* Finish from the loop, never inside the caller's call. */
 static void
-finish_later(struct backend_call *c, int ok, const char *why)
+finish_later(struct backend_call *c, int result, int status, const char *why)
 {
 	snprintf(c->errtext, sizeof c->errtext, "%s", why != NULL ? why : "");
-	c->deferred_ok = ok;
+	c->deferred_result = result;
+	c->deferred_status = status;
 	c->defer = evtimer_new(c->be->base, defer_cb, c);
 	event_active(c->defer, EV_TIMEOUT, 0);
 }
@@ -361,7 +484,8 @@ call_new(struct backend *be, const struct backend_cbs *cbs, void *arg)
 	c->be = be;
 	c->cbs = *cbs;
 	c->arg = arg;
-	c->in_fd = c->out_fd = c->err_fd = -1;
+	c->in_fd = c->out_fd = c->err_fd = c->exec_fd = -1;
+	c->fmt = -1;
 	c->pid = -1;
 	be->active++;
 	return c;
@@ -400,6 +524,35 @@ http_data_cb(void *arg, const char *data, size_t len)
 		err_append(c, data, len);
 }
 
+/*
+ * Whose fault is an HTTP error?  400, 404, 413 and 422 answer the
+ * request's own parameters (a 404 only with an error in JSON: a bare one
+ * says the endpoint's URL is wrong); every other status is the
+ * endpoint's.  A request refused whose parameters worked in another
+ * format says the format is not made there.
+ */
+static int
+http_verdict(struct backend_call *c, int json)
+{
+	if (c->probe)
+		return BACKEND_FAILED;
+	switch (c->status) {
+	case 404:
+		if (!json)
+			return BACKEND_FAILED;
+		/* FALLTHROUGH */
+	case 400:
+	case 413:
+	case 422:
+		if (format_refused(c->be, c->params, c->fmt)) {
+			lacks_add(c->be, fmt_names[c->fmt]);
+			return BACKEND_UNFIT;
+		}
+		return BACKEND_REJECTED;
+	}
+	return BACKEND_FAILED;
+}
+
 static void
 http_done_cb(void *arg, int ok, const char *why)
 {
@@ -407,10 +560,11 @@ http_done_cb(void *arg, int ok, const char *why)
 	char			 reason[ERRTEXT_MAX + 64];
 	cJSON			*j;
 	const cJSON		*msg;
+	int			 result;
 
 	c->fr = NULL;
 	if (!ok) {
-		finish(c, 0, why);
+		finish(c, BACKEND_FAILED, 0, why);
 		return;
 	}
 	if (c->status != 200) {
@@ -421,15 +575,20 @@ http_done_cb(void *arg, int ok, const char *why)
 		snprintf(reason, sizeof reason, "HTTP %ld%s%s", c->status,
 		    c->errlen > 0 ? ": " : "", cJSON_IsString(msg) ?
 		    msg->valuestring : c->errtext);
+		result = http_verdict(c, cJSON_IsString(msg));
 		cJSON_Delete(j);
-		finish(c, 0, reason);
+		finish(c, result, result == BACKEND_REJECTED ? (int)c->status :
+		    0, reason);
 		return;
 	}
 	if (!c->probe && c->nbytes == 0) {
-		finish(c, 0, "the backend answered with no audio");
+		finish(c, BACKEND_FAILED, 0, "the backend answered with no "
+		    "audio");
 		return;
 	}
-	finish(c, 1, NULL);
+	if (!c->probe)
+		worked_add(c->be, c->params, c->fmt);
+	finish(c, BACKEND_OK, 0, NULL);
 }
 
 static const struct fetch_cbs http_cbs = {
@@ -447,6 +606,8 @@ http_synth(struct backend *be, const struct tts_params *p, const char *text,
 	const char		*hdrs[4];
 	size_t			 n = 0;
 
+	c->params = params_hash(p);
+	c->fmt = fmt_index(p->format);
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "model", p->model);
 	cJSON_AddStringToObject(req, "input", text);
@@ -595,7 +756,7 @@ exec_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	exec_kill(c);
-	finish(c, 0, "the program timed out");
+	finish(c, BACKEND_FAILED, 0, "the program timed out");
 }
 
 /* Both outputs closed: has the program exited, and how? */
@@ -604,7 +765,7 @@ exec_check(struct backend_call *c)
 {
 	struct timeval	 tv = { 0, 10000 };
 	char		 reason[ERRTEXT_MAX + 64];
-	int		 st;
+	int		 st, xerr;
 	pid_t		 r;
 
 	if (c->out_fd >= 0 || c->err_fd >= 0)
@@ -612,7 +773,7 @@ exec_check(struct backend_call *c)
 	r = waitpid(c->pid, &st, WNOHANG);
 	if (r == 0 && now_usec() > c->deadline) {
 		exec_kill(c);
-		finish(c, 0, "the program timed out");
+		finish(c, BACKEND_FAILED, 0, "the program timed out");
 		return;
 	}
 	if (r == 0) {
@@ -626,22 +787,46 @@ exec_check(struct backend_call *c)
 	while (c->errlen > 0 && (c->errtext[c->errlen - 1] == '\n' ||
 	    c->errtext[c->errlen - 1] == '\r'))
 		c->errtext[--c->errlen] = '\0';
-	if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		if (r > 0 && WIFEXITED(st))
-			snprintf(reason, sizeof reason, "the program exited "
-			    "with status %d%s%s", WEXITSTATUS(st),
-			    c->errlen > 0 ? ": " : "", c->errtext);
-		else
-			snprintf(reason, sizeof reason, "the program was "
-			    "killed%s%s", c->errlen > 0 ? ": " : "", c->errtext);
-		finish(c, 0, reason);
+	/* Did exec itself fail?  The child wrote its errno. */
+	if (r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127 &&
+	    read(c->exec_fd, &xerr, sizeof xerr) == (ssize_t)sizeof xerr) {
+		if (xerr == E2BIG && !c->probe) {
+			/* Too much for the environment: the request's. */
+			finish(c, BACKEND_REJECTED, 400, "this request's "
+			    "parameters are too long for the program's "
+			    "environment (E2BIG): shorten the instructions");
+			return;
+		}
+		snprintf(reason, sizeof reason, "cannot run %s: %s",
+		    c->be->argv[0], strerror(xerr));
+		finish(c, BACKEND_FAILED, 0, reason);
+		return;
+	}
+	if (r < 0 || !WIFEXITED(st)) {
+		snprintf(reason, sizeof reason, "the program was killed%s%s",
+		    c->errlen > 0 ? ": " : "", c->errtext);
+		finish(c, BACKEND_FAILED, 0, reason);
+		return;
+	}
+	if (WEXITSTATUS(st) != 0) {
+		/*
+		 * It ran and said no: most likely to this request's voice,
+		 * model or instructions.  The caller checks the program
+		 * with a probe, which takes it out if it fails on anything
+		 * (BACKEND_REFUSED).
+		 */
+		snprintf(reason, sizeof reason, "the program exited with "
+		    "status %d%s%s", WEXITSTATUS(st), c->errlen > 0 ? ": " :
+		    "", c->errtext);
+		finish(c, c->probe ? BACKEND_FAILED : BACKEND_REFUSED,
+		    c->probe ? 0 : 400, reason);
 		return;
 	}
 	if (c->nbytes == 0) {
-		finish(c, 0, "the program wrote no audio");
+		finish(c, BACKEND_FAILED, 0, "the program wrote no audio");
 		return;
 	}
-	finish(c, 1, NULL);
+	finish(c, BACKEND_OK, 0, NULL);
 }
 
 static void
@@ -651,26 +836,66 @@ set_env(const char *name, const char *value)
 		setenv(name, value, 1);
 }
 
+/* In the child: no descriptor but 0, 1 and 2 (and the exec errno pipe,
+ * close-on-exec like the rest) survives exec. */
+static void
+cloexec_from(int lowfd)
+{
+	long	max, fd;
+
+#ifdef CLOSE_RANGE_CLOEXEC
+	if (close_range((unsigned)lowfd, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+#endif
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* A parameter too long for a program's environment; NULL if none. */
+static const char *
+env_too_long(const struct tts_params *p)
+{
+	if (p->instructions != NULL &&
+	    strlen(p->instructions) > BACKEND_ENV_MAX)
+		return "instructions";
+	if (p->voice != NULL && strlen(p->voice) > BACKEND_ENV_MAX)
+		return "voice";
+	if (p->model != NULL && strlen(p->model) > BACKEND_ENV_MAX)
+		return "model";
+	return NULL;
+}
+
 static struct backend_call *
 exec_start(struct backend *be, const struct tts_params *p, const char *text,
     const struct backend_cbs *cbs, void *arg, int probe)
 {
 	struct backend_call	*c = call_new(be, cbs, arg);
 	struct timeval		 tv;
-	int			 in[2], out[2], err[2], devnull;
-	char			 speed[32];
+	int			 in[2], out[2], err[2], xp[2], devnull, e;
+	char			 speed[32], why[128];
+	const char		*field;
 
 	c->probe = probe;
+	if ((field = env_too_long(p)) != NULL) {
+		snprintf(why, sizeof why, "'%s' is longer than %d bytes, the "
+		    "most a local program (exec:) endpoint takes: shorten it",
+		    field, BACKEND_ENV_MAX);
+		finish_later(c, BACKEND_REJECTED, 400, why);
+		return c;
+	}
 	c->input = xasprintf("%s\n", text);
 	c->inlen = strlen(c->input);
 	if (pipe2(in, O_CLOEXEC) != 0) {
-		finish_later(c, 0, strerror(errno));
+		finish_later(c, BACKEND_FAILED, 0, strerror(errno));
 		return c;
 	}
 	if (pipe2(out, O_CLOEXEC) != 0) {
 		close(in[0]);
 		close(in[1]);
-		finish_later(c, 0, strerror(errno));
+		finish_later(c, BACKEND_FAILED, 0, strerror(errno));
 		return c;
 	}
 	if (pipe2(err, O_CLOEXEC) != 0) {
@@ -678,7 +903,17 @@ exec_start(struct backend *be, const struct tts_params *p, const char *text,
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
-		finish_later(c, 0, strerror(errno));
+		finish_later(c, BACKEND_FAILED, 0, strerror(errno));
+		return c;
+	}
+	if (pipe2(xp, O_CLOEXEC) != 0) {
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		finish_later(c, BACKEND_FAILED, 0, strerror(errno));
 		return c;
 	}
 	c->pid = fork();
@@ -689,6 +924,9 @@ exec_start(struct backend *be, const struct tts_params *p, const char *text,
 		dup2(err[1], 2);
 		if ((devnull = open("/dev/null", O_RDONLY)) > 2)
 			close(devnull);
+		/* Not one of the daemon's descriptors (sockets, curl's,
+		 * Redis's) goes to the program. */
+		cloexec_from(3);
 		if (p != NULL) {
 			snprintf(speed, sizeof speed, "%g", p->speed);
 			set_env("TTS_VOICE", p->voice);
@@ -699,20 +937,24 @@ exec_start(struct backend *be, const struct tts_params *p, const char *text,
 		}
 		signal(SIGPIPE, SIG_DFL);
 		execvp(be->argv[0], be->argv);
-		fprintf(stderr, "cannot run %s: %s\n", be->argv[0],
-		    strerror(errno));
+		e = errno;
+		if (write(xp[1], &e, sizeof e) < 0)
+			_exit(127);
 		_exit(127);
 	}
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
+	close(xp[1]);
 	c->in_fd = in[1];
 	c->out_fd = out[0];
 	c->err_fd = err[0];
+	c->exec_fd = xp[0];
 	if (c->pid < 0) {
-		finish_later(c, 0, strerror(errno));
+		finish_later(c, BACKEND_FAILED, 0, strerror(errno));
 		return c;
 	}
+	evutil_make_socket_nonblocking(c->exec_fd);
 	evutil_make_socket_nonblocking(c->in_fd);
 	evutil_make_socket_nonblocking(c->out_fd);
 	evutil_make_socket_nonblocking(c->err_fd);

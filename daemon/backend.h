@@ -18,11 +18,29 @@ struct tts_params {
 	double		 speed;
 };
 
+/* How a call ended. */
+#define BACKEND_FAILED		0	/* the endpoint's fault: 5xx, timeout,
+					   connection, not audio, … */
+#define BACKEND_OK		1
+#define BACKEND_REJECTED	2	/* the request's fault: a 4xx to its own
+					   parameters; the endpoint is fine */
+#define BACKEND_UNFIT		3	/* the endpoint does not make the format
+					   asked (remembered): try another */
+#define BACKEND_REFUSED		4	/* a program exited non-zero: most likely
+					   the request's fault, as REJECTED,
+					   but worth a probe of the program */
+
+/* The most bytes of one parameter an exec: program gets in its
+ * environment (a longer one is the request's fault: a 400). */
+#define BACKEND_ENV_MAX		(32 * 1024)
+
 struct backend_cbs {
 	/* Audio bytes as they arrive. */
 	void	(*data)(void *, const void *, size_t);
-	/* The end: ok, or a reason.  The call is freed after. */
-	void	(*done)(void *, int, const char *);
+	/* The end: result (BACKEND_*), the HTTP status a client should get
+	 * for it (the backend's own 4xx when rejected, else 502 or 0), and
+	 * a reason (NULL when ok).  The call is freed after. */
+	void	(*done)(void *, int, int, const char *);
 };
 
 /*
@@ -40,7 +58,8 @@ int	 backend_update(struct backend *, struct backend *);
 const char *backend_name(const struct backend *);
 int	 backend_max(const struct backend *);
 double	 backend_weight(const struct backend *);
-/* Can it produce this format? (a local program: only what it declares) */
+/* Can it produce this format? (a local program: only what it declares;
+ * an HTTP one: all but those it was found not to make) */
 int	 backend_has_format(const struct backend *, const char *);
 /* Start a synthesis; results come through the callbacks, on the loop. */
 struct backend_call *backend_synth(struct backend *, const struct tts_params *,

@@ -42,6 +42,12 @@
  * circuit, its failure opens it from now.  Draining is a flag apart
  * from the circuit; sched_ep_info reports it first.
  *
+ * Only the endpoint's own failures (SCHED_FAILED) count toward its
+ * circuit.  SCHED_REJECTED (the request was at fault: a 4xx to its own
+ * parameters) ends the job and counts nothing; SCHED_ELSEWHERE (this
+ * endpoint cannot do that job, a format say) retries it elsewhere and
+ * counts nothing either.
+ *
  * Jobs remember the endpoints they failed on by id (ids are never
  * reused), so removing an endpoint leaves nothing dangling.
  */
@@ -791,7 +797,22 @@ sched_done(struct sched *s, struct sched_job *j, struct sched_ep *ep, int ok,
 	ep->inflight--;
 	ep_update(ep, now);
 
-	if (ok) {
+	if (ok == SCHED_REJECTED) {
+		/* The endpoint answered; the request was at fault. */
+		job_free(j);
+		return -1;
+	}
+	if (ok == SCHED_ELSEWHERE) {
+		/* Not this endpoint's to do: elsewhere, nothing counted. */
+		if (j->attempts > s->o.retries) {
+			job_free(j);
+			return -1;
+		}
+		job_add_failed(j, ep);
+		job_enqueue(s, j);
+		return 1;
+	}
+	if (ok == SCHED_OK) {
 		double	l = latency > 0 ? (double)latency : 1;
 
 		ep->done++;

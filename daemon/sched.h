@@ -91,11 +91,19 @@ int	 sched_job_attempts(const struct sched_job *);
  */
 int	 sched_next(struct sched *, uint64_t, struct sched_job **,
 	    struct sched_ep **);
+/* How a running job ended (sched_done). */
+#define SCHED_FAILED	0	/* the endpoint's fault: 5xx, timeout, … */
+#define SCHED_OK	1
+#define SCHED_REJECTED	2	/* the request's fault: the endpoint is fine */
+#define SCHED_ELSEWHERE	3	/* not this endpoint's to do (a format) */
+
 /*
- * A running job ended on ep after latency usec.  ok: the job is freed,
- * returns 0.  Failure: the endpoint's error counts go up (maybe opening
- * its circuit); the job is queued again if it has retries left (returns
- * 1), else freed (returns -1: give up).
+ * A running job ended on ep after latency usec.  SCHED_OK: the job is
+ * freed, returns 0.  SCHED_FAILED: the endpoint's error counts go up
+ * (maybe opening its circuit); the job is queued again if it has retries
+ * left (returns 1), else freed (returns -1: give up).  SCHED_REJECTED:
+ * freed (-1), nothing counted.  SCHED_ELSEWHERE: queued again away from
+ * ep while it has retries left (1; else freed, -1), nothing counted.
  */
 int	 sched_done(struct sched *, struct sched_job *, struct sched_ep *,
 	    int, uint64_t, uint64_t);

@@ -59,6 +59,7 @@ struct synth {
 	uint64_t		 t_queued, t_started;
 	char			 epname[256];
 	char			 err[512];
+	int			 status;	/* for a client, when failed */
 	struct synth		*next, *prev;	/* all in progress */
 };
 
@@ -167,6 +168,14 @@ tts_entry_error(const struct cache_entry *e)
 	struct synth	*s = cache_user(e);
 
 	return s != NULL && s->err[0] != '\0' ? s->err : NULL;
+}
+
+int
+tts_entry_status(const struct cache_entry *e)
+{
+	struct synth	*s = cache_user(e);
+
+	return s != NULL && s->status != 0 ? s->status : 502;
 }
 
 static void
@@ -284,19 +293,37 @@ synth_data_cb(void *arg, const void *data, size_t len)
 	notify(s);
 }
 
+/* The scheduler's outcome for a backend's result. */
+static int
+outcome(int result)
+{
+	switch (result) {
+	case BACKEND_OK:	return SCHED_OK;
+	case BACKEND_REJECTED:
+	case BACKEND_REFUSED:	return SCHED_REJECTED;
+	case BACKEND_UNFIT:	return SCHED_ELSEWHERE;
+	}
+	return SCHED_FAILED;
+}
+
+static const struct backend_cbs probe_cbs;
+
 static void
-synth_done_cb(void *arg, int ok, const char *why)
+synth_done_cb(void *arg, int result, int status, const char *why)
 {
 	struct synth	*s = arg;
 	struct tts	*tts = s->tts;
 	uint64_t	 now = now_usec(), lat = now - s->t_started;
 	struct sched_ep_info info;
-	int		 r, before;
+	struct endpoint	*ep = s->ep;
+	int		 r, before, ok = result == BACKEND_OK;
+	int		 refused = result == BACKEND_REFUSED;
 
 	s->call = NULL;
 	sched_ep_info(s->ep->sep, &info);
 	before = info.state;
-	r = sched_done(tts->sched, s->job, s->ep->sep, ok, lat, now);
+	r = sched_done(tts->sched, s->job, s->ep->sep, outcome(result), lat,
+	    now);
 	sched_ep_info(s->ep->sep, &info);
 	if (info.state != before)
 		endpoint_event(s->ep, before, info.state, ok ? NULL : why);
@@ -320,8 +347,28 @@ synth_done_cb(void *arg, int ok, const char *why)
 		kick(tts);
 		return;
 	}
-	snprintf(s->err, sizeof s->err, "%s: %s", s->epname, why);
-	log_warn("synthesis failed on %s: %s", s->epname, why);
+	if (result == BACKEND_REFUSED)
+		result = BACKEND_REJECTED;
+	s->status = result == BACKEND_REJECTED ? status : 502;
+	if (result == BACKEND_UNFIT && !tts_has_format(tts, s->format))
+		snprintf(s->err, sizeof s->err, "%s: %s (no endpoint makes %s: "
+		    "ask again, it is converted from WAV from now on)",
+		    s->epname, why, s->format);
+	else
+		snprintf(s->err, sizeof s->err, "%s: %s", s->epname, why);
+	if (result == BACKEND_REJECTED) {
+		log_info("request refused by %s: %s", s->epname, why);
+		/* A program's refusal: check that it still speaks at all
+		 * (the probe takes it out if not). */
+		if (refused && ep->probe == NULL && !ep->leaving)
+			ep->probe = backend_probe(ep->be, &probe_cbs, ep);
+	} else
+		log_warn("synthesis failed on %s: %s", s->epname, why);
+	if (r == 1 && result == BACKEND_UNFIT &&
+	    !tts_has_format(tts, s->format)) {
+		sched_cancel(tts->sched, s->job);	/* nowhere to go */
+		r = -1;
+	}
 	if (r == 1 && s->appended == 0) {
 		tts->retries++;
 		kick(tts);
@@ -734,11 +781,11 @@ endpoint_event(struct endpoint *ep, int before, int after, const char *why)
 /* Health probes. */
 
 static void
-probe_done_cb(void *arg, int ok, const char *why)
+probe_done_cb(void *arg, int result, int status, const char *why)
 {
 	struct endpoint		*ep = arg;
 	struct sched_ep_info	 info;
-	int			 before;
+	int			 before, ok = result == BACKEND_OK;
 
 	ep->probe = NULL;
 	sched_ep_info(ep->sep, &info);
@@ -766,13 +813,13 @@ health_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-warm_done_cb(void *arg, int ok, const char *why)
+warm_done_cb(void *arg, int result, int status, const char *why)
 {
 	struct endpoint	*ep = arg;
 
 	ep->warm = NULL;
-	log_debug("keep-warm of %s: %s", backend_name(ep->be), ok ? "ok" :
-	    why);
+	log_debug("keep-warm of %s: %s", backend_name(ep->be), result ==
+	    BACKEND_OK ? "ok" : why);
 }
 
 static const struct backend_cbs warm_cbs = { NULL, warm_done_cb };

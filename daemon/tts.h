@@ -48,6 +48,9 @@ void	 tts_unwatch(struct tts_waiter *);
 /* A pending or just-ended entry's endpoint, error, and timings (usec). */
 const char *tts_entry_endpoint(const struct cache_entry *);
 const char *tts_entry_error(const struct cache_entry *);
+/* The HTTP status a client gets for a failed entry: the backend's own
+ * 4xx when the request was at fault, else 502. */
+int	 tts_entry_status(const struct cache_entry *);
 /* Is any endpoint usable? */
 int	 tts_usable(struct tts *);
 /* Can some endpoint produce this format? */

@@ -42,7 +42,7 @@
 #include "util.h"
 #include "wav.h"
 
-#define RATE		24000
+#define RATE		24000		/* the default */
 #define MS_PER_CHAR	30
 #define MIN_MS		100
 #define FADE_SAMPLES	120		/* 5 ms in and out: no clicks */
@@ -64,7 +64,19 @@ struct settings {
 	long long	 max_active;	/* 0 = no limit */
 	long long	 max_input;
 	int		 unknown_length; /* WAV sizes 0xffffffff */
+	char		 reject_voice[64]; /* answered 400, as unknown */
+	int		 answer;	/* ANSWER_* */
+	long long	 rate;		/* samples per second */
+	long long	 channels;
+	long long	 min_ms;	/* the least audio made */
 };
+
+/* What a speech request is answered with (--answer). */
+#define ANSWER_AUDIO		0	/* the audio asked for */
+#define ANSWER_TEXT		1	/* 200 with text, not audio */
+#define ANSWER_TRUNCATED	2	/* a WAV cut in half (its header says
+					   the whole length) */
+#define ANSWER_WAV		3	/* WAV whatever the format asked */
 
 /* A speech request being answered from timer ticks. */
 struct job {
@@ -133,6 +145,14 @@ usage(FILE *f)
 "  --max-input N         longest input in code points (default 4096)\n"
 "  --require-key KEY     answer 401 unless Authorization: Bearer KEY\n"
 "  --unknown-length      WAV headers say 0xffffffff, as a stream would\n"
+"  --reject-voice NAME   answer 400 (an OpenAI error naming 'voice') to a\n"
+"                        request for that voice, as an unknown voice\n"
+"  --answer MODE         audio (the default); text: 200 with a text body,\n"
+"                        not audio; truncated: a WAV cut in half whose header\n"
+"                        says the whole length; wav: WAV whatever the format\n"
+"  --rate N              sample rate (default 24000)\n"
+"  --channels N          1 (the default) or 2, the same tone in both\n"
+"  --min-ms N            make at least N ms of audio (a long answer)\n"
 "  --wav-info FILE       parse FILE's WAV header, print it and exit\n"
 "                        (0 when it parses and its length matches)\n"
 "  --help                this text\n"
@@ -149,7 +169,8 @@ usage(FILE *f)
 "Control: POST /_fake/down makes every other path answer 503 until\n"
 "POST /_fake/up; GET /_fake/stats gives counters; POST /_fake/set?OPT=V&...\n"
 "changes latency-ms, chunks, chunk-delay-ms, fail-rate, fail-first,\n"
-"max-active or max-input from now on (fail-first: the next N fail).\n");
+"max-active, max-input, reject-voice, answer, rate, channels or min-ms from\n"
+"now on (fail-first: the next N fail).\n");
 }
 
 /* --- settings -------------------------------------------------------- */
@@ -185,6 +206,35 @@ settings_set(struct settings *s, const char *opt, const char *value,
 		return parse_ll(value, 0, 1000000, &s->max_active, errstr);
 	if (strcmp(key, "max-input") == 0)
 		return parse_ll(value, 1, 1000000, &s->max_input, errstr);
+	if (strcmp(key, "reject-voice") == 0) {
+		if (strlen(value) >= sizeof s->reject_voice) {
+			*errstr = "is too long";
+			return -1;
+		}
+		snprintf(s->reject_voice, sizeof s->reject_voice, "%s", value);
+		return 0;
+	}
+	if (strcmp(key, "answer") == 0) {
+		if (strcmp(value, "audio") == 0)
+			s->answer = ANSWER_AUDIO;
+		else if (strcmp(value, "text") == 0)
+			s->answer = ANSWER_TEXT;
+		else if (strcmp(value, "truncated") == 0)
+			s->answer = ANSWER_TRUNCATED;
+		else if (strcmp(value, "wav") == 0)
+			s->answer = ANSWER_WAV;
+		else {
+			*errstr = "is not audio, text, truncated or wav";
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "rate") == 0)
+		return parse_ll(value, 8000, 192000, &s->rate, errstr);
+	if (strcmp(key, "channels") == 0)
+		return parse_ll(value, 1, 2, &s->channels, errstr);
+	if (strcmp(key, "min-ms") == 0)
+		return parse_ll(value, 0, 3600000, &s->min_ms, errstr);
 	*errstr = "is not a known option";
 	return -1;
 }
@@ -356,14 +406,25 @@ static unsigned char *
 synthesize(const char *input, const char *voice, double speed,
     const char *format, size_t *lenp, const char **ctype)
 {
+	static const char	 page[] = "<html><body><h1>502 Bad Gateway"
+				    "</h1></body></html>\n";
 	struct wav_info	 wi;
 	unsigned char	*out, *p;
 	const char	*marker = NULL;
 	uint64_t	 ht, hv;
-	size_t		 ms, n, i, hdr, edge;
+	size_t		 ms, n, i, hdr, edge, ch, nch, rate, frame;
 	double		 freq, amp, v;
 	int16_t		 sample;
 
+	if (set.answer == ANSWER_TEXT) {
+		*ctype = "text/html";
+		*lenp = sizeof page - 1;
+		return (unsigned char *)xstrdup(page);
+	}
+	if (set.answer == ANSWER_WAV || set.answer == ANSWER_TRUNCATED)
+		format = "wav";
+	rate = (size_t)set.rate;
+	nch = (size_t)set.channels;
 	ht = fnv1a(input, 0xcbf29ce484222325ULL);
 	hv = fnv1a(voice, 0xcbf29ce484222325ULL);
 	freq = 220.0 + (double)(ht % 661);
@@ -371,7 +432,10 @@ synthesize(const char *input, const char *voice, double speed,
 	ms = codepoints(input) * MS_PER_CHAR;
 	if (ms < MIN_MS)
 		ms = MIN_MS;
-	n = (size_t)((double)ms / speed * RATE / 1000.0);
+	if (ms < (size_t)set.min_ms)
+		ms = (size_t)set.min_ms;
+	n = (size_t)((double)ms / speed * (double)rate / 1000.0);
+	frame = 2 * nch;
 
 	if (strcmp(format, "wav") == 0) {
 		hdr = 44;
@@ -395,31 +459,35 @@ synthesize(const char *input, const char *voice, double speed,
 		}
 		hdr = strlen(marker);
 	}
-	*lenp = hdr + 2 * n;
+	*lenp = hdr + frame * n;
 	out = xmalloc(*lenp);
 	if (marker != NULL)
 		memcpy(out, marker, hdr);
 	else if (hdr != 0) {
 		memset(&wi, 0, sizeof wi);
 		wi.format = 1;
-		wi.channels = 1;
-		wi.rate = RATE;
+		wi.channels = (uint16_t)nch;
+		wi.rate = (uint32_t)rate;
 		wi.bits = 16;
 		wav_header(out, &wi, set.unknown_length ? 0xffffffff :
-		    (uint32_t)(2 * n));
+		    (uint32_t)(frame * n));
 	}
 	p = out + hdr;
 	edge = n / 2 < FADE_SAMPLES ? n / 2 : FADE_SAMPLES;
 	for (i = 0; i < n; i++) {
-		v = amp * sin(2.0 * M_PI * freq * (double)i / RATE);
+		v = amp * sin(2.0 * M_PI * freq * (double)i / (double)rate);
 		if (i < edge)
 			v *= (double)i / (double)edge;
 		else if (n - 1 - i < edge)
 			v *= (double)(n - 1 - i) / (double)edge;
 		sample = (int16_t)lrint(v);
-		p[2 * i] = (uint16_t)sample & 0xff;
-		p[2 * i + 1] = (uint16_t)sample >> 8;
+		for (ch = 0; ch < nch; ch++) {
+			p[frame * i + 2 * ch] = (uint16_t)sample & 0xff;
+			p[frame * i + 2 * ch + 1] = (uint16_t)sample >> 8;
+		}
 	}
+	if (set.answer == ANSWER_TRUNCATED)
+		*lenp = hdr + (*lenp - hdr) / 2;
 	return out;
 }
 
@@ -763,6 +831,14 @@ handle_speech(struct evhttp_request *req, unsigned long long seq,
 		send_error(req, seq, 400, msg, param, NULL);
 		goto out;
 	}
+	if (set.reject_voice[0] != '\0' &&
+	    strcmp(voice, set.reject_voice) == 0) {
+		log_request(seq, req, method, path, j, 400);
+		snprintf(msg, sizeof(msg), "Voice '%s' is not available.",
+		    voice);
+		send_error(req, seq, 400, msg, "voice", "voice_not_found");
+		goto out;
+	}
 	if (set.max_active > 0 && nactive + 1 > (size_t)set.max_active)
 		jobs_sweep();
 	if (set.max_active > 0 && nactive + 1 > (size_t)set.max_active) {
@@ -1043,6 +1119,11 @@ main(int argc, char **argv)
 		{ "fail-first",		required_argument,	NULL, 0 },
 		{ "max-active",		required_argument,	NULL, 0 },
 		{ "max-input",		required_argument,	NULL, 0 },
+		{ "reject-voice",	required_argument,	NULL, 0 },
+		{ "answer",		required_argument,	NULL, 0 },
+		{ "rate",		required_argument,	NULL, 0 },
+		{ "channels",		required_argument,	NULL, 0 },
+		{ "min-ms",		required_argument,	NULL, 0 },
 		{ NULL,			0,			NULL, 0 }
 	};
 	static const cJSON_Hooks hooks = { xmalloc, free };
@@ -1057,6 +1138,8 @@ main(int argc, char **argv)
 	cJSON_InitHooks((cJSON_Hooks *)&hooks);
 	set.chunks = 1;
 	set.max_input = DEFAULT_MAX_INPUT;
+	set.rate = RATE;
+	set.channels = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, &i)) != -1) {
 		errstr = NULL;
 		switch (ch) {

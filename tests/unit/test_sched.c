@@ -844,6 +844,59 @@ test_fit(void)
 	sched_free(s);
 }
 
+/*
+ * A request's own fault never takes an endpoint out: 20 rejections leave
+ * it up with no error counted, and the job ends at once; a job the
+ * endpoint cannot do goes elsewhere, nothing counted.  Failures still
+ * open the circuit.
+ */
+static void
+test_rejected(void)
+{
+	struct sched		*s = new_sched(2, 3, 30 * SEC);
+	struct sched_job	*j;
+	struct sched_ep		*ep, *a, *b;
+	int			 i;
+
+	a = sched_ep_add(s, "a", 1, 1, NULL);
+	for (i = 0; i < 20; i++) {
+		sched_submit(s, SCHED_ONDEMAND, 0, 0, TAG(i));
+		CHECK_INT(sched_next(s, 1, &j, &ep), 0);
+		CHECK(ep == a);
+		CHECK_INT(sched_done(s, j, ep, SCHED_REJECTED, 10, 1), -1);
+	}
+	CHECK_INT(info(a).state, SCHED_EP_UP);
+	CHECK_INT((int)info(a).errors, 0);
+	CHECK_INT(info(a).consecutive_errors, 0);
+	CHECK_INT(sched_queued(s), 0);
+	CHECK_INT(sched_usable(s, 1), 1);
+
+	/* Elsewhere: retried on b, a's counts untouched. */
+	b = sched_ep_add(s, "b", 1, 1, NULL);
+	sched_submit(s, SCHED_ONDEMAND, 0, 0, TAG(100));
+	CHECK_INT(sched_next(s, 1, &j, &ep), 0);
+	CHECK(ep == a);
+	CHECK_INT(sched_done(s, j, ep, SCHED_ELSEWHERE, 10, 1), 1);
+	CHECK_INT(sched_next(s, 1, &j, &ep), 0);
+	CHECK(ep == b);
+	CHECK_INT(UNTAG(sched_job_user(j)), 100);
+	CHECK_INT(sched_done(s, j, ep, SCHED_OK, 10, 1), 0);
+	CHECK_INT((int)info(a).errors, 0);
+	CHECK_INT(info(a).state, SCHED_EP_UP);
+
+	/* Three real failures still open a's circuit. */
+	CHECK_INT(sched_ep_remove(s, b), 0);
+	sched_submit(s, SCHED_ONDEMAND, 0, 0, TAG(200));
+	for (i = 0; i < 3; i++) {
+		CHECK_INT(sched_next(s, 1, &j, &ep), 0);
+		CHECK(ep == a);
+		CHECK_INT(sched_done(s, j, ep, SCHED_FAILED, 10, 1),
+		    i < 2 ? 1 : -1);
+	}
+	CHECK_INT(info(a).state, SCHED_EP_OPEN);
+	sched_free(s);
+}
+
 int
 main(void)
 {
@@ -857,6 +910,7 @@ main(void)
 	test_drain();
 	test_warm();
 	test_fit();
+	test_rejected();
 	test_perf();
 	return CHECK_DONE();
 }
