@@ -291,6 +291,8 @@ fetch_start(struct fetch *f, const struct fetch_opts *o,
 	if ((r->easy = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init failed");
 	curl_easy_setopt(r->easy, CURLOPT_URL, o->url);
+	if (o->path_as_is)
+		curl_easy_setopt(r->easy, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);

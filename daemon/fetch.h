@@ -25,6 +25,7 @@ struct fetch_opts {
 	size_t		  bodylen;
 	long		  timeout;	/* seconds without progress, or to connect */
 	long		  total;	/* seconds for the whole transfer, 0 = none */
+	int		  path_as_is;	/* send the URL's path unnormalised */
 };
 
 /* The transfer engine of one event base. */

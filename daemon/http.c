@@ -55,14 +55,98 @@ request_id(char *buf, size_t len)
 	snprintf(buf, len, "%016llx", (unsigned long long)z);
 }
 
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Check a request path as received (still percent-encoded) and decode it.
+ * What is routed and authenticated must be what the upstream sees, so
+ * anything a server on the way could read differently is refused: bytes
+ * outside RFC 3986's pchar set (backslash, controls, raw non-ASCII), a
+ * bad escape, an encoded slash, backslash, percent or control byte, and
+ * empty, "." or ".." segments (also with ";parameters", also encoded).
+ * Returns the decoded path (to free), or NULL with *why.
+ */
+char *
+http_path_decode(const char *raw, const char **why)
+{
+	static const char	ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/";
+	size_t			len = strlen(raw), i, n = 0, slen;
+	char			*out, *s;
+	int			hi, lo, c;
+
+	if (len == 0 || raw[0] != '/') {
+		*why = "it does not start with '/'";
+		return NULL;
+	}
+	out = xmalloc(len + 1);
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)raw[i];
+		if (c == '%') {
+			if (i + 2 >= len) {
+				*why = "it has a truncated %-escape";
+				goto bad;
+			}
+			if ((hi = hexval((unsigned char)raw[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)raw[i + 2])) < 0) {
+				*why = "it has a malformed %-escape";
+				goto bad;
+			}
+			c = hi * 16 + lo;
+			i += 2;
+			if (c == '/' || c == '\\' || c == '%' || c < 0x20 ||
+			    c == 0x7f) {
+				*why = "it encodes a slash, backslash, percent "
+				    "sign or control character";
+				goto bad;
+			}
+		} else if (c == 0 || strchr(ok, c) == NULL) {
+			*why = "it holds a character that must be "
+			    "percent-encoded";
+			goto bad;
+		}
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	/* Segments, decoded: no empty one but the last, no dot segment. */
+	for (s = out + 1; ; s += slen + 1) {
+		slen = strcspn(s, "/");
+		if (slen == 0 && s[0] == '/') {
+			*why = "it has an empty segment ('//')";
+			goto bad;
+		}
+		i = strcspn(s, ";/");
+		if ((i == 1 && s[0] == '.') ||
+		    (i == 2 && s[0] == '.' && s[1] == '.')) {
+			*why = "it has a '.' or '..' segment";
+			goto bad;
+		}
+		if (s[slen] == '\0')
+			break;
+	}
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
 static void
 gen_cb(struct evhttp_request *req, void *arg)
 {
 	struct server		*srv = arg;
 	struct hreq		*h;
 	const struct evhttp_uri	*uri;
-	const char		*p, *given;
-	char			*dec;
+	const char		*p, *given, *why;
 
 	/* Large answers (audio) go out in large writes. */
 	bufferevent_set_max_single_write(evhttp_connection_get_bufferevent(
@@ -84,9 +168,17 @@ gen_cb(struct evhttp_request *req, void *arg)
 		request_id(h->id, sizeof h->id);
 	uri = evhttp_request_get_evhttp_uri(req);
 	p = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	dec = p != NULL ? evhttp_uridecode(p, 0, NULL) : NULL;
-	h->path = dec != NULL ? xstrdup(dec) : xstrdup("/");
-	free(dec);
+	if (p == NULL)
+		p = "";
+	/* Routed, authenticated and forwarded: one path, checked once. */
+	h->rawpath = xstrdup(p);
+	if ((h->path = http_path_decode(p, &why)) == NULL) {
+		h->path = xstrdup(p);
+		http_error(h, 400, "invalid_request_error", "invalid_path",
+		    "The request path is refused because %s; send a plain "
+		    "path such as /v1/chat/completions.", why);
+		return;
+	}
 	api_route(h);
 }
 
@@ -320,5 +412,6 @@ http_done(struct hreq *h)
 	    h->status, h->bytes, (double)(now_usec() - h->t0) / 1000.0,
 	    h->note != NULL ? " " : "", h->note != NULL ? h->note : "");
 	free(h->path);
+	free(h->rawpath);
 	free(h);
 }

@@ -674,8 +674,10 @@ px_start(struct px *px, const char *body, size_t len)
 
 	uri = evhttp_request_get_evhttp_uri(px->req);
 	q = evhttp_uri_get_query(uri);
+	/* The path routed on, as checked by http_path_decode: nothing
+	 * there for anyone (libcurl included) to normalise. */
 	url = xasprintf("%s%s%s%s", px->srv->cf->upstream_url,
-	    evhttp_uri_get_path(uri), q != NULL ? "?" : "", q != NULL ? q : "");
+	    px->h->rawpath, q != NULL ? "?" : "", q != NULL ? q : "");
 	hdrs = upstream_headers(px);
 	memset(&o, 0, sizeof o);
 	o.method = px->h->method;
@@ -684,6 +686,7 @@ px_start(struct px *px, const char *body, size_t len)
 	o.body = body;
 	o.bodylen = len;
 	o.timeout = px->srv->cf->upstream_timeout;
+	o.path_as_is = 1;
 	px->fr = fetch_start(px->srv->fetch, &o, &up_cbs, px);
 	free(url);
 	free_headers(hdrs);

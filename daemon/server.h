@@ -77,6 +77,7 @@ struct hreq {
 	uint64_t		 t0;
 	const char		*method;
 	char			*path;		/* decoded, no query */
+	char			*rawpath;	/* as received: what is forwarded */
 	int			 status;
 	size_t			 bytes;		/* body bytes sent */
 	const char		*note;		/* for the access log */
@@ -105,6 +106,9 @@ void	 http_json(struct hreq *, int, const struct cJSON *);
 /* An OpenAI-shaped error response. */
 void	 http_error(struct hreq *, int, const char *, const char *,
 	    const char *, ...) __attribute__((format(printf, 5, 6)));
+/* A request path checked and decoded (to free), or NULL with why it is
+ * refused. */
+char	*http_path_decode(const char *, const char **);
 /* Check the client's bearer key; on failure send 401 and return -1. */
 int	 http_auth(struct hreq *);
 /* Log the access line and free the request record. */
