@@ -3,12 +3,18 @@
  *
  * A chained hash table (power-of-two buckets, doubled when the load
  * passes 3/4) keyed by SipHash-2-4 of the key under a random seed, so
- * keys an attacker picks cannot pile up in one chain.  Every entry in
- * the table is also on a doubly linked LRU list, most recently used at
- * the head; eviction takes from the tail.
+ * keys an attacker picks cannot pile up in one chain.
  *
  * An entry is pinned while refs > 0; cache_put hands out an entry with
  * one pin, its writer's.  Pinned entries are never evicted or freed.
+ * Every entry in the table is on one of two doubly linked lists, most
+ * recently used at the head: the LRU list holds the unpinned ones (the
+ * only ones eviction and reaping may take, from its tail), the pinned
+ * list the others.  So eviction and reaping never step over an entry
+ * they cannot take: each costs O(1) per entry removed, however many
+ * entries are being synthesised.  A get, a pin and the last unpin each
+ * count as a use (the entry goes to the head of its list); a use stamp
+ * on each entry lets cache_walk merge the two lists in order of use.
  * An entry taken out of the table while pinned (failed, expired,
  * cleared) moves to the detached list and is freed with its last pin;
  * cache_free frees that list too.
@@ -33,8 +39,6 @@
 #include "util.h"
 
 #define CACHE_BUCKETS_MIN	16
-/* Pinned dead entries the reaper steps over before it gives up. */
-#define CACHE_REAP_SKIP		16
 #define CACHE_DATA_MIN		1024
 
 struct cache_list {
@@ -43,8 +47,10 @@ struct cache_list {
 
 struct cache_entry {
 	struct cache_entry	*hnext;		/* hash chain */
-	struct cache_entry	*prev, *next;	/* LRU or detached list */
+	struct cache_entry	*prev, *next;	/* LRU, pinned or detached */
+	struct cache		*owner;
 	uint64_t		 hash;
+	uint64_t		 stamp;		/* use order */
 	unsigned char		*data;
 	size_t			 len, cap;
 	char			*text;
@@ -63,8 +69,10 @@ struct cache {
 	unsigned char		 seed[16];
 	struct cache_entry	**buckets;
 	size_t			 nbuckets;	/* a power of two */
-	struct cache_list	 lru;		/* the table's entries */
+	struct cache_list	 lru;		/* in the table, unpinned */
+	struct cache_list	 pinned;	/* in the table, pinned */
 	struct cache_list	 detached;	/* out of the table, pinned */
+	uint64_t		 clock;		/* the last use stamp */
 	struct cache_stats	 st;
 };
 
@@ -157,6 +165,26 @@ list_push_head(struct cache_list *l, struct cache_entry *e)
 	l->head = e;
 }
 
+/* The table's list e is on. */
+static struct cache_list *
+entry_list(struct cache *c, const struct cache_entry *e)
+{
+	return e->refs > 0 ? &c->pinned : &c->lru;
+}
+
+/* A use of an entry in the table: to the head of its list. */
+static void
+entry_touch(struct cache *c, struct cache_entry *e)
+{
+	struct cache_list	*l = entry_list(c, e);
+
+	e->stamp = ++c->clock;
+	if (l->head != e) {
+		list_unlink(l, e);
+		list_push_head(l, e);
+	}
+}
+
 /* Entries. */
 
 static void
@@ -223,7 +251,7 @@ table_remove(struct cache *c, struct cache_entry *e)
 		assert(*pp != NULL);
 	*pp = e->hnext;
 	e->hnext = NULL;
-	list_unlink(&c->lru, e);
+	list_unlink(entry_list(c, e), e);
 	e->intable = 0;
 	c->st.entries--;
 	c->st.bytes -= e->len;
@@ -241,8 +269,9 @@ over_limits(const struct cache *c, size_t extra)
 	    (c->o.max_bytes != 0 && c->st.bytes > c->o.max_bytes);
 }
 
-/* Evict unpinned entries (never skip) from the LRU tail until extra more
- * entries fit, or nothing evictable is left. */
+/* Evict unpinned entries (never skip) from the LRU tail until extra
+ * more entries fit, or nothing evictable is left.  Every entry looked
+ * at goes, but skip (an unpinned writer's entry, at most one). */
 static void
 evict(struct cache *c, size_t extra, const struct cache_entry *skip)
 {
@@ -250,10 +279,11 @@ evict(struct cache *c, size_t extra, const struct cache_entry *skip)
 
 	for (e = c->lru.tail; e != NULL && over_limits(c, extra); e = prev) {
 		prev = e->prev;
-		if (e->refs == 0 && e != skip) {
-			table_remove(c, e);
-			c->st.evictions++;
-		}
+		c->st.scanned++;
+		if (e == skip)
+			continue;
+		table_remove(c, e);
+		c->st.evictions++;
 	}
 }
 
@@ -262,18 +292,14 @@ evict(struct cache *c, size_t extra, const struct cache_entry *skip)
 static void
 reap(struct cache *c, uint64_t now)
 {
-	struct cache_entry	*e, *prev;
-	int			 skipped = 0;
+	struct cache_entry	*e;
 
-	for (e = c->lru.tail; e != NULL; e = prev) {
-		prev = e->prev;
+	while ((e = c->lru.tail) != NULL) {
+		c->st.scanned++;
 		if (!entry_expired(c, e, now))
 			break;
-		if (e->refs == 0) {
-			table_remove(c, e);
-			c->st.expirations++;
-		} else if (++skipped >= CACHE_REAP_SKIP)
-			break;
+		table_remove(c, e);
+		c->st.expirations++;
 	}
 }
 
@@ -300,6 +326,10 @@ cache_free(struct cache *c)
 	if (c == NULL)
 		return;
 	for (e = c->lru.head; e != NULL; e = next) {
+		next = e->next;
+		entry_free(c, e);
+	}
+	for (e = c->pinned.head; e != NULL; e = next) {
 		next = e->next;
 		entry_free(c, e);
 	}
@@ -335,10 +365,7 @@ cache_get(struct cache *c, const char *key, size_t keylen, uint64_t now)
 	}
 	c->st.hits++;
 	e->hits++;
-	if (c->lru.head != e) {
-		list_unlink(&c->lru, e);
-		list_push_head(&c->lru, e);
-	}
+	entry_touch(c, e);
 	return e;
 }
 
@@ -374,6 +401,8 @@ cache_put(struct cache *c, const char *key, size_t keylen, const char *text,
 	memcpy(e->key, key, keylen);
 	e->key[keylen] = '\0';
 	e->keylen = keylen;
+	e->owner = c;
+	e->stamp = ++c->clock;
 	e->hash = siphash24(c->seed, key, keylen);
 	e->text = xstrdup(text != NULL ? text : "");
 	e->created = now;
@@ -384,7 +413,7 @@ cache_put(struct cache *c, const char *key, size_t keylen, const char *text,
 	slot = &c->buckets[e->hash & (c->nbuckets - 1)];
 	e->hnext = *slot;
 	*slot = e;
-	list_push_head(&c->lru, e);
+	list_push_head(&c->pinned, e);
 	c->st.entries++;
 	c->st.pending++;
 	if (c->st.entries > c->nbuckets / 4 * 3)
@@ -436,8 +465,19 @@ cache_finish(struct cache *c, struct cache_entry *e, int ok, uint64_t now)
 void
 cache_pin(struct cache_entry *e)
 {
+	struct cache	*c = e->owner;
+
 	assert(e->refs < UINT_MAX);
+	if (e->intable && e->refs == 0)
+		list_unlink(&c->lru, e);
 	e->refs++;
+	if (!e->intable)
+		return;
+	if (e->refs == 1) {
+		e->stamp = ++c->clock;
+		list_push_head(&c->pinned, e);
+	} else
+		entry_touch(c, e);
 }
 
 void
@@ -449,7 +489,12 @@ cache_unpin(struct cache *c, struct cache_entry *e)
 	if (!e->intable) {
 		list_unlink(&c->detached, e);
 		entry_free(c, e);
-	} else if (over_limits(c, 0))
+		return;
+	}
+	list_unlink(&c->pinned, e);
+	e->stamp = ++c->clock;
+	list_push_head(&c->lru, e);
+	if (over_limits(c, 0))
 		evict(c, 0, NULL);
 }
 
@@ -460,6 +505,8 @@ cache_clear(struct cache *c)
 
 	while (c->lru.head != NULL)
 		table_remove(c, c->lru.head);
+	while (c->pinned.head != NULL)
+		table_remove(c, c->pinned.head);
 	if (c->nbuckets != CACHE_BUCKETS_MIN) {
 		free(c->buckets);
 		c->nbuckets = CACHE_BUCKETS_MIN;
@@ -529,11 +576,18 @@ void
 cache_walk(struct cache *c, size_t limit,
     int (*cb)(void *, const struct cache_entry *), void *arg)
 {
-	struct cache_entry	*e, *next;
+	struct cache_entry	*a = c->lru.head, *b = c->pinned.head, *e;
 	size_t			 n = 0;
 
-	for (e = c->lru.head; e != NULL; e = next) {
-		next = e->next;
+	/* Both lists are in stamp order: merge them. */
+	while (a != NULL || b != NULL) {
+		if (b == NULL || (a != NULL && a->stamp > b->stamp)) {
+			e = a;
+			a = a->next;
+		} else {
+			e = b;
+			b = b->next;
+		}
 		if (cb(arg, e) != 0 || (limit != 0 && ++n >= limit))
 			break;
 	}

@@ -27,6 +27,9 @@ struct cache_stats {
 	uint64_t	 misses;	/* cache_get found nothing (or expired) */
 	uint64_t	 evictions;	/* removed for the size or byte limit */
 	uint64_t	 expirations;	/* removed because the TTL passed */
+	uint64_t	 scanned;	/* entries eviction and reaping looked
+					   at: at most one more per call than
+					   they removed */
 };
 
 /* A cache; seed is 16 random bytes keying the hash (SipHash-2-4). */
@@ -58,7 +61,8 @@ void	 cache_append(struct cache *, struct cache_entry *, const void *,
 /* End a pending entry: ok = done; else failed (taken out of the table at
  * once, so the next cache_get misses; freed when the last pin goes). */
 void	 cache_finish(struct cache *, struct cache_entry *, int, uint64_t);
-/* Pin an entry so it is never evicted or freed under a reader. */
+/* Pin an entry so it is never evicted or freed under a reader; a pin
+ * and the last unpin count as uses (most recently used). */
 void	 cache_pin(struct cache_entry *);
 /* Drop a pin; an entry out of the table is freed with its last pin. */
 void	 cache_unpin(struct cache *, struct cache_entry *);
