@@ -89,7 +89,8 @@ _ttsaccel()
 	    --tts-default-model --tts-default-voice --tts-default-format
 	    --tts-max-concurrent-per-endpoint --tts-request-timeout
 	    --tts-retry-count --tts-health-interval --tts-keepwarm-interval
-	    --tts-model-map --tts-voice-map --cache-max-size --cache-max-bytes
+	    --tts-model-map --tts-voice-map --tts-max-input-chars
+	    --tts-max-segments --cache-max-size --cache-max-bytes
 	    --cache-ttl --splitter-min-len --splitter-max-len --splitter-first-len
 	    --log-level --max-body-bytes --redis-url --redis-prefix
 	    --redis-follow-max)

@@ -829,6 +829,7 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 {
 	const struct config	*cf = h->srv->cf;
 	const cJSON		*it;
+	size_t			 n;
 
 	it = cJSON_GetObjectItemCaseSensitive(root, "input");
 	if (!cJSON_IsString(it) || it->valuestring[0] == '\0') {
@@ -838,6 +839,13 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 		return -1;
 	}
 	*input = it->valuestring;
+	if ((n = utf8_chars(*input)) > (size_t)cf->tts_max_input_chars) {
+		http_error(h, 400, "invalid_request_error", "input_too_long",
+		    "'input' has %zu characters; at most %lld are spoken per "
+		    "request (TTS_MAX_INPUT_CHARS): send it in smaller "
+		    "pieces.", n, cf->tts_max_input_chars);
+		return -1;
+	}
 	p->model = cf->tts_default_model;
 	it = cJSON_GetObjectItemCaseSensitive(root, "model");
 	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
@@ -1077,6 +1085,13 @@ audio_speech(struct hreq *h)
 	if (speech_params(h, root, &p, &input, &conv) != 0)
 		goto out;
 	speech_texts(srv, &p, input, &conv, &segs);
+	if (segs.n > (size_t)srv->cf->tts_max_segments) {
+		http_error(h, 400, "invalid_request_error", "too_many_segments",
+		    "'input' makes %zu segments; at most %lld are spoken per "
+		    "request (TTS_MAX_SEGMENTS): send it in smaller pieces.",
+		    segs.n, srv->cf->tts_max_segments);
+		goto out;
+	}
 	if (segs.n == 0) {
 		speech_silence(h, &p);
 		goto out;

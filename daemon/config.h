@@ -30,6 +30,8 @@ struct config {
 	long long	 tts_keepwarm_interval;
 	char		*tts_model_map;
 	char		*tts_voice_map;
+	long long	 tts_max_input_chars;	/* TTS_MAX_INPUT_CHARS */
+	long long	 tts_max_segments;	/* TTS_MAX_SEGMENTS */
 	long long	 cache_max_size;
 	uint64_t	 cache_max_bytes;
 	long long	 cache_ttl;

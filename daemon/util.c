@@ -291,3 +291,15 @@ utf8_valid(const char *str, size_t len)
 	}
 	return 1;
 }
+
+size_t
+utf8_chars(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = 0;
+
+	for (; *p != '\0'; p++)
+		if ((*p & 0xc0) != 0x80)
+			n++;
+	return n;
+}

@@ -37,5 +37,8 @@ char	*strtrim(char *);
 
 /* Is this byte sequence valid UTF-8 (no overlongs, no surrogates)? */
 int	 utf8_valid(const char *, size_t);
+/* The code points of a NUL-terminated UTF-8 string (bytes that do not
+ * continue a sequence). */
+size_t	 utf8_chars(const char *);
 
 #endif
