@@ -454,7 +454,7 @@ as_new(struct hreq *h, const struct tts_params *p, const char *label)
 
 struct seglist {
 	char	**v;
-	size_t	  n;
+	size_t	  n, cap;
 };
 
 /* The formats we can answer in, for a message: "wav, pcm, flac, mp3
@@ -927,7 +927,10 @@ collect_cb(void *arg, const char *seg)
 {
 	struct seglist	*l = arg;
 
-	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	if (l->n == l->cap) {	/* doubled: no quadratic copying */
+		l->cap = l->cap != 0 ? l->cap * 2 : 16;
+		l->v = xreallocarray(l->v, l->cap, sizeof *l->v);
+	}
 	l->v[l->n++] = xstrdup(seg);
 }
 
@@ -1054,7 +1057,7 @@ void
 audio_speech(struct hreq *h)
 {
 	struct server		*srv = h->srv;
-	struct seglist		 segs = { NULL, 0 };
+	struct seglist		 segs = { NULL, 0, 0 };
 	struct tts_params	 p;
 	struct astream		*as;
 	struct cache_entry	*e;
@@ -1189,7 +1192,7 @@ static void
 rc_check(struct rconv *rc)
 {
 	struct tts_params	 p;
-	struct seglist		 segs = { NULL, 0 };
+	struct seglist		 segs = { NULL, 0, 0 };
 	struct hreq		*h = rc->h;
 	struct reply		*r = rc->r;
 	size_t			 i;
