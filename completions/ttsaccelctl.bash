@@ -91,7 +91,8 @@ _ttsaccel()
 	    --tts-retry-count --tts-health-interval --tts-keepwarm-interval
 	    --tts-model-map --tts-voice-map --tts-max-input-chars
 	    --tts-max-segments --cache-max-size --cache-max-bytes
-	    --cache-ttl --splitter-min-len --splitter-max-len --splitter-first-len
+	    --cache-ttl --reply-max-bytes --splitter-min-len --splitter-max-len
+	    --splitter-first-len
 	    --log-level --max-body-bytes --redis-url --redis-prefix
 	    --redis-follow-max)
 	local w

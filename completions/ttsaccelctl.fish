@@ -126,6 +126,7 @@ complete -c ttsaccel -l tts-model-map -x -d 'TTS_MODEL_MAP: client model names m
 complete -c ttsaccel -l tts-voice-map -x -d 'TTS_VOICE_MAP: client voice names mapped to backend ones'
 complete -c ttsaccel -l tts-max-input-chars -x -d 'TTS_MAX_INPUT_CHARS: characters of a speech request\'s input'
 complete -c ttsaccel -l tts-max-segments -x -d 'TTS_MAX_SEGMENTS: segments a speech request\'s input may be cut into'
+complete -c ttsaccel -l reply-max-bytes -x -d 'REPLY_MAX_BYTES: text of one chat reply prefetched and kept for its audio'
 complete -c ttsaccel -l cache-max-size -x -d 'CACHE_MAX_SIZE: cache entries'
 complete -c ttsaccel -l cache-max-bytes -x -d 'CACHE_MAX_BYTES: audio bytes held in the cache (K, M, G suffixes)'
 complete -c ttsaccel -l cache-ttl -x -d 'CACHE_TTL: seconds a cache entry lives'

@@ -80,6 +80,8 @@ static const struct copt copts[] = {
 	  "100000", 0, "N", "characters of a speech request's input" },
 	{ "TTS_MAX_SEGMENTS", CT_INT, O(tts_max_segments), 1, 10000000, "5000",
 	  0, "N", "segments a speech request's input may be cut into" },
+	{ "REPLY_MAX_BYTES", CT_SIZE, O(reply_max_bytes), 1024, 0, "1M", 0,
+	  "SIZE", "text of one chat reply prefetched and kept for its audio" },
 	{ "CACHE_MAX_SIZE", CT_INT, O(cache_max_size), 1, 100000000, "1000", 0,
 	  "N", "cache entries" },
 	{ "CACHE_MAX_BYTES", CT_SIZE, O(cache_max_bytes), 1024, 0, "256M", 0,

@@ -32,6 +32,7 @@ struct config {
 	char		*tts_voice_map;
 	long long	 tts_max_input_chars;	/* TTS_MAX_INPUT_CHARS */
 	long long	 tts_max_segments;	/* TTS_MAX_SEGMENTS */
+	uint64_t	 reply_max_bytes;	/* REPLY_MAX_BYTES */
 	long long	 cache_max_size;
 	uint64_t	 cache_max_bytes;
 	long long	 cache_ttl;

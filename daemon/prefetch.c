@@ -3,7 +3,9 @@
  * Each content delta of choice 0 goes through the segmenter; every
  * segment is queued for synthesis the moment it is cut, as one more
  * segment of the reply (see reply.c), so the whole reply's audio can be
- * fetched while — or after — it streams.
+ * fetched while — or after — it streams.  Past REPLY_MAX_BYTES of text
+ * the reply takes no more (the client's stream goes on): its memory is
+ * bounded, and it ends as cut short.
  */
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
@@ -32,6 +34,8 @@ struct pf {
 	struct segmenter	*seg;
 	char			*raw;		/* text not yet published */
 	size_t			 rawlen, rawcap;
+	uint64_t		 fed;		/* text bytes taken */
+	int			 capped;	/* past REPLY_MAX_BYTES */
 };
 
 static void
@@ -139,6 +143,19 @@ reply_delta(void *arg, const char *text, size_t len, struct evbuffer *events)
 {
 	struct pf	*pf = arg;
 
+	if (pf->capped)
+		return;
+	if (len > pf->srv->cf->reply_max_bytes - pf->fed) {
+		/* The stream goes on; its audio stops here. */
+		pf->capped = 1;
+		log_warn("%s: reply longer than REPLY_MAX_BYTES (%llu bytes): "
+		    "its prefetch stops after %zu segment(s)",
+		    reply_id(pf->reply),
+		    (unsigned long long)pf->srv->cf->reply_max_bytes,
+		    reply_nsegs(pf->reply));
+		return;
+	}
+	pf->fed += len;
 	reply_text(pf->reply, text, len);
 	if (pf->srv->shared != NULL) {
 		/* Published with the next segment (or the end). */
@@ -160,6 +177,8 @@ reply_end(void *arg, int ok, struct evbuffer *events)
 
 	segment_finish(pf->seg);
 	drain(pf, events);
+	/* A reply past the cap has only its start's audio: cut short. */
+	ok = ok && !pf->capped;
 	log_debug("%s reply %s: %zu segment(s)", reply_id(pf->reply),
 	    ok ? "complete" : "cut short", reply_nsegs(pf->reply));
 	reply_finish(pf->reply, ok);

@@ -1,5 +1,6 @@
 /* reply: the segments of each recent chat reply, for its whole audio. */
 #include <cjson/cJSON.h>
+#include <event2/event.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #define REPLY_OVER_USEC	(60 * 1000000ULL)
 /* The most of a reply's text kept for its code blocks. */
 #define REPLY_RAW_MAX	(1024 * 1024)
+/* How often finished replies past their time are dropped. */
+#define REPLY_EXPIRE_SEC	1
 /* A list number a client kept ("Method 1. Whisk"): at most this long. */
 #define REPLY_LISTNUM	3
 
@@ -26,7 +29,7 @@ struct rseg {
 	struct reply		*r;
 	size_t			 index;
 	char			*text;
-	char			*key;
+	char			 key[17];	/* tts_key_id */
 	int			 state;
 	size_t			 bytes;
 	char			*endpoint;
@@ -51,7 +54,7 @@ struct reply {
 	char			*asked;		/* format asked, if not format */
 	struct tts_params	 p;
 	struct rseg		**segs;
-	size_t			 nsegs;
+	size_t			 nsegs, segs_cap;
 	int			 finished, ok;
 	uint64_t		 created, ended;
 	int			 holds;
@@ -72,6 +75,7 @@ struct replies {
 	size_t			 n, max;
 	uint64_t		 ttl;
 	struct span_index	*index;		/* every segment, folded */
+	struct event		*timer;		/* expiry, every second */
 	uint64_t		 over_until;	/* no live over after this */
 };
 
@@ -93,7 +97,6 @@ seg_free(struct rseg *s)
 	tts_release(s->r->rs->tts, s->e);
 	span_remove(s->r->rs->index, s->sp);
 	free(s->text);
-	free(s->key);
 	free(s->endpoint);
 	free(s->error);
 	free(s);
@@ -147,11 +150,18 @@ expire(struct replies *rs)
 	}
 }
 
+static void
+expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	expire(arg);
+}
+
 struct replies *
 replies_new(struct server *srv, struct tts *tts, size_t max, uint64_t ttl)
 {
 	struct replies	*rs;
 	unsigned char	 seed[16];
+	struct timeval	 tv = { REPLY_EXPIRE_SEC, 0 };
 
 	rs = xcalloc(1, sizeof *rs);
 	random_bytes(seed, sizeof seed);
@@ -160,6 +170,12 @@ replies_new(struct server *srv, struct tts *tts, size_t max, uint64_t ttl)
 	rs->tts = tts;
 	rs->max = max;
 	rs->ttl = ttl;
+	/* Finished replies go on time, not only when a request comes. */
+	if (srv != NULL && srv->base != NULL) {
+		rs->timer = event_new(srv->base, -1, EV_PERSIST, expire_cb,
+		    rs);
+		event_add(rs->timer, &tv);
+	}
 	return rs;
 }
 
@@ -168,6 +184,8 @@ replies_free(struct replies *rs)
 {
 	if (rs == NULL)
 		return;
+	if (rs->timer != NULL)
+		event_free(rs->timer);
 	while (rs->head != NULL)
 		reply_free(rs->head);
 	span_index_free(rs->index);
@@ -238,7 +256,7 @@ reply_add(struct reply *r, const char *text)
 {
 	struct rseg	*s;
 	cJSON		*ev;
-	char		*key, *folded;
+	char		*key, *id, *folded;
 	size_t		 len;
 	int		 how;
 
@@ -250,10 +268,16 @@ reply_add(struct reply *r, const char *text)
 	s->sp = span_add(r->rs->index, r, s->index, folded, len);
 	free(folded);
 	key = tts_key(&r->p, text);
-	s->key = tts_key_id(key);
+	id = tts_key_id(key);
+	snprintf(s->key, sizeof s->key, "%s", id);
+	free(id);
 	free(key);
 	s->t_queued = now_usec();
-	r->segs = xreallocarray(r->segs, r->nsegs + 1, sizeof *r->segs);
+	if (r->nsegs == r->segs_cap) {
+		r->segs_cap = r->segs_cap != 0 ? r->segs_cap * 2 : 8;
+		r->segs = xreallocarray(r->segs, r->segs_cap,
+		    sizeof *r->segs);
+	}
 	r->segs[r->nsegs++] = s;
 	if (r->rs->srv != NULL && r->rs->srv->nwatchers > 0) {
 		ev = cJSON_CreateObject();
