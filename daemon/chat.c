@@ -1,4 +1,5 @@
 /* chat: OpenAI chat request rewriting and streamed-reply assembly (pure). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -444,5 +445,79 @@ chat_asm_result(struct chat_asm *a)
 		    cJSON_Duplicate(a->usage, 1));
 	out = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
+	return out;
+}
+
+/* The length of the valid UTF-8 sequence at s (of len bytes), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t len)
+{
+	size_t	n;
+
+	if (s[0] < 0x80)
+		return 1;
+	n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	if (n > len || !utf8_valid((const char *)s, n))
+		return 0;
+	return n;
+}
+
+char *
+chat_sanitize(const char *text, size_t len, size_t *outlen)
+{
+	static const char	 nul[] = "\\u0000", rep[] = "\\ufffd";
+	static const char	 bad[] = "\xef\xbf\xbd";	/* U+FFFD */
+	const unsigned char	*s = (const unsigned char *)text;
+	char			*out;
+	size_t			 i = 0, o, n, keep;
+
+	/* First pass: anything to do?  Second: do it. */
+	while (i < len) {
+		if (s[i] == '\\' && i + 1 < len && s[i + 1] != 'u' &&
+		    s[i + 1] < 0x80) {
+			i += 2;		/* \\, \" and the like */
+			continue;
+		}
+		if ((s[i] == '\\' && len - i >= 6 &&
+		    memcmp(s + i, nul, 6) == 0) ||
+		    (n = utf8_seq(s + i, len - i)) == 0)
+			break;
+		i += n;
+	}
+	if (i >= len)
+		return NULL;
+	keep = i;
+	if (len > (SIZE_MAX - 1) / 3)
+		abort();
+	out = xmalloc(len * 3 + 1);	/* a byte becomes 3 at worst */
+	memcpy(out, text, keep);
+	o = keep;
+	i = keep;
+	while (i < len) {
+		if (s[i] == '\\' && i + 1 < len && s[i + 1] != 'u' &&
+		    s[i + 1] < 0x80) {
+			out[o++] = (char)s[i++];
+			out[o++] = (char)s[i++];
+			continue;
+		}
+		if (s[i] == '\\' && len - i >= 6 &&
+		    memcmp(s + i, nul, 6) == 0) {
+			memcpy(out + o, rep, 6);
+			o += 6;
+			i += 6;
+			continue;
+		}
+		if ((n = utf8_seq(s + i, len - i)) == 0) {
+			memcpy(out + o, bad, 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	*outlen = o;
 	return out;
 }

@@ -26,6 +26,14 @@ char	*chat_rewrite(const char *, size_t, struct chat_tts *, int *,
 /* Free what chat_rewrite put in a chat_tts. */
 void	 chat_tts_clear(struct chat_tts *);
 
+/*
+ * JSON text from upstream made safe for cJSON: a \u0000 escape (which
+ * cJSON would turn into a NUL that ends the string there) becomes
+ * \ufffd, and each byte of invalid UTF-8 becomes U+FFFD.  NULL when the
+ * text needs no change; else a copy (to free), its length in *outlen.
+ */
+char	*chat_sanitize(const char *, size_t, size_t *);
+
 /* Choice 0's content delta in a chunk, or NULL (borrowed from chunk). */
 const char *chat_chunk_content(const cJSON *);
 

@@ -376,6 +376,8 @@ chat_event_cb(void *arg, const struct sse_event *ev)
 	struct evbuffer	*events;
 	cJSON		*chunk;
 	const char	*content;
+	char		*clean;
+	size_t		 cleanlen;
 
 	if (px->client_stream)
 		send_chunk(px, ev->raw, ev->rawlen);
@@ -385,7 +387,12 @@ chat_event_cb(void *arg, const struct sse_event *ev)
 		px->saw_done = 1;
 		return 0;
 	}
-	if ((chunk = cJSON_ParseWithLength(ev->data, ev->datalen)) == NULL)
+	/* A \u0000 or bad UTF-8 would cut or pass into what is built. */
+	clean = chat_sanitize(ev->data, ev->datalen, &cleanlen);
+	chunk = cJSON_ParseWithLength(clean != NULL ? clean : ev->data,
+	    clean != NULL ? cleanlen : ev->datalen);
+	free(clean);
+	if (chunk == NULL)
 		return 0;
 	if (px->asmb != NULL)
 		chat_asm_add(px->asmb, chunk);

@@ -63,8 +63,9 @@ curl -sS -m 4 -o /dev/null -H 'Content-Type: application/json' \
     --data-binary @"$T/big.json" "$URL/v1/audio/speech" 2>/dev/null &
 bg=$!
 sleep 0.5
-check "/health answers while 30,000 segments are in flight (each within 1 s)" \
-    test "$(health_times 20)" -lt 1000
+worst=$(health_times 20)
+check "/health answers while 30,000 segments are in flight (slowest ${worst} ms, under 1 s)" \
+    test "$worst" -lt 1000
 stats=$(curl -sS -m 5 "$URL/cache/stats")
 check "the entries are in the cache" test "$(jq .entries <<<"$stats")" -gt 1000
 wait "$bg"

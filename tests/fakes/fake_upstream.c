@@ -61,12 +61,32 @@ struct script {
 #define FRAME_MULTILINE	0x1
 #define FRAME_NOSPACE	0x2
 #define FRAME_CRLF	0x4
+#define FRAME_DIRTY	0x8
 	long long	 die_after;	/* content chunks, -1 = never */
 	long long	 hang_after;	/* content chunks, -1 = never */
 	int		 status;	/* answer this error status, 0 = no */
 	int		 tool_call;
 	int		 timestamps;
 };
+
+/* The dirty fault: ~0 becomes the escape \\u0000, ~x the byte 0xff
+ * (out has room for 3 bytes per byte of in). */
+static void
+dirty_into(const char *in, char *out)
+{
+	for (; *in != '\0'; in++) {
+		if (in[0] == '~' && in[1] == '0') {
+			memcpy(out, "\\u0000", 6);
+			out += 6;
+			in++;
+		} else if (in[0] == '~' && in[1] == 'x') {
+			*out++ = (char)0xff;
+			in++;
+		} else
+			*out++ = *in;
+	}
+	*out = '\0';
+}
 
 /* One SSE event still to send; json NULL is "[DONE]". */
 struct sse_event {
@@ -135,7 +155,7 @@ usage(FILE *f)
 "  --delay-ms N          delay between SSE events (default 0)\n"
 "  --first-delay-ms N    delay before the first event or the JSON answer\n"
 "  --fault MODE[,MODE]   none | die-after:N | status:CODE | multiline |\n"
-"                        nospace | crlf | hang | hang:N\n"
+"                        nospace | crlf | dirty | hang | hang:N\n"
 "  --reasoning TEXT      send reasoning_content deltas before the content\n"
 "  --tool-call           send a tool call after the content\n"
 "  --timestamps          add \"t_sent_ns\" to each chunk: CLOCK_REALTIME in ns\n"
@@ -146,6 +166,8 @@ usage(FILE *f)
 "[DONE]; status:CODE answers CODE with an OpenAI error body; multiline\n"
 "splits each event's JSON over several data: lines and adds event:, id:\n"
 "and comment lines; nospace writes data:{...}; crlf ends lines with CRLF;\n"
+"dirty writes each ~0 in an event's JSON as the escape \\u0000 and each\n"
+"~x as the byte 0xff (invalid UTF-8), so ECHO:a~0b~xc sends both;\n"
 "hang (hang:N) goes quiet after the first (N-th) content chunk until the\n"
 "client leaves.  Without \"stream\": true, die-after closes the connection\n"
 "without an answer and hang never answers.\n"
@@ -223,6 +245,8 @@ parse_fault(struct script *sc, const char *value, const char **errstr)
 			sc->framing |= FRAME_NOSPACE;
 		} else if (strcmp(tok, "crlf") == 0) {
 			sc->framing |= FRAME_CRLF;
+		} else if (strcmp(tok, "dirty") == 0) {
+			sc->framing |= FRAME_DIRTY;
 		} else if (strcmp(tok, "hang") == 0) {
 			sc->hang_after = 1;
 		} else if (strncmp(tok, "hang:", 5) == 0) {
@@ -239,7 +263,8 @@ parse_fault(struct script *sc, const char *value, const char **errstr)
 			sc->status = (int)n;
 		} else {
 			*errstr = "is not a fault mode (none, die-after:N, "
-			    "status:CODE, multiline, nospace, crlf, hang, hang:N)";
+			    "status:CODE, multiline, nospace, crlf, dirty, hang, "
+			    "hang:N)";
 			goto out;
 		}
 	}
@@ -639,7 +664,7 @@ sse_format(struct evbuffer *out, const struct stream *s,
 	const char	*eol = (s->sc.framing & FRAME_CRLF) ? "\r\n" : "\n";
 	const char	*field = (s->sc.framing & FRAME_NOSPACE) ?
 			    "data:" : "data: ";
-	char		*text, *line, *nl, tbuf[32];
+	char		*text, *line, *nl, *dirt, tbuf[32];
 	int		 multi = (s->sc.framing & FRAME_MULTILINE) != 0;
 
 	if (ev->json == NULL)
@@ -661,6 +686,12 @@ sse_format(struct evbuffer *out, const struct stream *s,
 		    s->next, eol);
 		evbuffer_add_printf(out, "id: %zu%s", s->next, eol);
 		evbuffer_add_printf(out, "event: message%s", eol);
+	}
+	if (s->sc.framing & FRAME_DIRTY) {
+		dirt = xmalloc(strlen(text) * 3 + 1);
+		dirty_into(text, dirt);
+		free(text);
+		text = dirt;
 	}
 	/* Formatted JSON has newlines only between tokens: one data: line
 	 * each, which an SSE parser joins back with "\n". */

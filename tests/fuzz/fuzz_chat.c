@@ -1,12 +1,15 @@
 /* libFuzzer target: chat request rewriting and chunk assembly on
  * arbitrary JSON.  A rewritten request is valid JSON with stream true
- * and no tts_* field; assembly never crashes and yields JSON. */
+ * and no tts_* field; assembly never crashes and yields JSON; a
+ * sanitized text is valid UTF-8 and the result of sanitizing it again
+ * needs no change. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat.h"
+#include "util.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
@@ -15,6 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	struct chat_asm	*a;
 	const char	*err;
 	char		*out, *res;
+	size_t		 len, len2;
 	int		 stream;
 	cJSON		*j, *chunk;
 
@@ -33,6 +37,14 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		chat_tts_clear(&tts);
 	} else
 		assert(err != NULL);
+
+	if ((res = chat_sanitize((const char *)d, n, &len)) != NULL) {
+		assert(utf8_valid(res, len));
+		assert(strlen(res) <= len);
+		assert(chat_sanitize(res, len, &len2) == NULL);
+		free(res);
+	} else
+		assert(utf8_valid((const char *)d, n));
 
 	/* The same bytes as a stream chunk, twice. */
 	if ((chunk = cJSON_ParseWithLength((const char *)d, n)) != NULL) {

@@ -230,11 +230,62 @@ test_assemble(void)
 	chat_asm_free(a);
 }
 
+/* sanitize IN: the result, or "=" when nothing was to change. */
+static const char *
+sanitized(const char *in, char *buf, size_t bufsz)
+{
+	size_t	 n = 0;
+	char	*out = chat_sanitize(in, strlen(in), &n);
+
+	if (out == NULL)
+		return "=";
+	CHECK_INT(n, strlen(out));
+	snprintf(buf, bufsz, "%s", out);
+	free(out);
+	return buf;
+}
+
+static void
+test_sanitize(void)
+{
+	char		 b[256];
+	cJSON		*j;
+	const char	*in = "{\"c\":\"a\\u0000b\"}";
+	char		*out;
+	size_t		 n;
+
+	CHECK_STR(sanitized("{\"c\":\"plain\"}", b, sizeof b), "=");
+	CHECK_STR(sanitized("{\"c\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82\"}",
+	    b, sizeof b), "=");
+	CHECK_STR(sanitized("{\"c\":\"\\u00e9 \\n \\\" \"}", b, sizeof b), "=");
+	CHECK_STR(sanitized(in, b, sizeof b), "{\"c\":\"a\\ufffdb\"}");
+	/* An escaped backslash then u0000: text, not a NUL. */
+	CHECK_STR(sanitized("{\"c\":\"\\\\u0000\"}", b, sizeof b), "=");
+	CHECK_STR(sanitized("{\"c\":\"\\\\\\u0000\"}", b, sizeof b),
+	    "{\"c\":\"\\\\\\ufffd\"}");
+	CHECK_STR(sanitized("{\"c\":\"x\xffy\"}", b, sizeof b),
+	    "{\"c\":\"x\xef\xbf\xbdy\"}");
+	CHECK_STR(sanitized("{\"c\":\"\xc0\xaf\"}", b, sizeof b),
+	    "{\"c\":\"\xef\xbf\xbd\xef\xbf\xbd\"}");	/* overlong */
+	CHECK_STR(sanitized("{\"c\":\"\xed\xa0\x80\"}", b, sizeof b),
+	    "{\"c\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}"); /* surrogate */
+	CHECK_STR(sanitized("\"\xe2\x82", b, sizeof b),
+	    "\"\xef\xbf\xbd\xef\xbf\xbd");		/* cut at the end */
+	/* Parsed, the text after the NUL is there. */
+	out = chat_sanitize(in, strlen(in), &n);
+	j = cJSON_ParseWithLength(out, n);
+	CHECK(j != NULL);
+	CHECK_STR(cJSON_GetObjectItem(j, "c")->valuestring, "a\xef\xbf\xbd" "b");
+	cJSON_Delete(j);
+	free(out);
+}
+
 int
 main(void)
 {
 	test_rewrite();
 	test_content();
 	test_assemble();
+	test_sanitize();
 	return CHECK_DONE();
 }
