@@ -15,12 +15,16 @@
 #include "log.h"
 #include "mirror.h"
 #include "prefetch.h"
+#include "proxy.h"
 #include "reply.h"
 #include "server.h"
 #include "shared.h"
 #include "split.h"
 #include "tts.h"
 #include "util.h"
+
+/* Seconds the error events of cut streams have to be written out. */
+#define STOP_FLUSH_SEC	2
 
 /* The command line, kept for reloads. */
 static int	  main_argc;
@@ -83,14 +87,48 @@ main_reload(struct server *srv, char **cause)
 	return 0;
 }
 
+/* The last bytes (error events) had their time to leave. */
+static void
+stop_flushed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	log_warn("shutdown: %zu stream(s) not flushed; closing them",
+	    srv->nstreams);
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* Cut what still runs: chat streams end with an error event; the loop
+ * ends when they are written out (at most STOP_FLUSH_SEC later). */
+static void
+stop_cut(struct server *srv)
+{
+	struct timeval	tv = { STOP_FLUSH_SEC, 0 };
+
+	proxy_shutdown(srv);
+	if (srv->nstreams == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	if (srv->stop_timer == NULL)
+		srv->stop_timer = evtimer_new(srv->base, stop_flushed_cb, srv);
+	else {
+		/* Maybe inside its own callback: reused, not freed. */
+		evtimer_del(srv->stop_timer);
+		evtimer_assign(srv->stop_timer, srv->base, stop_flushed_cb,
+		    srv);
+	}
+	evtimer_add(srv->stop_timer, &tv);
+}
+
 static void
 stop_now_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server	*srv = arg;
 
 	log_warn("shutdown: %zu stream(s) still running after %lld s; "
-	    "closing them", srv->nstreams, srv->cf->shutdown_timeout);
-	event_base_loopexit(srv->base, NULL);
+	    "cutting them", srv->nstreams, srv->cf->shutdown_timeout);
+	stop_cut(srv);
 }
 
 static void
@@ -109,7 +147,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	if (srv->stopping) {
 		log_warn("second signal: stopping now");
-		event_base_loopexit(srv->base, NULL);
+		stop_cut(srv);
 		return;
 	}
 	srv->stopping = 1;

@@ -56,6 +56,7 @@ struct px {
 	struct event			*defer;
 	int				 flushing;
 	int				 models;	/* GET /v1/models: merge */
+	struct px			*next, *prev;	/* srv->proxies */
 };
 
 static void	px_finish(struct px *);
@@ -242,6 +243,12 @@ px_free(struct px *px)
 	if (px->hold != NULL)
 		evbuffer_free(px->hold);
 	free(px->ctype);
+	if (px->prev != NULL)
+		px->prev->next = px->next;
+	else
+		px->srv->proxies = px->next;
+	if (px->next != NULL)
+		px->next->prev = px->prev;
 	if (!px->flushing)
 		server_stream_done(px->srv);
 	free(px);
@@ -667,6 +674,10 @@ px_new(struct hreq *h, int chat)
 	px->evcon = evhttp_request_get_connection(h->req);
 	px->chat = chat;
 	px->srv->nstreams++;
+	px->next = px->srv->proxies;
+	if (px->next != NULL)
+		px->next->prev = px;
+	px->srv->proxies = px;
 	return px;
 }
 
@@ -830,4 +841,44 @@ proxy_pass(struct hreq *h, int auth)
 	px->models = strcmp(h->path, "/v1/models") == 0 &&
 	    strcmp(h->method, "GET") == 0;
 	px_start(px, len > 0 ? body : NULL, len);
+}
+
+/* Cut one request at shutdown's deadline. */
+static void
+px_cut(struct px *px)
+{
+	static const char	ev[] = "data: {\"error\":{\"message\":"
+	    "\"the server is shutting down and cut this stream: send the "
+	    "request again\",\"type\":\"server_error\",\"param\":null,"
+	    "\"code\":\"shutting_down\"}}\n\n";
+
+	if (px->req == NULL)
+		return;		/* already written out, being flushed */
+	log_info("%s stream cut by shutdown", px->h->id);
+	if (px->fr != NULL) {
+		fetch_cancel(px->fr);
+		px->fr = NULL;
+	}
+	px->upstream_error = 1;		/* the reply is cut short */
+	if (!px->started) {
+		px_error(px, 503, "server_error", "%s", "the server is "
+		    "shutting down: send the request again");
+		return;
+	}
+	if (px->chat)
+		send_chunk(px, ev, sizeof ev - 1);
+	px->h->note = "shutdown-cut";
+	end_reply(px);
+	px_finish(px);
+}
+
+void
+proxy_shutdown(struct server *srv)
+{
+	struct px	*px, *next;
+
+	for (px = srv->proxies; px != NULL; px = next) {
+		next = px->next;
+		px_cut(px);
+	}
 }

@@ -21,17 +21,53 @@ rc=0; wait "$DAEMON_PID" || rc=$?
 eq "daemon exit status" "$rc" 0
 check "drain logged" grep -q 'waiting for 1 stream' "$T/daemon.log"
 
-# A stream longer than TTSACCEL_SHUTDOWN_TIMEOUT is cut at the deadline.
+# Streams longer than TTSACCEL_SHUTDOWN_TIMEOUT are cut at the deadline:
+# each ends with an error event (OpenAI-shaped), logged as cut by
+# shutdown; those that finish in time finish; a chat not yet answered
+# gets a 503.
 TTSACCEL_SHUTDOWN_TIMEOUT=1 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon
-curl -sS -N -H 'Authorization: Bearer sk-test' -H 'X-Fake-Fault: hang' -o /dev/null \
-    -d '{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}' \
-    "$URL/v1/chat/completions" &
-client=$!
-sleep 0.3
+clients=()
+for i in 1 2 3 4 5 6; do
+	case $i in
+	[1-3]) fault=hang ;;		# never ends: cut
+	4) fault=hang:3 ;;		# a few chunks, then quiet: cut
+	*) fault=none ;;		# ~2 chunks at 100 ms: done in time
+	esac
+	msg=$([ "$i" -ge 5 ] && echo 'ECHO:Short one.' || echo x)
+	curl -sS -N -m 10 -H 'Authorization: Bearer sk-test' -H "X-Fake-Fault: $fault" \
+	    -o "$T/cut$i.out" \
+	    -d '{"model":"m","messages":[{"role":"user","content":"'"$msg"'"}],"stream":true}' \
+	    "$URL/v1/chat/completions" &
+	clients+=($!)
+done
+curl -sS -m 10 -H 'Authorization: Bearer sk-test' -H 'X-Fake-Fault: hang' \
+    -o "$T/whole.out" -w '%{http_code}' \
+    -d '{"model":"m","messages":[{"role":"user","content":"x"}]}' \
+    "$URL/v1/chat/completions" >"$T/whole.code" &
+clients+=($!)
+sleep 0.5
 t0=$SECONDS
 kill -TERM "$DAEMON_PID"
 rc=0; wait "$DAEMON_PID" || rc=$?
 eq "exit 0 after the deadline" "$rc" 0
 check "stopped within the bound" test $((SECONDS - t0)) -le 4
-wait "$client" 2>/dev/null
+wait "${clients[@]}" 2>/dev/null
+done_=0 cut=0 bad=0
+for i in 1 2 3 4 5 6; do
+	last=$(grep '^data: ' "$T/cut$i.out" | tail -n 1)
+	if [ "$last" = "data: [DONE]" ]; then
+		done_=$((done_ + 1))
+	elif jq -e '.error.code == "shutting_down" and .error.type == "server_error" and (.error.message | test("send the request again")) and (.error | has("param"))' <<<"${last#data: }" >/dev/null 2>&1; then
+		cut=$((cut + 1))
+	else
+		bad=$((bad + 1)); echo "# stream $i ends with: $last"
+	fi
+done
+eq "every stream either finished or ended with an error event" "$bad" 0
+eq "the short ones finished" "$done_" 2
+eq "the long ones were cut with an error event" "$cut" 4
+eq "the chat not yet answered got a 503" "$(cat "$T/whole.code")" 503
+eq "an OpenAI-shaped error" "$(jq -r .error.type "$T/whole.out")" server_error
+eq "cuts logged as such" "$(grep -c 'cut by shutdown' "$T/daemon.log")" 5
+eq "none logged as closed by the client" "$(grep -c 'client closed' "$T/daemon.log")" 0
 finish
