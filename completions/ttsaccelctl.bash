@@ -88,7 +88,8 @@ _ttsaccel()
 	    --ttsaccel-shutdown-timeout --tts-endpoints --tts-api-key
 	    --tts-default-model --tts-default-voice --tts-default-format
 	    --tts-max-concurrent-per-endpoint --tts-request-timeout
-	    --tts-retry-count --tts-health-interval --tts-keepwarm-interval
+	    --tts-retry-count --tts-max-audio-bytes --tts-health-interval
+	    --tts-keepwarm-interval
 	    --tts-model-map --tts-voice-map --tts-max-input-chars
 	    --tts-max-segments --cache-max-size --cache-max-bytes
 	    --cache-ttl --reply-max-bytes --splitter-min-len --splitter-max-len

@@ -120,6 +120,7 @@ complete -c ttsaccel -l tts-default-format -x -a 'mp3 opus aac flac wav pcm' -d 
 complete -c ttsaccel -l tts-max-concurrent-per-endpoint -x -d 'TTS_MAX_CONCURRENT_PER_ENDPOINT: in-flight requests per endpoint'
 complete -c ttsaccel -l tts-request-timeout -x -d 'TTS_REQUEST_TIMEOUT: seconds per backend request'
 complete -c ttsaccel -l tts-retry-count -x -d 'TTS_RETRY_COUNT: retries on another endpoint after a failure'
+complete -c ttsaccel -l tts-max-audio-bytes -x -d 'TTS_MAX_AUDIO_BYTES: largest backend answer (larger fails, is not cached)'
 complete -c ttsaccel -l tts-health-interval -x -d 'TTS_HEALTH_INTERVAL: seconds between health probes (0 = off)'
 complete -c ttsaccel -l tts-keepwarm-interval -x -d 'TTS_KEEPWARM_INTERVAL: seconds between warm-up requests (0 = off)'
 complete -c ttsaccel -l tts-model-map -x -d 'TTS_MODEL_MAP: client model names mapped to backend ones'

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "fetch.h"
 #include "log.h"
+#include "magic.h"
 #include "util.h"
 
 #define BE_HTTP		0
@@ -46,6 +47,7 @@ struct backend {
 	double			 weight;
 	long			 timeout;
 	size_t			 active;
+	uint64_t		 max_bytes;	/* of one answer, 0 = no cap */
 	struct {
 		uint64_t	 params;	/* hash of model, voice, … */
 		unsigned	 fmts;		/* formats that worked */
@@ -60,7 +62,13 @@ struct backend_call {
 	int			 probe;
 	uint64_t		 params;	/* hash of all but the format */
 	int			 fmt;		/* its index in fmt_names, or -1 */
-	size_t			 nbytes;
+	uint64_t		 nbytes;
+	/* the answer's first bytes, held until they show it is audio of
+	 * the format asked */
+	unsigned char		*head;
+	size_t			 headlen;
+	int			 audio;		/* shown: bytes go on at once */
+	struct magic		 magic;
 	char			 errtext[ERRTEXT_MAX];
 	size_t			 errlen;
 	struct event		*defer;		/* finishes from the loop */
@@ -433,6 +441,7 @@ call_free(struct backend_call *c)
 		close(c->err_fd);
 	if (c->exec_fd >= 0)
 		close(c->exec_fd);
+	free(c->head);
 	free(c->input);
 	c->be->active--;
 	free(c);
@@ -511,16 +520,103 @@ http_head_cb(void *arg, long status, const char **hdrs, size_t n)
 	c->status = status;
 }
 
+void
+backend_set_max_bytes(struct backend *be, uint64_t n)
+{
+	be->max_bytes = n;
+}
+
+static void	exec_kill(struct backend_call *);
+
+/* Stop a call now (its transfer or program) and finish it. */
+static void
+call_abort(struct backend_call *c, int result, int status, const char *why)
+{
+	if (c->fr != NULL) {
+		fetch_cancel(c->fr);	/* safe inside its callbacks */
+		c->fr = NULL;
+	}
+	exec_kill(c);
+	finish(c, result, status, why);
+}
+
+/*
+ * Answer bytes: passed on once the first ones show audio of the format
+ * asked; an answer that is not, or is over the cap, ends the call.
+ * 0, or -1 when the call is over (freed).
+ */
+static int
+call_data(struct backend_call *c, const void *data, size_t len)
+{
+	const char	*fmt = c->fmt >= 0 ? fmt_names[c->fmt] : "wav";
+	const char	*why = NULL, *is;
+	char		 reason[256];
+	int		 r;
+
+	c->nbytes += len;
+	if (c->be->max_bytes > 0 && c->nbytes > c->be->max_bytes) {
+		/* Most likely what was asked (a long text, slowly): the
+		 * endpoint is not at fault, and again would be the same. */
+		snprintf(reason, sizeof reason, "the backend's answer is "
+		    "larger than TTS_MAX_AUDIO_BYTES (%llu bytes): ask for "
+		    "a shorter text", (unsigned long long)c->be->max_bytes);
+		call_abort(c, BACKEND_REJECTED, 502, reason);
+		return -1;
+	}
+	if (c->audio) {
+		if (c->cbs.data != NULL)
+			c->cbs.data(c->arg, data, len);
+		return 0;
+	}
+	c->head = xrealloc(c->head, c->headlen + len);
+	memcpy(c->head + c->headlen, data, len);
+	c->headlen += len;
+	r = magic_head(fmt, c->head, c->headlen, &c->magic, &why);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		is = magic_detect(c->head, c->headlen);
+		if (is != NULL && c->be->kind == BE_HTTP) {
+			/* Audio of another format: not made here. */
+			lacks_add(c->be, fmt);
+			call_abort(c, BACKEND_UNFIT, 0, why);
+		} else
+			call_abort(c, BACKEND_FAILED, 0, why);
+		return -1;
+	}
+	c->audio = 1;
+	if (c->cbs.data != NULL)
+		c->cbs.data(c->arg, c->head, c->headlen);
+	free(c->head);
+	c->head = NULL;
+	c->headlen = 0;
+	return 0;
+}
+
+/* The answer is complete: is it whole audio?  NULL, or why not. */
+static const char *
+call_check_end(struct backend_call *c)
+{
+	const char	*fmt = c->fmt >= 0 ? fmt_names[c->fmt] : "wav";
+	const char	*why = NULL;
+
+	if (c->nbytes == 0)
+		return "the backend answered with no audio";
+	if (!c->audio)
+		return "the backend's answer is too short to be audio";
+	if (magic_end(fmt, &c->magic, c->nbytes, &why) != 0)
+		return why;
+	return NULL;
+}
+
 static void
 http_data_cb(void *arg, const char *data, size_t len)
 {
 	struct backend_call	*c = arg;
 
-	if (c->status == 200 && !c->probe) {
-		c->nbytes += len;
-		if (c->cbs.data != NULL)
-			c->cbs.data(c->arg, data, len);
-	} else
+	if (c->status == 200 && !c->probe)
+		call_data(c, data, len);
+	else
 		err_append(c, data, len);
 }
 
@@ -560,6 +656,7 @@ http_done_cb(void *arg, int ok, const char *why)
 	char			 reason[ERRTEXT_MAX + 64];
 	cJSON			*j;
 	const cJSON		*msg;
+	const char		*why2;
 	int			 result;
 
 	c->fr = NULL;
@@ -581,9 +678,8 @@ http_done_cb(void *arg, int ok, const char *why)
 		    0, reason);
 		return;
 	}
-	if (!c->probe && c->nbytes == 0) {
-		finish(c, BACKEND_FAILED, 0, "the backend answered with no "
-		    "audio");
+	if (!c->probe && (why2 = call_check_end(c)) != NULL) {
+		finish(c, BACKEND_FAILED, 0, why2);
 		return;
 	}
 	if (!c->probe)
@@ -701,9 +797,10 @@ exec_out_cb(evutil_socket_t fd, short what, void *arg)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0) {
-		c->nbytes += (size_t)n;
-		if (c->cbs.data != NULL && !c->probe)
-			c->cbs.data(c->arg, buf, (size_t)n);
+		if (c->probe)
+			c->nbytes += (size_t)n;
+		else
+			call_data(c, buf, (size_t)n);	/* may end it */
 		return;
 	}
 	event_free(c->ev_out);
@@ -765,6 +862,7 @@ exec_check(struct backend_call *c)
 {
 	struct timeval	 tv = { 0, 10000 };
 	char		 reason[ERRTEXT_MAX + 64];
+	const char	*why;
 	int		 st, xerr;
 	pid_t		 r;
 
@@ -826,6 +924,10 @@ exec_check(struct backend_call *c)
 		finish(c, BACKEND_FAILED, 0, "the program wrote no audio");
 		return;
 	}
+	if (!c->probe && (why = call_check_end(c)) != NULL) {
+		finish(c, BACKEND_FAILED, 0, why);
+		return;
+	}
 	finish(c, BACKEND_OK, 0, NULL);
 }
 
@@ -879,6 +981,7 @@ exec_start(struct backend *be, const struct tts_params *p, const char *text,
 	const char		*field;
 
 	c->probe = probe;
+	c->fmt = fmt_index(p->format);
 	if ((field = env_too_long(p)) != NULL) {
 		snprintf(why, sizeof why, "'%s' is longer than %d bytes, the "
 		    "most a local program (exec:) endpoint takes: shorten it",

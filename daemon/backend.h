@@ -3,6 +3,7 @@
 #define TTSACCEL_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct fetch;
@@ -61,7 +62,14 @@ double	 backend_weight(const struct backend *);
 /* Can it produce this format? (a local program: only what it declares;
  * an HTTP one: all but those it was found not to make) */
 int	 backend_has_format(const struct backend *, const char *);
-/* Start a synthesis; results come through the callbacks, on the loop. */
+/* The most bytes one answer may have (TTS_MAX_AUDIO_BYTES; 0 = no cap):
+ * a larger one fails, as the request's (not counted against the endpoint,
+ * not retried). */
+void	 backend_set_max_bytes(struct backend *, uint64_t);
+/* Start a synthesis; results come through the callbacks, on the loop.
+ * Only audio of the format asked is passed on: the first bytes are held
+ * until they show it; an answer that is not audio, or of another format,
+ * or cut short, fails. */
 struct backend_call *backend_synth(struct backend *, const struct tts_params *,
 	    const char *, const struct backend_cbs *, void *);
 /* Stop a synthesis; no callback afterwards. */

@@ -68,6 +68,8 @@ static const struct copt copts[] = {
 	  "SEC", "seconds per backend request" },
 	{ "TTS_RETRY_COUNT", CT_INT, O(tts_retry_count), 0, 100, "2", 0, "N",
 	  "retries on another endpoint after a failure" },
+	{ "TTS_MAX_AUDIO_BYTES", CT_SIZE, O(tts_max_audio_bytes), 1024, 0, "64M",
+	  0, "SIZE", "largest backend answer (larger fails, is not cached)" },
 	{ "TTS_HEALTH_INTERVAL", CT_INT, O(tts_health_interval), 0, 86400, "30", 0,
 	  "SEC", "seconds between health probes (0 = off)" },
 	{ "TTS_KEEPWARM_INTERVAL", CT_INT, O(tts_keepwarm_interval), 0, 86400, "0",

@@ -26,6 +26,7 @@ struct config {
 	long long	 tts_max_concurrent;
 	long long	 tts_request_timeout;
 	long long	 tts_retry_count;
+	uint64_t	 tts_max_audio_bytes;	/* TTS_MAX_AUDIO_BYTES */
 	long long	 tts_health_interval;
 	long long	 tts_keepwarm_interval;
 	char		*tts_model_map;

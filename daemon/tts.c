@@ -56,6 +56,7 @@ struct synth {
 						   must begin with them */
 	size_t			 vpos;		/* of them matched */
 	int			 diverged;	/* it did not */
+	size_t			 mirrored;	/* bytes given the shared tier */
 	uint64_t		 t_queued, t_started;
 	char			 epname[256];
 	char			 err[512];
@@ -267,16 +268,23 @@ synth_data_cb(void *arg, const void *data, size_t len)
 	struct synth	*s = arg;
 
 	const unsigned char	*have;
-	size_t			 n, hlen;
+	size_t			 n, hlen, pos = s->appended, skip;
 
 	s->appended += len;
 	if (s->diverged)
 		return;
-	if (s->sk != NULL)
-		shared_chunk(s->sk, data, len);
+	if (s->sk != NULL && pos + len > s->mirrored) {
+		/* An attempt after one that failed part way: the shared
+		 * tier has its first bytes already. */
+		skip = s->mirrored > pos ? s->mirrored - pos : 0;
+		shared_chunk(s->sk, (const unsigned char *)data + skip,
+		    len - skip);
+		s->mirrored = pos + len;
+	}
 	if (s->vpos < s->verify) {
-		/* Resuming another instance's synthesis: what it sent must
-		 * be what this one says. */
+		/* Resuming a synthesis whose first bytes were sent already
+		 * (by an attempt that failed part way, or by another
+		 * instance): this one must begin with them. */
 		have = cache_data(s->e, &hlen);
 		n = s->verify - s->vpos < len ? s->verify - s->vpos : len;
 		if (memcmp(have + s->vpos, data, n) != 0) {
@@ -332,7 +340,8 @@ synth_done_cb(void *arg, int result, int status, const char *why)
 	if (ok && (s->diverged || s->vpos < s->verify)) {
 		/* Resumed, but not the audio already sent. */
 		ok = 0;
-		why = "its audio differs from what another instance had sent";
+		why = "its audio differs from what was sent already (by an "
+		    "attempt that failed part way, or another instance)";
 		r = 0;
 	}
 	if (ok) {
@@ -369,13 +378,23 @@ synth_done_cb(void *arg, int result, int status, const char *why)
 		sched_cancel(tts->sched, s->job);	/* nowhere to go */
 		r = -1;
 	}
-	if (r == 1 && s->appended == 0) {
+	if (r == 1) {
+		/*
+		 * Again, elsewhere if it can.  Audio already out (a backend
+		 * that died part way): the new attempt must begin with the
+		 * same bytes, and only what follows them goes on, so
+		 * readers and the cache get one whole answer; one that says
+		 * something else fails.
+		 */
+		cache_data(s->e, &s->verify);
+		if (s->verify > 0)
+			log_info("synthesising again a text whose first %zu "
+			    "bytes came before %s failed", s->verify,
+			    s->epname);
 		tts->retries++;
 		kick(tts);
 		return;
 	}
-	if (r == 1)
-		sched_cancel(tts->sched, s->job);	/* bytes already out */
 	s->job = NULL;
 	tts->failures++;
 	synth_event(s, "segment.failed", s->err);
@@ -403,6 +422,7 @@ dispatch(struct tts *tts)
 		s->t_started = now_usec();
 		s->appended = 0;
 		s->vpos = 0;
+		s->diverged = 0;
 		p.model = s->model;
 		p.voice = s->voice;
 		p.format = s->format;
@@ -966,10 +986,14 @@ tts_reconfigure(struct tts *tts)
 	const struct config	*cf = tts->srv->cf;
 	struct cache_opts	 co;
 
+	size_t			 i;
+
 	co.max_entries = (size_t)cf->cache_max_size;
 	co.max_bytes = cf->cache_max_bytes;
 	co.ttl_usec = (uint64_t)cf->cache_ttl * 1000000;
 	cache_set_opts(tts->cache, &co);
+	for (i = 0; i < tts->neps; i++)
+		backend_set_max_bytes(tts->eps[i]->be, cf->tts_max_audio_bytes);
 }
 
 static int
@@ -985,6 +1009,7 @@ add_endpoint(struct tts *tts, const char *spec, char **cause)
 	    cf->tts_request_timeout, cause);
 	if (be == NULL)
 		return -1;
+	backend_set_max_bytes(be, cf->tts_max_audio_bytes);
 	for (i = 0; i < tts->neps; i++)
 		if (strcmp(backend_name(tts->eps[i]->be),
 		    backend_name(be)) == 0) {

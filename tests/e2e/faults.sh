@@ -73,8 +73,105 @@ wait_for sh -c "curl -sS '$URL/health' | jq -e '.endpoints[0].in_flight == 0' >/
 eq "the program is still up" "$(curl -sS "$URL/health" | jq -r '.endpoints[0] | "\(.state) \(.errors)"')" "up 0"
 rm -f "$T/fds"
 eq "and speaks for others" "$(say '{"input":"The program speaks.","response_format":"wav"}' "$T/prog.wav")" 200
+eq "its streamed WAV (a guessed length) served whole" "$(stat -c %s "$T/prog.wav")" 9644
 # (3 is the directory ls lists)
 eq "it had only 0, 1 and 2 open" "$(sort -n "$T/fds" | tr '\n' ' ')" "0 1 2 3 "
+stop_daemon
+
+# 3. Answers that are not audio of the format asked: never cached, never
+# served; retried on another endpoint.
+wavreq() { jq -cn --arg t "$1" '{input:$t,response_format:"wav"}'; }
+start_tts html --answer text
+html=$TTS_URL
+start_tts good
+good=$TTS_URL
+TTS_ENDPOINTS="$html|weight=100,$good" NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+bad=0
+for i in 1 2 3 4; do
+	code=$(say "$(wavreq "Served from the good one $i.")" "$T/g$i.wav")
+	{ [ "$code" = 200 ] && soxi "$T/g$i.wav" >/dev/null 2>&1; } || bad=$((bad + 1))
+done
+eq "an endpoint answering HTML: every request served as WAV by the other" "$bad" 0
+check "the HTML one was asked" test "$(nreq "$T/tts-html.jsonl")" -ge 1
+stop_daemon
+
+TTS_ENDPOINTS=$html NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
+n0=$(nreq "$T/tts-html.jsonl")
+eq "HTML alone: 502" "$(say "$(wavreq "Never audio.")" "$T/h.json")" 502
+contains "saying it is not audio" "$(jq -r .error.message "$T/h.json")" "not audio"
+say "$(wavreq "Never audio.")" "$T/h2.json" >/dev/null
+eq "not cached: asked again" "$(nreq "$T/tts-html.jsonl")" $((n0 + 2))
+stop_daemon
+
+start_tts cut --answer truncated
+TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
+# (its first bytes were streamed already: the client's answer ends short)
+say "$(wavreq "Cut in the middle.")" "$T/c.wav" >/dev/null
+check "a WAV cut short: the client's answer is not made whole" sh -c "! '$BUILD/tests/fake_tts' --wav-info '$T/c.wav' >/dev/null"
+check "the reason logged" grep -q "cut short" "$T/daemon.log"
+say "$(wavreq "Cut in the middle.")" /dev/null >/dev/null
+eq "not cached: asked again" "$(nreq "$T/tts-cut.jsonl")" 2
+stop_daemon
+
+start_tts stream --unknown-length --chunks 4
+TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+eq "a streamed WAV (unknown length) is audio" "$(say "$(wavreq "Streamed without a length.")" "$T/s.wav")" 200
+eq "served whole" "$(($(stat -c %s "$T/s.wav") - 44))" $((26 * 30 * 24 * 2))
+stop_daemon
+
+# Asked for mp3, answered WAV: the endpoint is remembered as not making
+# mp3, and mp3 is converted from its WAV from then on.
+start_tts wavonly --answer wav
+TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+code=$(say '{"input":"Only WAV here.","response_format":"mp3"}' "$T/m1.out")
+eq "mp3 answered with WAV: refused (502), asking to ask again" "$code $(jq -r .error.message "$T/m1.out" | grep -o 'ask again')" "502 ask again"
+code=$(curl -sS --max-time 30 "${K[@]}" -D "$T/m2.h" -o "$T/m2.mp3" -w '%{http_code}' -d '{"input":"Only WAV here.","response_format":"mp3"}' "$URL/v1/audio/speech")
+eq "asked again: 200 audio/mpeg" "$code $(tr -d '\r' <"$T/m2.h" | sed -n 's/^Content-Type: //p')" "200 audio/mpeg"
+eq "made from the WAV asked of it" "$(jq -r 'select(.path=="/v1/audio/speech") | .body.response_format // "wav"' "$T/tts-wavonly.jsonl" | tail -n1)" wav
+stop_daemon
+
+# 4. An answer over TTS_MAX_AUDIO_BYTES fails, is not cached, and does not
+# count against the endpoint.
+start_tts long --min-ms 5000
+TTS_ENDPOINTS=$TTS_URL TTS_MAX_AUDIO_BYTES=100K NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+say "$(wavreq "Five seconds of audio.")" "$T/l.wav" >/dev/null
+check "a 240 KB answer over a 100 KB cap: no more than the cap sent" test "$(stat -c %s "$T/l.wav")" -le 102400
+check "the reason logged, naming the limit" grep -q "TTS_MAX_AUDIO_BYTES (102400 bytes)" "$T/daemon.log"
+say "$(wavreq "Five seconds of audio.")" /dev/null >/dev/null
+eq "asked once each time: not retried, not cached" "$(nreq "$T/tts-long.jsonl")" 2
+eq "the endpoint is up" "$(curl -sS "$URL/health" | jq -r '.endpoints[0] | "\(.state) \(.errors)"')" "up 0"
+stop_daemon
+
+# 5. A backend killed -9 mid-reply, its segments part way through: each is
+# synthesised again elsewhere, the bytes already sent kept; no segment is
+# lost, and the reply audio (and a reader streaming it meanwhile) holds
+# every segment whole.
+start_upstream
+start_tts a --chunks 10 --chunk-delay-ms 80
+a=$TTS_URL; a_pid=$TTS_PID
+start_tts b --chunks 10 --chunk-delay-ms 80
+b=$TTS_URL
+TTS_ENDPOINTS="$a|weight=5,$b" TTS_DEFAULT_FORMAT=wav NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test \
+    TTS_HEALTH_INTERVAL=0 start_daemon
+reply="ECHO:The first sentence is here. The second one follows it. A third one comes next. The fourth goes on. Then a fifth. And the sixth ends it."
+curl -sS "${K[@]}" -D "$T/chat.h" -o /dev/null \
+    -d "$(jq -cn --arg t "$reply" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" "$URL/v1/chat/completions"
+id=$(tr -d '\r' <"$T/chat.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+curl -sS --max-time 60 "${K[@]}" -o "$T/live.wav" "$URL/v1/audio/replies/$id?format=wav" &
+live=$!
+check "a is synthesising part way" wait_for sh -c "grep -q '\"path\":\"/v1/audio/speech\"' '$T/tts-a.jsonl'"
+sleep 0.3
+kill -9 "$a_pid"
+done_all() { curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments" | jq -e '.segments | length > 0 and all(.state == "done" or .state == "failed")' >/dev/null; }
+check "the reply's segments end" wait_for done_all
+segs=$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments")
+eq "0 lost segments" "$(jq -r '[.segments[].state] | map(select(. != "done")) | length' <<<"$segs")" 0
+check "one was cut part way and made again" grep -q "first .* bytes came before .* failed" "$T/daemon.log"
+want=$(jq '[.segments[].text | length * 30 | if . < 100 then 100 else . end | . * 24] | add' <<<"$segs")
+curl -sS --max-time 30 "${K[@]}" -o "$T/after.wav" "$URL/v1/audio/replies/$id?format=wav"
+eq "the reply audio holds every segment's samples" "$(soxi -s "$T/after.wav")" "$want"
+wait "$live"
+eq "and so did the reader streaming it meanwhile" "$((($(stat -c %s "$T/live.wav") - 44) / 2))" "$want"
 stop_daemon
 
 finish

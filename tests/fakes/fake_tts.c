@@ -39,6 +39,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "convert.h"
 #include "util.h"
 #include "wav.h"
 
@@ -160,10 +161,10 @@ usage(FILE *f)
 "Audio: wav (the default) is 16-bit mono 24 kHz PCM: a sine tone whose\n"
 "frequency (220..880 Hz) is a hash of the input and whose amplitude is a\n"
 "hash of the voice, 30 ms per code point of input (at least 100 ms) divided\n"
-"by the speed; pcm is the same samples without a header.  mp3, opus, aac and\n"
-"flac are not encoded: the body is \"FAKE-MP3\\n\" (-OPUS, -AAC, -FLAC) and\n"
-"then the same samples.  Identical requests get identical bytes.  Failed\n"
-"requests (500) also wait --latency-ms.\n"
+"by the speed; pcm is the same samples without a header; mp3, opus and flac\n"
+"are those samples encoded; aac is not encoded: an ADTS header, \"FAKE-AAC\\n\"\n"
+"and the samples.  Identical requests get identical bytes (but opus, whose\n"
+"stream serial is random).  Failed requests (500) also wait --latency-ms.\n"
 "\n"
 "Endpoints: POST " SPEECH_PATH ", GET /health (200, or 503 when down).\n"
 "Control: POST /_fake/down makes every other path answer 503 until\n"
@@ -401,6 +402,49 @@ codepoints(const char *s)
 	return n;
 }
 
+/*
+ * WAV to mp3, opus or flac, really encoded (so that the daemon's check of
+ * answers sees real audio); aac, which nothing here encodes, is an ADTS
+ * header and "FAKE-AAC" then the samples.  Takes wav; returns the body.
+ */
+static unsigned char *
+encode(unsigned char *wav, size_t *lenp, const char *format,
+    const char **ctype)
+{
+	static const unsigned char	 adts[] = { 0xff, 0xf1, 0x50, 0x80,
+					    0x02, 0x1f, 0xfc };
+	static const char		 mark[] = "FAKE-AAC\n";
+	unsigned char			*out = NULL;
+	const char			*err;
+	size_t				 olen;
+
+	if (strcmp(format, "aac") == 0) {
+		*ctype = "audio/aac";
+		olen = sizeof adts + sizeof mark - 1 + *lenp - 44;
+		out = xmalloc(olen);
+		memcpy(out, adts, sizeof adts);
+		memcpy(out + sizeof adts, mark, sizeof mark - 1);
+		memcpy(out + sizeof adts + sizeof mark - 1, wav + 44,
+		    *lenp - 44);
+		free(wav);
+		*lenp = olen;
+		return out;
+	}
+	if (strcmp(format, "mp3") == 0)
+		*ctype = "audio/mpeg";
+	else if (strcmp(format, "opus") == 0)
+		*ctype = "audio/ogg";
+	else
+		*ctype = "audio/flac";
+	if (convert(wav, *lenp, "wav", 0, format, &out, &olen, &err) != 0) {
+		fprintf(stderr, "fake_tts: cannot make %s: %s\n", format, err);
+		die("an encoder is missing");
+	}
+	free(wav);
+	*lenp = olen;
+	return out;
+}
+
 /* The body for one request (caller frees) and its content type. */
 static unsigned char *
 synthesize(const char *input, const char *voice, double speed,
@@ -410,7 +454,6 @@ synthesize(const char *input, const char *voice, double speed,
 				    "</h1></body></html>\n";
 	struct wav_info	 wi;
 	unsigned char	*out, *p;
-	const char	*marker = NULL;
 	uint64_t	 ht, hv;
 	size_t		 ms, n, i, hdr, edge, ch, nch, rate, frame;
 	double		 freq, amp, v;
@@ -437,41 +480,17 @@ synthesize(const char *input, const char *voice, double speed,
 	n = (size_t)((double)ms / speed * (double)rate / 1000.0);
 	frame = 2 * nch;
 
-	if (strcmp(format, "wav") == 0) {
-		hdr = 44;
-		*ctype = "audio/wav";
-	} else if (strcmp(format, "pcm") == 0) {
-		hdr = 0;
-		*ctype = "audio/pcm";
-	} else {
-		if (strcmp(format, "mp3") == 0) {
-			marker = "FAKE-MP3\n";
-			*ctype = "audio/mpeg";
-		} else if (strcmp(format, "opus") == 0) {
-			marker = "FAKE-OPUS\n";
-			*ctype = "audio/ogg";
-		} else if (strcmp(format, "aac") == 0) {
-			marker = "FAKE-AAC\n";
-			*ctype = "audio/aac";
-		} else {
-			marker = "FAKE-FLAC\n";
-			*ctype = "audio/flac";
-		}
-		hdr = strlen(marker);
-	}
+	/* The tone as WAV first; other formats are made from it. */
+	hdr = 44;
 	*lenp = hdr + frame * n;
 	out = xmalloc(*lenp);
-	if (marker != NULL)
-		memcpy(out, marker, hdr);
-	else if (hdr != 0) {
-		memset(&wi, 0, sizeof wi);
-		wi.format = 1;
-		wi.channels = (uint16_t)nch;
-		wi.rate = (uint32_t)rate;
-		wi.bits = 16;
-		wav_header(out, &wi, set.unknown_length ? 0xffffffff :
-		    (uint32_t)(frame * n));
-	}
+	memset(&wi, 0, sizeof wi);
+	wi.format = 1;
+	wi.channels = (uint16_t)nch;
+	wi.rate = (uint32_t)rate;
+	wi.bits = 16;
+	wav_header(out, &wi, set.unknown_length ? 0xffffffff :
+	    (uint32_t)(frame * n));
 	p = out + hdr;
 	edge = n / 2 < FADE_SAMPLES ? n / 2 : FADE_SAMPLES;
 	for (i = 0; i < n; i++) {
@@ -486,9 +505,19 @@ synthesize(const char *input, const char *voice, double speed,
 			p[frame * i + 2 * ch + 1] = (uint16_t)sample >> 8;
 		}
 	}
-	if (set.answer == ANSWER_TRUNCATED)
-		*lenp = hdr + (*lenp - hdr) / 2;
-	return out;
+	if (strcmp(format, "wav") == 0) {
+		*ctype = "audio/wav";
+		if (set.answer == ANSWER_TRUNCATED)
+			*lenp = hdr + (*lenp - hdr) / 2;
+		return out;
+	}
+	if (strcmp(format, "pcm") == 0) {
+		*ctype = "audio/pcm";
+		*lenp -= hdr;
+		memmove(out, out + hdr, *lenp);
+		return out;
+	}
+	return encode(out, lenp, format, ctype);
 }
 
 /* --- jobs ------------------------------------------------------------ */
