@@ -116,26 +116,56 @@ api_route(struct hreq *h)
 {
 	const char	*p = h->path, *m = h->method;
 	int		 get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+	int		 post = strcmp(m, "POST") == 0;
 
 	if (strcmp(m, "OPTIONS") == 0) {
 		api_preflight(h);
 		return;
 	}
-	if (strcmp(p, "/") == 0 && get) {
-		api_root(h);
+	/* The daemon's own paths: any other method is a 405 with Allow. */
+	if (strcmp(p, "/") == 0 || strcmp(p, "/health") == 0 ||
+	    strcmp(p, "/cache/stats") == 0 || strcmp(p, "/metrics") == 0) {
+		if (!get)
+			http_not_allowed(h, "GET, HEAD, OPTIONS");
+		else if (strcmp(p, "/") == 0)
+			api_root(h);
+		else if (strcmp(p, "/health") == 0)
+			api_health(h);
+		else if (strcmp(p, "/cache/stats") == 0)
+			audio_cache_stats(h);
+		else
+			audio_metrics(h);
 		return;
 	}
-	if (strcmp(p, "/health") == 0 && get) {
-		api_health(h);
+	if (strcmp(p, "/cache/clear") == 0) {
+		if (!post)
+			http_not_allowed(h, "POST, OPTIONS");
+		else
+			audio_cache_clear(h);
 		return;
 	}
 	if (strcmp(p, "/v1/audio/speech") == 0) {
-		if (strcmp(m, "POST") != 0) {
-			http_error(h, 405, "invalid_request_error",
-			    "method_not_allowed", "Use POST for %s.", p);
-			return;
-		}
-		audio_speech(h);
+		if (!post)
+			http_not_allowed(h, "POST, OPTIONS");
+		else
+			audio_speech(h);
+		return;
+	}
+	if (strcmp(p, "/v1/chat/completions") == 0) {
+		if (!post)
+			http_not_allowed(h, "POST, OPTIONS");
+		else
+			proxy_chat(h);
+		return;
+	}
+	/* Nothing a proxy should pass on. */
+	if (strcmp(m, "TRACE") == 0 || strcmp(m, "OTHER") == 0) {
+		if (strncmp(p, "/v1/", 4) == 0)
+			http_not_allowed(h,
+			    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+		else
+			http_error(h, 404, "invalid_request_error",
+			    "not_found", "Unknown path %s.", p);
 		return;
 	}
 	if (strncmp(p, "/v1/audio/replies/", 18) == 0 && get) {
@@ -144,27 +174,6 @@ api_route(struct hreq *h)
 	}
 	if (strcmp(p, "/v1/audio/models") == 0 && get) {
 		audio_models(h);
-		return;
-	}
-	if (strcmp(p, "/cache/stats") == 0 && get) {
-		audio_cache_stats(h);
-		return;
-	}
-	if (strcmp(p, "/cache/clear") == 0 && strcmp(m, "POST") == 0) {
-		audio_cache_clear(h);
-		return;
-	}
-	if (strcmp(p, "/metrics") == 0 && get) {
-		audio_metrics(h);
-		return;
-	}
-	if (strcmp(p, "/v1/chat/completions") == 0) {
-		if (strcmp(m, "POST") != 0) {
-			http_error(h, 405, "invalid_request_error",
-			    "method_not_allowed", "Use POST for %s.", p);
-			return;
-		}
-		proxy_chat(h);
 		return;
 	}
 	if (strcmp(p, "/v1/models") == 0 && get &&

@@ -1,10 +1,13 @@
 /* http: evhttp glue — listening, request records, errors, auth, access log. */
+#include <sys/queue.h>
+
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +26,12 @@
 #include "server.h"
 #include "util.h"
 
+#define HTTP_URI_MAX		(16 * 1024)	/* request target: else 414 */
+#define HTTP_HEADERS_MAX	(64 * 1024)	/* all headers: else 431 */
+#define HTTP_HARD_HEADERS_MAX	(256 * 1024)	/* evhttp's HTML 400 */
+#define HTTP_ALLOW_PROXIED	"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+#define HTTP_ACCEPT_PAUSE_MS	250		/* after EMFILE and the like */
+
 static const char *
 method_name(enum evhttp_cmd_type m)
 {
@@ -34,6 +43,8 @@ method_name(enum evhttp_cmd_type m)
 	case EVHTTP_REQ_DELETE:		return "DELETE";
 	case EVHTTP_REQ_OPTIONS:	return "OPTIONS";
 	case EVHTTP_REQ_PATCH:		return "PATCH";
+	case EVHTTP_REQ_TRACE:		return "TRACE";
+	case EVHTTP_REQ_CONNECT:	return "CONNECT";
 	default:			return "OTHER";
 	}
 }
@@ -140,6 +151,166 @@ bad:
 	return NULL;
 }
 
+/*
+ * Is host[0..len) a loopback name, with no port or the given one?
+ * 127.0.0.1, localhost, [::1]; any port when port is 0.
+ */
+static int
+loopback_host(const char *host, size_t len, unsigned port)
+{
+	static const char *const names[] = { "127.0.0.1", "localhost",
+	    "[::1]" };
+	const char	*colon, *rb;
+	size_t		 i, hlen;
+	long long	 ll;
+	const char	*errstr;
+	char		 num[8];
+
+	if (len > 0 && host[0] == '[') {
+		if ((rb = memchr(host, ']', len)) == NULL)
+			return 0;
+		hlen = (size_t)(rb - host) + 1;
+		colon = hlen < len ? host + hlen : NULL;
+		if (colon != NULL && *colon != ':')
+			return 0;
+	} else {
+		colon = memchr(host, ':', len);
+		hlen = colon != NULL ? (size_t)(colon - host) : len;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i]) == hlen &&
+		    strncasecmp(host, names[i], hlen) == 0)
+			break;
+	if (i == sizeof names / sizeof names[0])
+		return 0;
+	if (colon == NULL)
+		return 1;
+	if (len - hlen - 1 == 0 || len - hlen - 1 >= sizeof num)
+		return 0;
+	memcpy(num, colon + 1, len - hlen - 1);
+	num[len - hlen - 1] = '\0';
+	if (strspn(num, "0123456789") != strlen(num) ||
+	    parse_ll(num, 1, 65535, &ll, &errstr) != 0)
+		return 0;
+	return port == 0 || (unsigned)ll == port;
+}
+
+/* Is this Origin a page served from this machine (any port)? */
+static int
+loopback_origin(const char *origin)
+{
+	const char	*h;
+
+	if (strncasecmp(origin, "http://", 7) == 0)
+		h = origin + 7;
+	else if (strncasecmp(origin, "https://", 8) == 0)
+		h = origin + 8;
+	else
+		return 0;
+	return loopback_host(h, strlen(h), 0);
+}
+
+/*
+ * Without client keys (API_KEYS=none, or none at all on loopback) the
+ * port is open to anything on this machine, browsers included: refuse a
+ * Host that is not loopback (DNS rebinding) and a browser's cross-site
+ * request (an Origin not of this machine, or Sec-Fetch-Site: cross-site),
+ * unless the Origin is the one TTSACCEL_CORS_ORIGIN names.  0 = go on.
+ */
+static int
+http_open_guard(struct hreq *h)
+{
+	const struct config	*cf = h->srv->cf;
+	const struct evhttp_uri	*uri;
+	const char		*host, *uh, *origin, *site;
+
+	if (cf->nclient_keys != 0)
+		return 0;
+	uri = evhttp_request_get_evhttp_uri(h->req);
+	host = http_header(h, "Host");
+	uh = uri != NULL ? evhttp_uri_get_host(uri) : NULL;
+	if ((host != NULL && !loopback_host(host, strlen(host),
+	    h->srv->listen_port)) || (uh != NULL && strcmp(uh, "::1") != 0 &&
+	    !loopback_host(uh, strlen(uh), 0))) {
+		http_error(h, 403, "invalid_request_error", "host_not_allowed",
+		    "Without client keys only a loopback Host is accepted "
+		    "(127.0.0.1, localhost or [::1], with port %u); connect to "
+		    "one of those, or set API_KEYS to serve other names.",
+		    h->srv->listen_port);
+		return -1;
+	}
+	origin = http_header(h, "Origin");
+	site = http_header(h, "Sec-Fetch-Site");
+	if (origin != NULL && !loopback_origin(origin) &&
+	    !(cf->cors_origin != NULL && strcmp(cf->cors_origin, "*") != 0 &&
+	    strcmp(cf->cors_origin, origin) == 0)) {
+		http_error(h, 403, "invalid_request_error",
+		    "origin_not_allowed", "Without client keys, browser "
+		    "requests from other sites are refused; serve the page "
+		    "from this machine, name its origin in "
+		    "TTSACCEL_CORS_ORIGIN, or set API_KEYS.");
+		return -1;
+	}
+	if (origin == NULL && site != NULL &&
+	    strcasecmp(site, "cross-site") == 0) {
+		http_error(h, 403, "invalid_request_error",
+		    "origin_not_allowed", "Without client keys, browser "
+		    "requests from other sites are refused; set API_KEYS.");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What evhttp lets through but an OpenAI-shaped error belongs to: a
+ * request line or headers over our limits (evhttp's own, higher, answer
+ * in HTML), and framing a proxy in front could read differently (two
+ * Content-Length headers, or one with Transfer-Encoding).  0 = go on.
+ */
+static int
+http_framing(struct hreq *h, const char *uri)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(h->req);
+	struct evkeyval		*kv;
+	size_t			 bytes = 0, ncl = 0, nte = 0;
+
+	if (uri != NULL && strlen(uri) > HTTP_URI_MAX) {
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "Connection", "close");
+		http_error(h, 414, "invalid_request_error", "uri_too_long",
+		    "The request target is longer than %d bytes; send "
+		    "parameters in the body.", HTTP_URI_MAX);
+		return -1;
+	}
+	TAILQ_FOREACH(kv, in, next) {
+		bytes += strlen(kv->key) + strlen(kv->value) + 4;
+		if (strcasecmp(kv->key, "Content-Length") == 0)
+			ncl++;
+		else if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
+			nte++;
+	}
+	if (bytes > HTTP_HEADERS_MAX) {
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "Connection", "close");
+		http_error(h, 431, "invalid_request_error",
+		    "headers_too_large", "The request headers take %zu "
+		    "bytes, more than %d; send fewer or shorter headers.",
+		    bytes, HTTP_HEADERS_MAX);
+		return -1;
+	}
+	if (ncl > 1 || (ncl > 0 && nte > 0)) {
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "Connection", "close");
+		http_error(h, 400, "invalid_request_error",
+		    "ambiguous_framing", "The request has %s; send exactly one "
+		    "Content-Length, or Transfer-Encoding alone.", ncl > 1 ?
+		    "more than one Content-Length header" :
+		    "both Content-Length and Transfer-Encoding");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 gen_cb(struct evhttp_request *req, void *arg)
 {
@@ -156,6 +327,10 @@ gen_cb(struct evhttp_request *req, void *arg)
 	h->srv = srv;
 	h->req = req;
 	h->t0 = now_usec();
+	if (srv->accept_paused) {
+		srv->accept_paused = 0;
+		log_info("accepting connections again");
+	}
 	h->method = method_name(evhttp_request_get_command(req));
 	srv->nrequests++;
 	given = evhttp_find_header(evhttp_request_get_input_headers(req),
@@ -172,14 +347,63 @@ gen_cb(struct evhttp_request *req, void *arg)
 		p = "";
 	/* Routed, authenticated and forwarded: one path, checked once. */
 	h->rawpath = xstrdup(p);
+	/* Until it is checked, the path is logged as received (escaped by
+	 * the log), cut short. */
+	h->path = xstrndup(p, strnlen(p, 1024));
+	if (http_framing(h, evhttp_request_get_uri(req)) != 0)
+		return;
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT) {
+		/* Its target is no path: nothing to route. */
+		http_not_allowed(h, HTTP_ALLOW_PROXIED);
+		return;
+	}
+	free(h->path);
 	if ((h->path = http_path_decode(p, &why)) == NULL) {
-		h->path = xstrdup(p);
+		h->path = xstrndup(p, strnlen(p, 1024));
 		http_error(h, 400, "invalid_request_error", "invalid_path",
 		    "The request path is refused because %s; send a plain "
 		    "path such as /v1/chat/completions.", why);
 		return;
 	}
+	if (http_open_guard(h) != 0)
+		return;
 	api_route(h);
+}
+
+static void
+accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	if (srv->bound != NULL)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(
+		    srv->bound));
+}
+
+/*
+ * accept() failed for want of descriptors or memory: the socket stays
+ * readable, so accepting again at once would spin.  Pause for a while,
+ * saying so once until a request is served again.
+ */
+/* The listener's callbacks get evhttp's argument: ours is kept here. */
+static struct server	*http_srv;
+
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct server	*srv = http_srv;
+	struct timeval	 tv = { 0, HTTP_ACCEPT_PAUSE_MS * 1000 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	evconnlistener_disable(lev);
+	evtimer_add(srv->accept_retry, &tv);
+	if (srv->accept_paused)
+		return;
+	srv->accept_paused = 1;
+	log_warn("accept: %s; pausing new connections for %d ms at a time "
+	    "until they can be taken (raise the descriptor limit: ulimit -n, "
+	    "LimitNOFILE=)", evutil_socket_error_to_string(err),
+	    HTTP_ACCEPT_PAUSE_MS);
 }
 
 int
@@ -187,6 +411,8 @@ server_listen(struct server *srv, char **cause)
 {
 	const struct config	*cf = srv->cf;
 	uint64_t		 hard;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
 	evutil_socket_t		 fd;
 	int			 one = 1;
 
@@ -198,12 +424,17 @@ server_listen(struct server *srv, char **cause)
 	 */
 	hard = cf->max_body_bytes * 2 + 65536;
 	evhttp_set_max_body_size(srv->http, (ev_ssize_t)hard);
-	evhttp_set_max_headers_size(srv->http, 64 * 1024);
+	/* Our own limits answer in JSON (http_framing); evhttp's are the
+	 * last guard. */
+	evhttp_set_max_headers_size(srv->http, HTTP_HARD_HEADERS_MAX);
 	evhttp_set_timeout(srv->http, 60);
 	evhttp_set_default_content_type(srv->http, "application/json");
+	/* Every method evhttp knows reaches us, to be answered 405 with
+	 * Allow where it does not belong. */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+	    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
 	evhttp_set_gencb(srv->http, gen_cb, srv);
 	srv->bound = evhttp_bind_socket_with_handle(srv->http, cf->host,
 	    (ev_uint16_t)cf->port);
@@ -215,14 +446,27 @@ server_listen(struct server *srv, char **cause)
 	}
 	/* Each streamed event goes out at once, not held back for an ACK
 	 * (accepted sockets inherit this on Linux). */
+	http_srv = srv;
+	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(
+	    srv->bound), accept_error_cb);
 	fd = evhttp_bound_socket_get_fd(srv->bound);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	sslen = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		srv->listen_port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 }
 
 void
 server_stop_listening(struct server *srv)
 {
+	if (srv->accept_retry != NULL) {
+		event_free(srv->accept_retry);
+		srv->accept_retry = NULL;
+	}
 	if (srv->bound != NULL) {
 		evhttp_del_accept_socket(srv->http, srv->bound);
 		srv->bound = NULL;
@@ -250,9 +494,18 @@ void
 http_headers(struct hreq *h)
 {
 	struct evkeyvalq	*out = evhttp_request_get_output_headers(h->req);
-	const char		*origin = h->srv->cf->cors_origin;
+	const char		*origin = h->srv->cf->cors_origin, *given;
 
 	evhttp_add_header(out, "X-Request-Id", h->id);
+	/* No wildcard without client keys: only a page of this machine,
+	 * named back (http_open_guard refused the others). */
+	if (origin != NULL && strcmp(origin, "*") == 0 &&
+	    h->srv->cf->nclient_keys == 0) {
+		given = http_header(h, "Origin");
+		origin = given != NULL && loopback_origin(given) ? given : NULL;
+		if (origin != NULL)
+			evhttp_add_header(out, "Vary", "Origin");
+	}
 	if (origin != NULL && *origin != '\0') {
 		evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
 		evhttp_add_header(out, "Access-Control-Expose-Headers",
@@ -338,6 +591,16 @@ http_error(struct hreq *h, int status, const char *type, const char *code,
 	free(msg);
 	http_json(h, status, root);
 	cJSON_Delete(root);
+}
+
+void
+http_not_allowed(struct hreq *h, const char *allow)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(h->req), "Allow",
+	    allow);
+	http_error(h, 405, "invalid_request_error", "method_not_allowed",
+	    "Method %s is not allowed on %s; use %s.", h->method, h->path,
+	    allow);
 }
 
 const char *

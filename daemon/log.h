@@ -2,6 +2,9 @@
 #ifndef TTSACCEL_LOG_H
 #define TTSACCEL_LOG_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 struct event_base;
 
 #define LOG_LVL_DEBUG	0
@@ -18,6 +21,11 @@ const char *log_level_name(int);
 /* Buffer log lines, flushed every 50 ms on base's loop (warnings and
  * errors at once); NULL stops that and flushes. */
 void	 log_buffer(struct event_base *);
+/* Write len bytes to fp with anything a terminal or a log reader could
+ * take for something else escaped: a backslash doubled; newline, return
+ * and tab as backslash-n, -r, -t; other control bytes (ESC, DEL, C1),
+ * U+2028, U+2029 and bytes that are not valid UTF-8 as backslash-xHH. */
+void	 log_escape(FILE *, const char *, size_t);
 /* Route libevent's own messages through us. */
 void	 log_hook_libevent(void);
 

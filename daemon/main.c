@@ -278,6 +278,7 @@ main(int argc, char **argv)
 out:
 	/* Listeners and their connections, then transfers, then timers. */
 	admin_free(admin);
+	server_stop_listening(&srv);
 	if (srv.http != NULL)
 		evhttp_free(srv.http);
 	mirrors_free(srv.mirrors);

@@ -29,6 +29,9 @@ struct server {
 	struct config			*cf;
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
+	unsigned			 listen_port;	/* as bound */
+	struct event			*accept_retry;	/* accepts paused */
+	int				 accept_paused;	/* and said so */
 	struct fetch			*fetch;
 	struct tts			*tts;
 	struct replies			*replies;
@@ -111,6 +114,8 @@ void	 http_error(struct hreq *, int, const char *, const char *,
 /* A request path checked and decoded (to free), or NULL with why it is
  * refused. */
 char	*http_path_decode(const char *, const char **);
+/* Answer 405 with an Allow header listing the methods given. */
+void	 http_not_allowed(struct hreq *, const char *);
 /* Check the client's bearer key; on failure send 401 and return -1. */
 int	 http_auth(struct hreq *);
 /* Log the access line and free the request record. */
