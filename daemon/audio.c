@@ -90,7 +90,10 @@ struct astream {
 	int				 started;
 	int				 draining;
 	int				 header_sent;
-	struct wav_info			 fmt;
+	struct wav_info			 fmt;		/* the stream's */
+	struct wav_info			 from;		/* this entry's */
+	int				 reshape;	/* it differs: brought
+							   to fmt once whole */
 	struct event			*pump_ev;
 	char				 err[512];	/* of a failed entry */
 	int				 errstatus;	/* its status */
@@ -248,12 +251,12 @@ as_pump_cb(evutil_socket_t fd, short what, void *arg)
 
 /* PCM bytes of an entry that is complete (for an exact WAV header). */
 static int
-pcm_len(struct cache_entry *e, uint64_t *sum)
+pcm_len(struct cache_entry *e, const struct wav_info *to, uint64_t *sum)
 {
 	struct wav_info		 wi;
 	const unsigned char	*d;
 	const char		*err;
-	size_t			 len;
+	size_t			 len, n;
 
 	if (cache_state(e) != CACHE_DONE)
 		return -1;
@@ -262,9 +265,11 @@ pcm_len(struct cache_entry *e, uint64_t *sum)
 		return -1;
 	if (wi.data_len != 0 && wi.data_len != 0xffffffff &&
 	    wi.data_len <= len - wi.data_offset)
-		*sum += wi.data_len;
+		n = wi.data_len;
 	else
-		*sum += len - wi.data_offset;
+		n = len - wi.data_offset;
+	/* Another rate or layout is sent brought to the stream's. */
+	*sum += wav_same_layout(&wi, to) ? n : wav_reshape_len(&wi, n, to);
 	return 0;
 }
 
@@ -286,7 +291,7 @@ seg_pcm_len(struct astream *as, size_t i, uint64_t *sum)
 	struct cache_entry	*e;
 
 	e = peek_entry(as->srv->tts, &as->p, reply_seg_text(as->reply, i));
-	return e != NULL ? pcm_len(e, sum) : -1;
+	return e != NULL ? pcm_len(e, &as->fmt, sum) : -1;
 }
 
 /* The merged stream's WAV header: exact when every part is complete. */
@@ -300,7 +305,7 @@ send_wav_header(struct astream *as)
 
 	if (as->ents != NULL) {
 		for (i = as->idx; i < as->nents && exact; i++)
-			exact = pcm_len(as->ents[i], &sum) == 0;
+			exact = pcm_len(as->ents[i], &as->fmt, &sum) == 0;
 	} else if (reply_finished(as->reply)) {
 		/* A reply whose every segment is in the cache already. */
 		for (i = as->idx; i < reply_nsegs(as->reply) && exact; i++)
@@ -347,7 +352,9 @@ as_pump(struct astream *as)
 {
 	const unsigned char	*d;
 	const char		*err;
-	size_t			 len;
+	struct wav_info		 wi;
+	unsigned char		*out;
+	size_t			 len, olen;
 	int			 st, r;
 
 	while (!as->draining && as->req != NULL) {
@@ -363,21 +370,30 @@ as_pump(struct astream *as)
 			as->off = 0;
 			as->end = 0;
 			as->parsed = !as->wav;
+			as->reshape = 0;
 		}
 		st = cache_state(as->e);
 		d = cache_data(as->e, &len);
 		if (!as->parsed) {
-			r = wav_parse(d, len, &as->fmt, &err);
+			r = wav_parse(d, len, &wi, &err);
 			if (r == 0 && st == CACHE_PENDING)
 				goto wait;
 			if (r == 1) {
-				as->off = as->fmt.data_offset;
-				if (as->fmt.data_len != 0 &&
-				    as->fmt.data_len != 0xffffffff &&
-				    as->fmt.data_len <= len - as->off)
-					as->end = as->off + as->fmt.data_len;
-				if (!as->header_sent)
+				as->off = wi.data_offset;
+				if (wi.data_len != 0 &&
+				    wi.data_len != 0xffffffff &&
+				    wi.data_len <= len - as->off)
+					as->end = as->off + wi.data_len;
+				/* The first entry's layout is the stream's;
+				 * one with another rate or channel count is
+				 * brought to it. */
+				as->from = wi;
+				if (!as->header_sent) {
+					as->fmt = wi;
 					send_wav_header(as);
+				} else
+					as->reshape = !wav_same_layout(&wi,
+					    &as->fmt);
 			} else if (st == CACHE_DONE)
 				log_warn("%s: segment %zu is not WAV (%s); sent "
 				    "as it is", as->h->id, as->idx, r == 0 ?
@@ -386,7 +402,31 @@ as_pump(struct astream *as)
 		}
 		if (as->end != 0 && len > as->end)
 			len = as->end;	/* trailing chunks are not samples */
-		if (as->off < len) {
+		if (as->reshape && st == CACHE_PENDING)
+			goto wait;	/* brought to the stream's once whole */
+		if (as->reshape && st == CACHE_DONE && as->off < len) {
+			out = wav_reshape(&as->from, d + as->off, len - as->off,
+			    &as->fmt, &olen);
+			if (out == NULL) {
+				log_warn("%s: segment %zu is %u Hz, %u channel(s), "
+				    "%u bits, unlike the stream's %u Hz, %u, %u, "
+				    "and cannot be brought to it: left out",
+				    as->h->id, as->idx, as->from.rate,
+				    as->from.channels, as->from.bits,
+				    as->fmt.rate, as->fmt.channels,
+				    as->fmt.bits);
+			} else {
+				log_info("%s: segment %zu brought from %u Hz, %u "
+				    "channel(s) to the stream's %u Hz, %u",
+				    as->h->id, as->idx, as->from.rate,
+				    as->from.channels, as->fmt.rate,
+				    as->fmt.channels);
+				as_send(as, out, olen);
+				free(out);
+			}
+			as->off = len;
+		}
+		if (!as->reshape && as->off < len) {
 			as_send(as, d + as->off, len - as->off);
 			as->off = len;
 		}
@@ -623,6 +663,7 @@ ac_finish(struct aconv *ac)
 {
 	struct wav_info		 wi, w0;
 	const unsigned char	*d, *in;
+	unsigned char		*out;
 	const char		*err = NULL;
 	size_t			 len, inlen, total = 0, i;
 
@@ -636,11 +677,14 @@ ac_finish(struct aconv *ac)
 			}
 			if (i == 0)
 				w0 = wi;
-			else if (wi.format != w0.format || wi.channels !=
-			    w0.channels || wi.rate != w0.rate || wi.bits !=
-			    w0.bits) {
-				ac_fail(ac, "the segments' WAV formats differ");
-				return;
+			else if (!wav_same_layout(&wi, &w0)) {
+				/* Brought to the first's rate and layout. */
+				if ((len = wav_reshape_len(&wi, len, &w0)) ==
+				    0) {
+					ac_fail(ac, "the segments' WAV formats "
+					    "differ, and are not 16-bit PCM");
+					return;
+				}
 			}
 			total += len;
 		}
@@ -655,7 +699,12 @@ ac_finish(struct aconv *ac)
 		inlen = 44;
 		for (i = 0; i < ac->n; i++) {
 			ac_samples(ac->ents[i], &wi, &d, &len);
-			memcpy(ac->join + inlen, d, len);
+			if (i > 0 && !wav_same_layout(&wi, &w0)) {
+				out = wav_reshape(&wi, d, len, &w0, &len);
+				memcpy(ac->join + inlen, out, len);
+				free(out);
+			} else
+				memcpy(ac->join + inlen, d, len);
 			inlen += len;
 		}
 		in = ac->join;

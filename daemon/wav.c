@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util.h"
 #include "wav.h"
 
 /* Bytes allowed before the samples: a caller buffers at most this much
@@ -188,4 +189,87 @@ wav_header(unsigned char h[44], const struct wav_info *info,
 	put16(h + 34, info->bits);
 	memcpy(h + 36, "data", 4);
 	put32(h + 40, data_len);
+}
+
+/* 16-bit PCM (plain, or extensible at 16 bits)? */
+static int
+is_s16(const struct wav_info *w)
+{
+	return (w->format == WAV_FMT_PCM || w->format == WAV_FMT_EXTENSIBLE) &&
+	    w->bits == 16 && w->channels > 0 && w->rate > 0;
+}
+
+int
+wav_same_layout(const struct wav_info *a, const struct wav_info *b)
+{
+	return a->rate == b->rate && a->channels == b->channels &&
+	    a->bits == b->bits && (a->format == b->format ||
+	    (is_s16(a) && is_s16(b)));
+}
+
+size_t
+wav_reshape_len(const struct wav_info *from, size_t inlen,
+    const struct wav_info *to)
+{
+	uint64_t	nin, nout;
+
+	if (!is_s16(from) || !is_s16(to))
+		return 0;
+	nin = inlen / (2u * from->channels);
+	nout = nin * to->rate / from->rate;
+	return (size_t)(nout * 2u * to->channels);
+}
+
+static int16_t
+s16_at(const unsigned char *p, size_t frame, unsigned ch,
+    const struct wav_info *from, const struct wav_info *to)
+{
+	const unsigned char	*f = p + frame * 2u * from->channels;
+	int32_t			 sum = 0;
+	unsigned		 c;
+
+	if (from->channels == 1)
+		return (int16_t)get16(f);
+	if (to->channels == 1) {
+		/* Mixed down: the mean of every channel. */
+		for (c = 0; c < from->channels; c++)
+			sum += (int16_t)get16(f + 2u * c);
+		return (int16_t)(sum / (int32_t)from->channels);
+	}
+	c = ch < from->channels ? ch : from->channels - 1u;
+	return (int16_t)get16(f + 2u * c);
+}
+
+unsigned char *
+wav_reshape(const struct wav_info *from, const void *in, size_t inlen,
+    const struct wav_info *to, size_t *outlen)
+{
+	const unsigned char	*p = in;
+	unsigned char		*out;
+	size_t			 nin, nout, j, i0, i1;
+	unsigned		 c;
+	double			 x, frac, v;
+	int16_t			 s;
+
+	if ((*outlen = wav_reshape_len(from, inlen, to)) == 0)
+		return NULL;
+	nin = inlen / (2u * from->channels);
+	nout = *outlen / (2u * to->channels);
+	out = xmalloc(*outlen);
+	for (j = 0; j < nout; j++) {
+		/* Linear interpolation between the two nearest frames. */
+		x = (double)j * from->rate / to->rate;
+		i0 = (size_t)x;
+		if (i0 >= nin)
+			i0 = nin - 1;
+		i1 = i0 + 1 < nin ? i0 + 1 : i0;
+		frac = x - (double)i0;
+		for (c = 0; c < to->channels; c++) {
+			v = (1 - frac) * s16_at(p, i0, c, from, to) +
+			    frac * s16_at(p, i1, c, from, to);
+			s = (int16_t)(v < 0 ? v - 0.5 : v + 0.5);
+			put16(out + (j * to->channels + c) * 2u, (uint16_t)s);
+		}
+	}
+	return out;
 }

@@ -25,4 +25,18 @@ int	 wav_parse(const void *, size_t, struct wav_info *, const char **);
  * (0xffffffff sizes for a stream of unknown length). */
 void	 wav_header(unsigned char [44], const struct wav_info *, uint32_t);
 
+/* Same rate, channels and sample format? */
+int	 wav_same_layout(const struct wav_info *, const struct wav_info *);
+/*
+ * Samples of one 16-bit PCM layout brought to another's rate and
+ * channel count: linear interpolation, mono copied to every channel,
+ * several mixed to mono, else channel by channel (the last repeated).
+ * Returns the samples (to free) and *outlen, or NULL when either side is
+ * not 16-bit PCM.  wav_reshape_len gives the length alone (0: cannot).
+ */
+unsigned char *wav_reshape(const struct wav_info *, const void *, size_t,
+	    const struct wav_info *, size_t *);
+size_t	 wav_reshape_len(const struct wav_info *, size_t,
+	    const struct wav_info *);
+
 #endif

@@ -174,4 +174,33 @@ wait "$live"
 eq "and so did the reader streaming it meanwhile" "$((($(stat -c %s "$T/live.wav") - 44) / 2))" "$want"
 stop_daemon
 
+# 6. A reply whose segments come at two rates and layouts (24 kHz mono,
+# 48 kHz stereo): the merged WAV is one rate and layout, the first
+# segment's, every segment brought to it at its own length.
+start_tts mono --latency-ms 50
+mono=$TTS_URL
+start_tts stereo --latency-ms 50 --rate 48000 --channels 2
+stereo=$TTS_URL
+TTS_ENDPOINTS="$mono|max=1,$stereo|max=1" TTS_DEFAULT_FORMAT=wav NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test \
+    TTS_HEALTH_INTERVAL=0 start_daemon
+reply="ECHO:One rate here for a start. Another rate there maybe. A third sentence to share. A fourth one for luck. The fifth is the last."
+curl -sS "${K[@]}" -D "$T/chat2.h" -o /dev/null \
+    -d "$(jq -cn --arg t "$reply" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" "$URL/v1/chat/completions"
+id=$(tr -d '\r' <"$T/chat2.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+check "the reply's segments end" wait_for done_all
+check "both endpoints made some" sh -c "[ $(nreq "$T/tts-mono.jsonl") -ge 1 ] && [ $(nreq "$T/tts-stereo.jsonl") -ge 1 ]"
+segs=$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments")
+curl -sS --max-time 30 "${K[@]}" -o "$T/mixed.wav" "$URL/v1/audio/replies/$id?format=wav"
+rate=$(soxi -r "$T/mixed.wav"); ch=$(soxi -c "$T/mixed.wav")
+want=$(jq --argjson r "$rate" '[.segments[].text | length * 30 | if . < 100 then 100 else . end | . * $r / 1000] | add' <<<"$segs")
+eq "one layout, the first segment's" "$rate $ch" "$([ "$(jq -r '.segments[0].endpoint' <<<"$segs")" = "$stereo" ] && echo "48000 2" || echo "24000 1")"
+eq "every segment at its length in it" "$(soxi -s "$T/mixed.wav")" "$want"
+check "the other rate was brought to it" grep -q "brought from" "$T/daemon.log"
+# The same as mp3 (joined, then converted): one rate too.
+code=$(curl -sS --max-time 30 "${K[@]}" -o "$T/mixed.mp3" -w '%{http_code}' "$URL/v1/audio/replies/$id?format=mp3")
+d=$(dur mp3 "$T/mixed.mp3")
+eq "as mp3: 200" "$code" 200
+check "as mp3: the whole length ($d s)" awk -v d="$d" -v w="$want" -v r="$rate" 'BEGIN { s = w / r; exit !(d > s - 0.2 && d < s + 0.2) }'
+stop_daemon
+
 finish

@@ -469,6 +469,71 @@ test_header(void)
 	CHECK(memcmp(h, sox_s16, 44) == 0);
 }
 
+/* 16-bit PCM brought to another rate and channel count. */
+static void
+test_reshape(void)
+{
+	struct wav_info	 m24, m48, s24, f24;
+	unsigned char	 in[8], st[8], *out;
+	size_t		 olen;
+	int16_t		 v[4] = { 0, 1000, -2000, 3000 };
+	int		 i;
+
+	memset(&m24, 0, sizeof m24);
+	m24.format = 1;
+	m24.channels = 1;
+	m24.rate = 24000;
+	m24.bits = 16;
+	m48 = m24;
+	m48.rate = 48000;
+	s24 = m24;
+	s24.channels = 2;
+	f24 = m24;
+	f24.format = 3;
+	f24.bits = 32;
+	for (i = 0; i < 4; i++) {
+		in[2 * i] = (unsigned char)((uint16_t)v[i] & 0xff);
+		in[2 * i + 1] = (unsigned char)((uint16_t)v[i] >> 8);
+	}
+	CHECK(wav_same_layout(&m24, &m24));
+	CHECK(!wav_same_layout(&m24, &m48));
+	CHECK(!wav_same_layout(&m24, &s24));
+	/* 48 kHz to 24 kHz: every other sample. */
+	out = wav_reshape(&m48, in, sizeof in, &m24, &olen);
+	CHECK(out != NULL);
+	CHECK_INT(olen, 4);
+	CHECK_INT((int16_t)(out[0] | out[1] << 8), 0);
+	CHECK_INT((int16_t)(out[2] | out[3] << 8), -2000);
+	free(out);
+	/* 24 kHz to 48 kHz: samples in between interpolated. */
+	out = wav_reshape(&m24, in, sizeof in, &m48, &olen);
+	CHECK_INT(olen, 16);
+	CHECK_INT((int16_t)(out[2] | out[3] << 8), 500);
+	CHECK_INT((int16_t)(out[4] | out[5] << 8), 1000);
+	CHECK_INT((int16_t)(out[6] | out[7] << 8), -500);
+	free(out);
+	/* Mono to stereo: copied; stereo to mono: mixed. */
+	out = wav_reshape(&m24, in, 4, &s24, &olen);
+	CHECK_INT(olen, 8);
+	CHECK(memcmp(out, in, 2) == 0 && memcmp(out + 2, in, 2) == 0);
+	CHECK(memcmp(out + 4, in + 2, 2) == 0 && memcmp(out + 6, in + 2, 2)
+	    == 0);
+	memcpy(st, out, 8);
+	free(out);
+	st[2] = 0xe8;	/* right channel of frame 0: 1000 */
+	st[3] = 0x03;
+	out = wav_reshape(&s24, st, 8, &m24, &olen);
+	CHECK_INT(olen, 4);
+	CHECK_INT((int16_t)(out[0] | out[1] << 8), 500);
+	CHECK_INT((int16_t)(out[2] | out[3] << 8), 1000);
+	free(out);
+	/* Not 16-bit PCM: cannot. */
+	CHECK(wav_reshape(&f24, in, sizeof in, &m24, &olen) == NULL);
+	CHECK_INT(wav_reshape_len(&m24, sizeof in, &f24), 0);
+	/* A lone odd byte is not a sample. */
+	CHECK_INT(wav_reshape_len(&m24, 9, &m48), 16);
+}
+
 int
 main(void)
 {
@@ -476,5 +541,6 @@ main(void)
 	test_chunks();
 	test_garbage();
 	test_header();
+	test_reshape();
 	return CHECK_DONE();
 }
