@@ -203,4 +203,21 @@ eq "as mp3: 200" "$code" 200
 check "as mp3: the whole length ($d s)" awk -v d="$d" -v w="$want" -v r="$rate" 'BEGIN { s = w / r; exit !(d > s - 0.2 && d < s + 0.2) }'
 stop_daemon
 
+# 7. An endpoint that refuses a format with a 400: the request's fault
+# until the same model, voice and speed worked there in another format;
+# then the format is remembered as not made there and converted from WAV.
+start_tts wavpcm --formats wav,pcm
+TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+eq "mp3 refused, nothing known yet: the backend's 400" \
+    "$(say '{"input":"Format one.","voice":"nova","response_format":"mp3"}' "$T/f1.json") $(jq -r .error.code "$T/f1.json")" "400 tts_request_refused"
+eq "the same voice as WAV works" "$(say '{"input":"Format two.","voice":"nova","response_format":"wav"}' "$T/f2.wav")" 200
+code=$(say '{"input":"Format three.","voice":"nova","response_format":"mp3"}' "$T/f3.json")
+eq "mp3 refused again: now known as the format's fault (502, ask again)" \
+    "$code $(jq -r .error.message "$T/f3.json" | grep -o 'ask again')" "502 ask again"
+code=$(curl -sS --max-time 30 "${K[@]}" -D "$T/f4.h" -o "$T/f4.mp3" -w '%{http_code}' -d '{"input":"Format three.","voice":"nova","response_format":"mp3"}' "$URL/v1/audio/speech")
+eq "asked again: converted, 200 audio/mpeg" "$code $(tr -d '\r' <"$T/f4.h" | sed -n 's/^Content-Type: //p')" "200 audio/mpeg"
+eq "from the WAV asked of the endpoint" "$(jq -r 'select(.path=="/v1/audio/speech") | .body.response_format' "$T/tts-wavpcm.jsonl" | tail -n1)" wav
+eq "the endpoint is up, no error counted" "$(curl -sS "$URL/health" | jq -r '.endpoints[0] | "\(.state) \(.errors)"')" "up 0"
+stop_daemon
+
 finish

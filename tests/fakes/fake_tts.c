@@ -70,6 +70,7 @@ struct settings {
 	long long	 rate;		/* samples per second */
 	long long	 channels;
 	long long	 min_ms;	/* the least audio made */
+	char		 formats[64];	/* made; others a 400 ("" = all) */
 };
 
 /* What a speech request is answered with (--answer). */
@@ -154,6 +155,8 @@ usage(FILE *f)
 "  --rate N              sample rate (default 24000)\n"
 "  --channels N          1 (the default) or 2, the same tone in both\n"
 "  --min-ms N            make at least N ms of audio (a long answer)\n"
+"  --formats LIST        make only these formats (comma-separated); others\n"
+"                        are a 400 naming response_format\n"
 "  --wav-info FILE       parse FILE's WAV header, print it and exit\n"
 "                        (0 when it parses and its length matches)\n"
 "  --help                this text\n"
@@ -170,8 +173,8 @@ usage(FILE *f)
 "Control: POST /_fake/down makes every other path answer 503 until\n"
 "POST /_fake/up; GET /_fake/stats gives counters; POST /_fake/set?OPT=V&...\n"
 "changes latency-ms, chunks, chunk-delay-ms, fail-rate, fail-first,\n"
-"max-active, max-input, reject-voice, answer, rate, channels or min-ms from\n"
-"now on (fail-first: the next N fail).\n");
+"max-active, max-input, reject-voice, answer, rate, channels, min-ms or\n"
+"formats from now on (fail-first: the next N fail).\n");
 }
 
 /* --- settings -------------------------------------------------------- */
@@ -234,6 +237,14 @@ settings_set(struct settings *s, const char *opt, const char *value,
 		return parse_ll(value, 8000, 192000, &s->rate, errstr);
 	if (strcmp(key, "channels") == 0)
 		return parse_ll(value, 1, 2, &s->channels, errstr);
+	if (strcmp(key, "formats") == 0) {
+		if (strlen(value) >= sizeof s->formats) {
+			*errstr = "is too long";
+			return -1;
+		}
+		snprintf(s->formats, sizeof s->formats, "%s", value);
+		return 0;
+	}
 	if (strcmp(key, "min-ms") == 0)
 		return parse_ll(value, 0, 3600000, &s->min_ms, errstr);
 	*errstr = "is not a known option";
@@ -377,6 +388,20 @@ send_error(struct evhttp_request *req, unsigned long long seq, int status,
     const char *message, const char *param, const char *code)
 {
 	send_json(req, seq, status, error_body(status, message, param, code));
+}
+
+/* Is word in a comma-separated list? */
+static int
+in_list(const char *list, const char *word)
+{
+	size_t		 n = strlen(word);
+	const char	*p;
+
+	for (p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' ||
+		    p[n] == '\0'))
+			return 1;
+	return 0;
 }
 
 /* --- audio ----------------------------------------------------------- */
@@ -860,6 +885,13 @@ handle_speech(struct evhttp_request *req, unsigned long long seq,
 		send_error(req, seq, 400, msg, param, NULL);
 		goto out;
 	}
+	if (set.formats[0] != '\0' && !in_list(set.formats, format)) {
+		log_request(seq, req, method, path, j, 400);
+		snprintf(msg, sizeof(msg), "'response_format' must be one of "
+		    "%s.", set.formats);
+		send_error(req, seq, 400, msg, "response_format", NULL);
+		goto out;
+	}
 	if (set.reject_voice[0] != '\0' &&
 	    strcmp(voice, set.reject_voice) == 0) {
 		log_request(seq, req, method, path, j, 400);
@@ -1153,6 +1185,7 @@ main(int argc, char **argv)
 		{ "rate",		required_argument,	NULL, 0 },
 		{ "channels",		required_argument,	NULL, 0 },
 		{ "min-ms",		required_argument,	NULL, 0 },
+		{ "formats",		required_argument,	NULL, 0 },
 		{ NULL,			0,			NULL, 0 }
 	};
 	static const cJSON_Hooks hooks = { xmalloc, free };
