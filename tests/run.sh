@@ -2,7 +2,9 @@
 # Run the test suite: unit binaries, then end-to-end scripts.
 # Usage: tests/run.sh [unit|e2e|all] [NAME...]
 # TTSACCEL_BUILD is the build directory holding the test binaries
-# (set by make).  Ends with "N passed, N failed"; exit 1 if any failed.
+# (set by make).  Ends with the checks that were skipped (TAP "# SKIP"
+# lines, repeated so that none goes unseen) and "N passed, N failed";
+# exit 1 if any failed, or if nothing ran.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -12,6 +14,7 @@ what=${1:-all}
 passed=0
 failed=0
 failures=()
+skipped=()
 
 run_one() {
 	local name=$1; shift
@@ -29,6 +32,10 @@ run_one() {
 		grep -A4 '^not ok' "$log" | head -n 60 | sed 's/^/    ! /'
 		sed 's/^/    | /' "$log" | tail -n 60
 	fi
+	local s
+	while IFS= read -r s; do
+		skipped+=("$name: ${s#*# SKIP }")
+	done < <(grep -a '^ok .*# SKIP' "$log")
 	rm -f "$log"
 }
 
@@ -44,6 +51,11 @@ want() {
 filter=("$@")
 
 if [ "$what" = unit ] || [ "$what" = all ]; then
+	if ! compgen -G "$TTSACCEL_BUILD/tests/test_*" >/dev/null; then
+		failed=$((failed + 1))
+		failures+=(unit)
+		echo "FAIL  no unit test binaries in $TTSACCEL_BUILD/tests (make testbins)"
+	fi
 	for t in "$TTSACCEL_BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
 		name=unit/$(basename "$t")
@@ -62,6 +74,14 @@ if [ "$what" = e2e ] || [ "$what" = all ]; then
 fi
 
 echo
+if [ ${#skipped[@]} -gt 0 ]; then
+	echo "skipped (${#skipped[@]}):"
+	printf '  %s\n' "${skipped[@]}"
+fi
+if [ $((passed + failed)) -eq 0 ]; then
+	failed=1
+	failures+=("nothing ran (${what} ${filter[*]})")
+fi
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

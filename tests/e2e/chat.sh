@@ -105,6 +105,7 @@ contains "preflight headers" "$hdrs" "Access-Control-Allow-Headers: authorizatio
 hdrs=$(chat '{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}' -D - -o /dev/null)
 check "X-TTS-Reply-Id on chat" grep -q '^X-TTS-Reply-Id: r[0-9a-f]\{16\}' <<<"$hdrs"
 hdrs=$(chat '{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"tts_enabled":false}' -D - -o /dev/null)
+contains "tts off: the chat is answered" "$hdrs" "HTTP/1.1 200"
 check "no reply id when tts is off" sh -c '! grep -q "^X-TTS-Reply-Id:"' <<<"$hdrs"
 eq "health" "$(curl -sS "$URL/health" | jq -r .status)" ok
 eq "root" "$(curl -sS "$URL/" | jq -r .service)" ttsaccel

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 SIM=$top/tests/clients/simulate.py
 GOAL=${CLIENTS_MIN_RATE:-0.95}
-command -v python3 >/dev/null || { echo "python3 is not installed"; exit 1; }
+need python3 python3 || finish
 jqt() { jq -e "$@" >/dev/null; }	# jqt FILTER [ARGS] FILE: a jq test
 
 check "the simulators' self-test" python3 "$SIM" --selftest

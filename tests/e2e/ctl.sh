@@ -81,7 +81,7 @@ fake_daemon() {  # fake_daemon NAME SCRIPT: a socket at $T/NAME.sock runs SCRIPT
 	spawn "fake-$1" socat "UNIX-LISTEN:$T/$1.sock,fork" "EXEC:sh $T/$1.fake"
 	wait_for test -S "$T/$1.sock"
 }
-if command -v socat >/dev/null; then
+if need socat socat; then
 	fake_daemon garbage 'read l; echo not json'
 	fake_daemon mute 'read l; exit 0'
 	fake_daemon slow 'read l; read l'	# until the client gives up
@@ -117,8 +117,6 @@ if command -v socat >/dev/null; then
 	run "$CTL" -s "$T/echo.sock" --json log-level debug
 	eq "the request of log-level" "$out" \
 	    '{"level":"debug","cmd":"log.level","v":1}'
-else
-	echo "ok - # SKIP fake daemons: socat is not installed"
 fi
 
 # --- help and version
@@ -220,7 +218,7 @@ eq "bash completes the endpoints to remove, with -s" \
     "$(env -u TTSACCEL_SOCKET bash -c "$(declare -f comp_bash); top=$top
     comp_bash ttsaccelctl -s '$SOCK' endpoint remove ''")" \
     "$(printf '%s\n%s' "$A" "$B")"
-if command -v fish >/dev/null; then
+if need fish fish; then
 	eq "fish completes the endpoints to drain" "$(PATH=$top:$PATH fish -c \
 	    "source '$top/completions/ttsaccelctl.fish'
 	    complete -C 'ttsaccelctl endpoint drain '" | cut -f1 | sort)" \
@@ -362,7 +360,7 @@ check "health: exit 0 again once one is up" wait_for sh -c \
     "'$CTL' health >/dev/null 2>&1"
 
 # another user: the socket is 0600, so connect is refused
-if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+if [ "$(id -u)" -eq 0 ] && need setpriv util-linux; then
 	chmod 0711 "$T"
 	mkdir -p "$T/bin" && cp "$CTL" "$T/bin/ttsaccelctl" &&
 	    chmod 0755 "$T/bin" "$T/bin/ttsaccelctl"
@@ -381,8 +379,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	    "ttsaccelctl: permission denied"
 	chmod 0600 "$SOCK"
 	chmod 0700 "$T"
-else
-	echo "ok - # SKIP another user: needs root and setpriv"
+elif [ "$(id -u)" -ne 0 ]; then
+	skip_check "another user" "only root can act as another user"
 fi
 
 # watch ends with status 1 when the daemon goes away

@@ -13,15 +13,8 @@ ZSHC=$top/completions/_ttsaccelctl
 FISHC=$top/completions/ttsaccelctl.fish
 
 # render PAGE: the page as plain text on one long line per paragraph, so
-# that no option is split at a hyphen.  Without mandoc, a rough reading
-# of the source (Fl \-x is --x, Fl x is -x) is enough for the greps.
-render() {
-	if command -v mandoc >/dev/null; then
-		mandoc -Tascii -O width=1000 "$1" | sed 's/.\x08//g'
-	else
-		sed -e 's/Fl \\-/--/g' -e 's/Fl /-/g' -e 's/\\-/-/g' "$1"
-	fi
-}
+# that no option is split at a hyphen.
+render() { mandoc -Tascii -O width=1000 "$1" | sed 's/.\x08//g'; }
 
 # has TEXT WORD: WORD occurs in TEXT as a whole option or name.
 has_opt() { grep -qE -- "(^|[^A-Za-z0-9-])$2([^a-z0-9-]|\$)" <<<"$1"; }
@@ -33,13 +26,10 @@ opts_of() {
 	    sort -u
 }
 
-# --- mandoc -Tlint
-if command -v mandoc >/dev/null; then
-	lint=$(mandoc -Tlint -Wwarning "$top"/man/*.[0-9] 2>&1)
-	eq "mandoc -Tlint -Wwarning is clean" "$lint" ""
-else
-	echo "ok - # SKIP mandoc -Tlint: mandoc is not installed"
-fi
+# --- mandoc -Tlint (and mandoc renders the pages for what follows)
+need mandoc mandoc || finish
+lint=$(mandoc -Tlint -Wwarning "$top"/man/*.[0-9] 2>&1)
+eq "mandoc -Tlint -Wwarning is clean" "$lint" ""
 
 help=$("$TTSACCEL" --help)
 ctlhelp=$("$TTSACCELCTL" --help)
@@ -112,12 +102,9 @@ mapfile -t ctlacc < <(opts_of "$(grep -E '^  -' <<<"$ctlhelp")")
 
 # --- completions
 check "bash completion parses" bash -n "$BASHC"
-if command -v zsh >/dev/null; then
-	check "zsh completion parses" zsh -n "$ZSHC"
-fi
-if command -v fish >/dev/null; then
-	check "fish completion parses" fish -n "$FISHC"
-fi
+need zsh zsh && check "zsh completion parses" zsh -n "$ZSHC"
+have_fish=0
+need fish fish && have_fish=1 && check "fish completion parses" fish -n "$FISHC"
 
 # bash: ask the completion functions themselves.
 complete_bash() {
@@ -143,25 +130,37 @@ for o in "${opts[@]}" "${ctlacc[@]}"; do
 	    fails=$((fails + 1)); }
 done
 
-# fish: ask fish when it is there, else read its -s/-l flags.
-if command -v fish >/dev/null; then
-	fish_got() { fish -c "source '$FISHC'; complete -C '$1 -'" | cut -f1; }
-else
-	fish_got() {
-		sed -n "s/^complete -c $1 //p" "$FISHC" | tr ' ' '\n' |
-		    awk '$0 == "-s" || $0 == "-l" { f = $0; next }
-			f == "-s" { print "-" $0 } f == "-l" { print "--" $0 } { f = "" }'
-	}
-fi
-got=$(fish_got ttsaccel)
-for o in "${opts[@]}"; do
-	grep -qxF -- "$o" <<<"$got" || { echo "not ok - fish completes ttsaccel $o";
-	    fails=$((fails + 1)); }
-done
-got=$(fish_got ttsaccelctl)
-for o in "${ctlacc[@]}"; do
-	grep -qxF -- "$o" <<<"$got" || { echo "not ok - fish completes ttsaccelctl $o";
-	    fails=$((fails + 1)); }
+# fish: its -s/-l flags as the file writes them, on `complete -c NAME`
+# lines or on lines that start with a variable set to that (`set -l c
+# complete -c NAME` then `$c -s x ...`); and fish's own answer when fish
+# is there (without it, the missing package has failed above).
+fish_read() {
+	awk -v name="$1" '
+	$1 == "set" && $2 == "-l" && $4 == "complete" && $5 == "-c" && $6 == name {
+		alias["$" $3] = 1; next }
+	($1 == "complete" && $2 == "-c" && $3 == name) || ($1 in alias) {
+		for (i = 2; i < NF; i++) {
+			if ($i == "-s") print "-" $(i + 1)
+			else if ($i == "-l") print "--" $(i + 1)
+		}
+	}' "$FISHC" | sort -u
+}
+fish_ask() { fish -c "source '$FISHC'; complete -C '$1 -'" | cut -f1; }
+fish_srcs=(read)
+[ "$have_fish" = 1 ] && fish_srcs+=(ask)
+for how in "${fish_srcs[@]}"; do
+	got=$("fish_$how" ttsaccel)
+	for o in "${opts[@]}"; do
+		grep -qxF -- "$o" <<<"$got" || {
+		    echo "not ok - fish completes ttsaccel $o (fish_$how)";
+		    fails=$((fails + 1)); }
+	done
+	got=$("fish_$how" ttsaccelctl)
+	for o in "${ctlacc[@]}"; do
+		grep -qxF -- "$o" <<<"$got" || {
+		    echo "not ok - fish completes ttsaccelctl $o (fish_$how)";
+		    fails=$((fails + 1)); }
+	done
 done
 echo "ok - completions checked for ${#opts[@]} + ${#ctlacc[@]} options"
 
@@ -185,6 +184,7 @@ EOF
 eq "installed ttsaccel runs" "$("$R/usr/bin/ttsaccel" --version)" \
     "$("$TTSACCEL" --version)"
 check "make uninstall" make -s -C "$top" uninstall DESTDIR="$R" PREFIX=/usr
+check "uninstall leaves the tree" test -d "$R/usr"
 eq "uninstall leaves no files" "$(find "$R" -type f)" ""
 
 finish

@@ -78,6 +78,7 @@ out=$("$TTSACCEL" --no-such-option 2>&1); rc=$?
 eq "unknown option exits 1" "$rc" 1
 out=$(NEWAPI_API_KEY=sk-secret-value "$TTSACCEL" --check-config 2>&1); rc=$?
 eq "--check-config exits 0" "$rc" 0
+contains "--check-config shows the key masked" "$out" "NEWAPI_API_KEY=****"
 check "--check-config masks secrets" sh -c "! printf '%s' '$out' | grep -q sk-secret-value"
 out=$(TTS_ENDPOINTS='http://127.0.0.1:9|key=hf_abcdef|max=2' "$TTSACCEL" --check-config 2>&1)
 contains "--check-config masks endpoint keys" "$out" 'TTS_ENDPOINTS=http://127.0.0.1:9|key=****|max=2'

@@ -3,7 +3,7 @@
 # the other end-to-end tests trust what it sends.
 . "$(dirname "$0")/lib.sh"
 
-command -v jq >/dev/null || { echo "jq is needed for this test" >&2; exit 1; }
+need jq jq || finish
 
 start_upstream
 LOG=$T/upstream-requests.jsonl

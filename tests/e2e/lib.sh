@@ -165,6 +165,21 @@ stop_redis() {
 	return 0
 }
 
+# need COMMAND PACKAGE: true when COMMAND is installed; else a failed
+# check naming the Debian package that has it (a test never skips for
+# want of a tool: .ci/run and the README install them all).
+need() {
+	command -v "$1" >/dev/null && return 0
+	echo "not ok - $1 is not installed (Debian: apt-get install $2)"
+	fails=$((fails + 1))
+	return 1
+}
+
+# skip_check WHAT WHY: a check that cannot run here, said as a TAP skip, which
+# tests/run.sh repeats in its summary.  Only for what no package can
+# give (root, say).
+skip_check() { echo "ok - # SKIP $1: $2"; }
+
 # check DESCRIPTION COMMAND...: run a check, count its failure.
 check() {
 	local desc=$1; shift

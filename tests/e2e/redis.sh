@@ -7,7 +7,7 @@
 # `cache clear --shared`.
 . "$(dirname "$0")/lib.sh"
 
-command -v redis-server >/dev/null || { echo "redis-server is not installed"; exit 1; }
+need redis-server redis-server || finish
 K=(-H 'Authorization: Bearer sk-test')
 jobs_=()
 

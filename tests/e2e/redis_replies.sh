@@ -5,7 +5,7 @@
 # each synthesised once for the cluster.
 . "$(dirname "$0")/lib.sh"
 
-command -v redis-server >/dev/null || { echo "redis-server is not installed"; exit 1; }
+need redis-server redis-server || finish
 K=(-H 'Authorization: Bearer sk-test')
 jobs_=()
 

@@ -3,7 +3,7 @@
 # (espeak-ng): real speech, the cache, validation, reply audio.
 . "$(dirname "$0")/lib.sh"
 
-command -v espeak-ng >/dev/null || { echo "espeak-ng is not installed"; exit 1; }
+need espeak-ng espeak-ng || finish
 start_upstream --delay-ms 10
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
 K=(-H 'Authorization: Bearer sk-test')
