@@ -1130,7 +1130,7 @@ chat_usage(FILE *f)
 "                      daemon's first)\n"
 "  -v, --voice VOICE   the TTS voice\n"
 "  --player CMD        play with CMD (sh -c; audio on its stdin; default\n"
-"                      $TTSACCEL_PLAYER, else paplay, aplay, ffplay, mpv)\n"
+"                      $TTSACCEL_PLAYER, else paplay, aplay, ffplay, mpv, play)\n"
 "  --no-audio          text only\n"
 "  -o, --output FILE   write the reply's audio (WAV) to FILE (in a session:\n"
 "                      the last reply's)\n"

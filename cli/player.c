@@ -25,7 +25,8 @@ struct player {
 	size_t		 off, len, size;
 };
 
-/* The players tried in turn, with the program to find on PATH. */
+/* The players tried in turn, with the program to find on PATH; sox's
+ * play last (it comes with sox, which the build needs anyway). */
 static const struct {
 	const char	*prog;
 	const char	*cmd;
@@ -34,6 +35,7 @@ static const struct {
 	{ "aplay", "exec aplay -q" },
 	{ "ffplay", "exec ffplay -nodisp -autoexit -loglevel error -" },
 	{ "mpv", "exec mpv --no-terminal -" },
+	{ "play", "exec play -q -t wav -" },
 };
 
 static int
