@@ -702,10 +702,32 @@ cmd_stats(int argc, char **argv)
 	return rc;
 }
 
+/* The upstream's state as the daemon knows it, on one line. */
+static void
+print_upstream(const cJSON *u)
+{
+	const char	*state = str(u, "state", "unknown");
+	const cJSON	*v;
+
+	printf("upstream: %s", state);
+	if (strcmp(state, "up") == 0 &&
+	    cJSON_IsNumber(v = get(u, "answered_seconds_ago")))
+		printf(" (answered %.1f s ago, HTTP %.0f)", v->valuedouble,
+		    cJSON_IsNumber(get(u, "status")) ?
+		    get(u, "status")->valuedouble : 0.0);
+	else if (strcmp(state, "unknown") == 0)
+		printf(" (not asked yet)");
+	else if (cJSON_IsString(get(u, "error")) &&
+	    cJSON_IsNumber(v = get(u, "error_seconds_ago")))
+		printf(": %s (%.1f s ago)", str(u, "error", ""),
+		    v->valuedouble);
+	printf("\n");
+}
+
 static int
 cmd_health(int argc, char **argv)
 {
-	cJSON		*d, *out;
+	cJSON		*d, *out, *upstream;
 	const cJSON	*ep;
 	int		 rc, usable, up = 0, total = 0;
 
@@ -718,19 +740,28 @@ cmd_health(int argc, char **argv)
 		total++;
 		up += strcmp(str(ep, "state", ""), "up") == 0;
 	}
+	upstream = cJSON_DetachItemFromObjectCaseSensitive(d, "upstream");
+	if (upstream == NULL)
+		upstream = cJSON_CreateObject();
 	cJSON_Delete(d);
 	if (json_out) {
 		out = cJSON_CreateObject();
 		cJSON_AddBoolToObject(out, "usable", usable);
 		cJSON_AddNumberToObject(out, "endpoints_up", up);
 		cJSON_AddNumberToObject(out, "endpoints", total);
+		cJSON_AddItemToObject(out, "upstream", upstream);
 		rc = print_json(out);
 		cJSON_Delete(out);
 		if (rc != 0)
 			return rc;
-	} else if (usable)
-		printf("ttsaccel can serve: %d of %d endpoint%s up\n", up,
-		    total, total == 1 ? "" : "s");
+	} else {
+		if (usable)
+			printf("ttsaccel can serve: %d of %d endpoint%s up\n",
+			    up, total, total == 1 ? "" : "s");
+		/* Said either way; the exit status is speech's alone. */
+		print_upstream(upstream);
+		cJSON_Delete(upstream);
+	}
 	if (!usable)
 		return fail("ttsaccel cannot serve: %d of %d endpoint%s up",
 		    up, total, total == 1 ? "" : "s");

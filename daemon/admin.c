@@ -28,6 +28,7 @@
 #include "server.h"
 #include "shared.h"
 #include "tts.h"
+#include "upstream.h"
 #include "util.h"
 
 #define ADMIN_LINE_MAX	(64 * 1024)	/* longest request line */
@@ -223,6 +224,7 @@ cmd_stats(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 	cJSON_AddNumberToObject(o, "chats", (double)srv->nchats);
 	cJSON_AddNumberToObject(o, "upstream_errors",
 	    (double)srv->nupstream_errors);
+	cJSON_AddItemToObject(o, "upstream", upstream_json(srv->upstream));
 	cJSON_AddNumberToObject(o, "streams", (double)srv->nstreams);
 	cJSON_AddNumberToObject(o, "replies",
 	    (double)reply_count(srv->replies));

@@ -12,6 +12,7 @@
 #include "server.h"
 #include "shared.h"
 #include "tts.h"
+#include "upstream.h"
 #include "util.h"
 
 static void
@@ -64,6 +65,11 @@ api_health(struct hreq *h)
 	cJSON_AddNumberToObject(root, "requests", (double)srv->nrequests);
 	cJSON_AddNumberToObject(root, "upstream_errors",
 	    (double)srv->nupstream_errors);
+	/* Like Redis, the upstream's state shows and never makes 503:
+	 * speech is served without it.  Stale news is refreshed by a
+	 * probe for the next look. */
+	upstream_refresh(srv->upstream);
+	cJSON_AddItemToObject(root, "upstream", upstream_json(srv->upstream));
 	if (srv->tts != NULL) {
 		cJSON_AddItemToObject(root, "endpoints",
 		    tts_endpoints_json(srv->tts));

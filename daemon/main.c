@@ -21,6 +21,7 @@
 #include "shared.h"
 #include "split.h"
 #include "tts.h"
+#include "upstream.h"
 #include "util.h"
 
 /* Seconds the error events of cut streams have to be written out. */
@@ -269,6 +270,7 @@ main(int argc, char **argv)
 	log_info("ttsaccel %s listening on http://%s:%lld/ (upstream: %s)",
 	    TTSACCEL_VERSION, cf->host, cf->port, cf->upstream_url != NULL ?
 	    cf->upstream_url : "none — chat answers 503");
+	srv.upstream = upstream_new(&srv);
 
 	event_base_dispatch(srv.base);
 
@@ -285,6 +287,7 @@ out:
 	replies_free(srv.replies);
 	tts_free(srv.tts);
 	shared_free(srv.shared);
+	upstream_free(srv.upstream);
 	fetch_free(srv.fetch);
 	if (srv.stop_timer != NULL)
 		event_free(srv.stop_timer);

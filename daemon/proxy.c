@@ -23,6 +23,7 @@
 #include "server.h"
 #include "sse.h"
 #include "tts.h"
+#include "upstream.h"
 #include "util.h"
 
 #define PX_HIGH_WATER	(1024 * 1024)	/* client output buffered: pause */
@@ -449,6 +450,7 @@ up_head_cb(void *arg, long status, const char **hdrs, size_t n)
 	char			*name;
 
 	px->status = status;
+	upstream_answered(px->srv->upstream, status);
 	if (px->chat)
 		hist_observe(&px->srv->h_upstream_first, now_usec() - px->h->t0);
 	if ((ct = find_header(hdrs, n, "Content-Type")) != NULL)
@@ -597,6 +599,7 @@ up_done_cb(void *arg, int ok, const char *why)
 	if (!ok) {
 		px->upstream_error = 1;
 		px->srv->nupstream_errors++;
+		upstream_failed(px->srv->upstream, px->status != 0, why);
 		log_warn("%s upstream %s: %s", px->h->id,
 		    px->status == 0 ? "unreachable" : "failed mid-reply", why);
 	}

@@ -22,6 +22,7 @@ struct mirrors;
 struct replies;
 struct shared;
 struct tts;
+struct upstream;
 
 /* The one daemon context, passed explicitly. */
 struct server {
@@ -38,6 +39,7 @@ struct server {
 	struct shared			*shared;	/* REDIS_URL set */
 	struct mirrors			*mirrors;	/* other instances'
 							   replies */
+	struct upstream			*upstream;	/* its health */
 	struct event			*stop_timer;
 	int				 stopping;
 	size_t				 nstreams;	/* replies in progress */

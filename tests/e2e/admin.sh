@@ -15,11 +15,6 @@ speech() {  # speech TEXT -> status
 	    -d "$(jq -cn --arg t "$1" '{input:$t}')" "$URL/v1/audio/speech"
 }
 nreq() { grep -c '"path":"/v1/audio/speech"' "$1" 2>/dev/null || echo 0; }
-wait_for() {  # wait_for CMD...: up to 10 s
-	local i
-	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 has_ep() { q '{"cmd":"endpoints.list"}' ".data | map(.url) | index(\"$1\") != null"; }
 no_ep() { [ "$(has_ep "$1")" = false ]; }
 # speak_many TAG N: N distinct speech requests at once; all must be 200.

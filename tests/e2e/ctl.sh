@@ -6,11 +6,6 @@
 CTL=$TTSACCELCTL
 K=(-H 'Authorization: Bearer sk-test')
 
-wait_for() {  # wait_for CMD...: up to 10 s
-	local i
-	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 speak() {  # speak TEXT: one speech request, its HTTP status
 	curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' \
 	    -d "$(jq -nc --arg t "$1" '{input: $t}')" "$URL/v1/audio/speech"
@@ -175,9 +170,12 @@ eq "--json after the command" "$(jq -r .cache.entries <<<"$out")" 3
 # health
 run "$CTL" health
 eq "health: exit 0" "$rc" 0
-eq "health: says so" "$out" "ttsaccel can serve: 1 of 1 endpoint up"
+eq "health: says so, and that no upstream is configured" "$out" \
+    "ttsaccel can serve: 1 of 1 endpoint up
+upstream: not configured"
 run "$CTL" --json health
-eq "health --json" "$out" '{"usable":true,"endpoints_up":1,"endpoints":1}'
+eq "health --json" "$out" \
+    '{"usable":true,"endpoints_up":1,"endpoints":1,"upstream":{"state":"not configured"}}'
 
 # cache list
 run "$CTL" cache list
@@ -350,7 +348,7 @@ eq "health down: why" "$err" \
     "ttsaccelctl: ttsaccel cannot serve: 0 of 2 endpoints up"
 run "$CTL" --json health
 eq "health down --json" "$(jq -c . <<<"$out")" \
-    '{"usable":false,"endpoints_up":0,"endpoints":2}'
+    '{"usable":false,"endpoints_up":0,"endpoints":2,"upstream":{"state":"not configured"}}'
 eq "health down --json: exit 1" "$rc" 1
 run "$CTL" stats
 contains "stats: not usable" "$out" "Usable          : no"

@@ -180,6 +180,13 @@ need() {
 # give (root, say).
 skip_check() { echo "ok - # SKIP $1: $2"; }
 
+# wait_for CMD...: until CMD succeeds, up to 10 s.
+wait_for() {
+	local i
+	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
 # check DESCRIPTION COMMAND...: run a check, count its failure.
 check() {
 	local desc=$1; shift
