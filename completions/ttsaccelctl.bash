@@ -94,7 +94,8 @@ _ttsaccel()
 	    --tts-max-segments --cache-max-size --cache-max-bytes
 	    --cache-ttl --reply-max-bytes --splitter-min-len --splitter-max-len
 	    --splitter-first-len
-	    --log-level --max-body-bytes --redis-url --redis-prefix
+	    --log-level --max-body-bytes --max-connections
+	    --client-header-timeout --client-body-timeout --redis-url --redis-prefix
 	    --redis-follow-max)
 	local w
 

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "audio.h"
 #include "config.h"
+#include "conn.h"
 #include "proxy.h"
 #include "server.h"
 #include "shared.h"
@@ -61,6 +62,8 @@ api_health(struct hreq *h)
 	    (double)(now_usec() - srv->started) / 1e6);
 	cJSON_AddBoolToObject(root, "upstream_configured",
 	    srv->cf->upstream_url != NULL);
+	cJSON_AddNumberToObject(root, "connections",
+	    (double)conns_open(srv->conns));
 	cJSON_AddNumberToObject(root, "streams", (double)srv->nstreams);
 	cJSON_AddNumberToObject(root, "requests", (double)srv->nrequests);
 	cJSON_AddNumberToObject(root, "upstream_errors",

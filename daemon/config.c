@@ -100,6 +100,14 @@ static const struct copt copts[] = {
 	  "DEBUG, INFO, WARNING or ERROR" },
 	{ "MAX_BODY_BYTES", CT_SIZE, O(max_body_bytes), 1024, 0, "4M", 0, "SIZE",
 	  "largest request body accepted" },
+	{ "MAX_CONNECTIONS", CT_INT, O(max_connections), 1, 1000000, "1000", 0,
+	  "N", "HTTP connections open at once; more get 503 and are closed" },
+	{ "CLIENT_HEADER_TIMEOUT", CT_INT, O(client_header_timeout), 1, 3600,
+	  "30", 0, "SEC", "seconds a client may take to send a request's "
+	  "headers" },
+	{ "CLIENT_BODY_TIMEOUT", CT_INT, O(client_body_timeout), 1, 86400,
+	  "120", 0, "SEC", "seconds a client may take to send a request's "
+	  "body" },
 	{ "REDIS_URL", CT_STR, O(redis_url), 0, 0, NULL, CF_URLKEY, "URL",
 	  "the Redis several instances share (a redis:// or unix:// URL)" },
 	{ "REDIS_PREFIX", CT_STR, O(redis_prefix), 0, 0, "ttsaccel:", 0, "PREFIX",

@@ -42,6 +42,9 @@ struct config {
 	long long	 splitter_first_len;
 	int		 log_level;
 	uint64_t	 max_body_bytes;
+	long long	 max_connections;	/* MAX_CONNECTIONS */
+	long long	 client_header_timeout;	/* CLIENT_HEADER_TIMEOUT, s */
+	long long	 client_body_timeout;	/* CLIENT_BODY_TIMEOUT, s */
 	char		*redis_url;
 	char		*redis_prefix;
 	long long	 redis_follow_max;	/* REDIS_FOLLOW_MAX */

@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "conn.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -323,6 +324,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 	bufferevent_set_max_single_write(evhttp_connection_get_bufferevent(
 	    evhttp_request_get_connection(req)), 1024 * 1024);
 
+	conns_request(srv->conns, req);
 	h = xcalloc(1, sizeof *h);
 	h->srv = srv;
 	h->req = req;
@@ -417,6 +419,7 @@ server_listen(struct server *srv, char **cause)
 	int			 one = 1;
 
 	srv->http = evhttp_new(srv->base);
+	srv->conns = conns_new(srv);
 	/*
 	 * evhttp answers bodies over its own limit with an HTML page;
 	 * keep it well above MAX_BODY_BYTES so that the API's own check

@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "conn.h"
 #include "fetch.h"
 #include "log.h"
 #include "mirror.h"
@@ -281,6 +282,7 @@ out:
 	/* Listeners and their connections, then transfers, then timers. */
 	admin_free(admin);
 	server_stop_listening(&srv);
+	conns_free(srv.conns);
 	if (srv.http != NULL)
 		evhttp_free(srv.http);
 	mirrors_free(srv.mirrors);

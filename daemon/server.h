@@ -10,6 +10,7 @@
 struct cJSON;
 struct chat_tts;
 struct config;
+struct conns;
 struct event;
 struct px;
 struct event_base;
@@ -31,6 +32,7 @@ struct server {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
 	unsigned			 listen_port;	/* as bound */
+	struct conns			*conns;		/* cap, deadlines */
 	struct event			*accept_retry;	/* accepts paused */
 	int				 accept_paused;	/* and said so */
 	struct fetch			*fetch;

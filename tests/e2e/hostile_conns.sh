@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Connections: running out of descriptors pauses accepting (one log line,
-# no spin) and the daemon serves again once descriptors are free.
+# no spin) and the daemon serves again once descriptors are free; slow
+# headers and bodies are cut at their deadlines; past MAX_CONNECTIONS a
+# connection gets 503.
 . "$(dirname "$0")/lib.sh"
 
 # hold N SECONDS: open N connections to the daemon, keep them SECONDS.
@@ -43,5 +45,87 @@ done
 eq "serves again once the connections close" "$code" 200
 sleep 0.2
 check "says it accepts again" grep -q 'accepting connections again' "$T/daemon.log"
+stop_daemon
+
+# slow PAYLOAD-HEAD PAYLOAD-SLOW: send the first part at once, then the
+# second a byte a second (both with \r \n escapes); print the seconds until the daemon closed the
+# connection (or "open" after 12 s) and the status it answered.
+slow() {
+	python3 - "$PORT" "$1" "$2" <<'PY'
+import socket, sys, time, select
+port = int(sys.argv[1])
+head, rest = (a.encode("latin-1").decode("unicode_escape")
+              for a in sys.argv[2:4])
+s = socket.create_connection(("127.0.0.1", port))
+t0 = time.time()
+s.sendall(head.encode())
+got = b""
+for ch in rest.encode():
+    r, _, _ = select.select([s], [], [], 1.0)
+    if r:
+        b = s.recv(65536)
+        got += b
+        if not b:
+            break
+    try:
+        s.send(bytes([ch]))
+    except OSError:
+        break
+    if time.time() - t0 > 12:
+        break
+else:
+    pass
+s.settimeout(max(0.1, 12 - (time.time() - t0)))
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+except (socket.timeout, OSError):
+    pass
+dt = time.time() - t0
+status = got.split(b" ")[1].decode() if got.startswith(b"HTTP/") else "none"
+print("%s %s" % ("open" if dt >= 12 else int(dt), status))
+PY
+}
+
+# --- Slow clients: header and body deadlines ---
+CLIENT_HEADER_TIMEOUT=2 CLIENT_BODY_TIMEOUT=3 start_daemon
+pad=$(head -c 40 /dev/zero | tr '\0' a)
+read -r secs st < <(slow 'GET /health HTTP/1.1\r\n' \
+    "Host: 127.0.0.1\\r\\nX-Slow: $pad\\r\\n\\r\\n")
+check "headers at 1 byte/s: closed within the header timeout ($secs s)" \
+    bash -c '[ "$1" != open ] && [ "$1" -le 4 ]' _ "$secs"
+eq "headers at 1 byte/s: answered 408" "$st" 408
+read -r secs st < <(slow \
+    'POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40\r\n\r\n' "$pad")
+check "body at 1 byte/s: closed within the body timeout ($secs s)" \
+    bash -c '[ "$1" != open ] && [ "$1" -ge 3 ] && [ "$1" -le 5 ]' _ "$secs"
+eq "body at 1 byte/s: answered 408" "$st" 408
+check "the body deadline, not the header one" grep -q 'CLIENT_BODY_TIMEOUT); closed' "$T/daemon.log"
+check "the closes are logged" grep -q 'CLIENT_HEADER_TIMEOUT); closed' "$T/daemon.log"
+eq "still serving" "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$URL/health")" 200
+stop_daemon
+
+# --- The connection cap ---
+MAX_CONNECTIONS=3 start_daemon
+hold 3 3 &
+holder=$!
+sleep 1
+code=$(curl -sS -m 5 -o "$T/resp" -w '%{http_code}' "$URL/health")
+eq "a 4th connection: 503" "$code" 503
+check "a 4th connection: OpenAI-shaped" jq -e '.error.code=="too_many_connections"' "$T/resp"
+wait "$holder"
+code=000
+for i in $(seq 20); do
+	code=$(curl -sS -m 2 -o "$T/resp" -w '%{http_code}' "$URL/health")
+	[ "$code" = 200 ] && break
+	sleep 0.1
+done
+eq "served again once they close" "$code" 200
+sleep 0.5
+eq "health counts the connection itself" \
+    "$(curl -sS -m 2 "$URL/health" | jq -r .connections)" 1
 stop_daemon
 finish
