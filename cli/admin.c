@@ -1,12 +1,14 @@
 /* admin: the client side of ttsaccel's admin socket. */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "admin.h"
+#include "config.h"
 #include "util.h"
 
 #define ADMIN_MAX_LINE	(64 * 1024 * 1024)	/* longest reply accepted */
@@ -32,14 +35,58 @@ char *
 admin_default_path(void)
 {
 	const char	*s;
+	char		*path, *dir;
 
 	if ((s = getenv("TTSACCEL_SOCKET")) != NULL && *s != '\0')
 		return xstrdup(s);
-	if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s != '\0')
-		return xasprintf("%s/ttsaccel.sock", s);
-	if (geteuid() == 0)
-		return xstrdup("/run/ttsaccel/ttsaccel.sock");
-	return xasprintf("/tmp/ttsaccel-%u.sock", (unsigned)geteuid());
+	path = config_socket_default(getenv("XDG_RUNTIME_DIR"),
+	    getenv("TMPDIR"), geteuid(), &dir);
+	free(dir);
+	return path;
+}
+
+/* Is the peer on FD the daemon we mean to speak to?  Its uid must be ours
+ * or root's, as the daemon asks of us; as root, also the uid that owns the
+ * socket's directory when no one else can write there (a daemon run under
+ * its own user, in /run/ttsaccel).  0, or -1 with *cause. */
+static int
+admin_peer_check(int fd, const char *path, char **cause)
+{
+	struct ucred	 cr;
+	socklen_t	 crlen = sizeof cr;
+	struct stat	 st;
+	char		*dir, *slash;
+	uid_t		 me = geteuid();
+	int		 ok;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
+		*cause = xasprintf("cannot check who answers on %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (cr.uid == me || cr.uid == 0)
+		return 0;
+	ok = 0;
+	if (me == 0) {
+		dir = xstrdup(path);
+		if ((slash = strrchr(dir, '/')) == NULL)
+			snprintf(dir, strlen(path) + 1, ".");
+		else if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		ok = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    st.st_uid == cr.uid && (st.st_mode & 022) == 0;
+		free(dir);
+	}
+	if (ok)
+		return 0;
+	*cause = xasprintf("refusing to talk to %s: it is held by uid %u "
+	    "(pid %d), not by the daemon's user (uid %u); another user may "
+	    "have taken the path: stop that process, remove the socket, and "
+	    "start ttsaccel again", path, (unsigned)cr.uid, (int)cr.pid,
+	    (unsigned)me);
+	return -1;
 }
 
 /* What to suggest when connect fails with this errno. */
@@ -87,6 +134,10 @@ admin_open(const char *path, char **cause)
 		close(fd);
 		*cause = xasprintf("cannot connect to the daemon at %s: %s%s",
 		    path, strerror(error), admin_hint(error));
+		return NULL;
+	}
+	if (admin_peer_check(fd, path, cause) != 0) {
+		close(fd);
 		return NULL;
 	}
 	a = xcalloc(1, sizeof *a);

@@ -912,7 +912,13 @@ admin_new(struct server *srv, int (*reload)(struct server *, char **),
 		return NULL;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
-	if (admin_mkdir(path, cause) != 0)
+	/* The default path outside XDG_RUNTIME_DIR is in a directory of our
+	 * own: one another user made first is refused, never used. */
+	if (srv->cf->socket_private != NULL) {
+		if (config_private_dir(srv->cf->socket_private, geteuid(), 1,
+		    cause) != 0)
+			return NULL;
+	} else if (admin_mkdir(path, cause) != 0)
 		return NULL;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {

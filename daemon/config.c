@@ -1,4 +1,6 @@
 /* config: settings from defaults, file, .env, environment and options. */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -523,15 +525,79 @@ finish(struct config *cf, char **envp, char **cause)
 		    cf->splitter_max_len);
 		return -1;
 	}
-	if (cf->socket_path == NULL) {
-		if ((src = env_get(envp, "XDG_RUNTIME_DIR")) != NULL &&
-		    *src != '\0')
-			cf->socket_path = xasprintf("%s/ttsaccel.sock", src);
-		else if (geteuid() == 0)
-			cf->socket_path = xstrdup("/run/ttsaccel/ttsaccel.sock");
-		else
-			cf->socket_path = xasprintf("/tmp/ttsaccel-%u.sock",
-			    (unsigned)geteuid());
+	if (cf->socket_path == NULL)
+		cf->socket_path = config_socket_default(
+		    env_get(envp, "XDG_RUNTIME_DIR"), env_get(envp, "TMPDIR"),
+		    geteuid(), &cf->socket_private);
+	return 0;
+}
+
+char *
+config_socket_default(const char *runtime_dir, const char *tmpdir,
+    uid_t uid, char **private_dir)
+{
+	char	*dir, *path;
+
+	*private_dir = NULL;
+	if (runtime_dir != NULL && *runtime_dir == '/')
+		return xasprintf("%s/ttsaccel.sock", runtime_dir);
+	if (uid == 0)
+		return xstrdup("/run/ttsaccel/ttsaccel.sock");
+	if (tmpdir == NULL || *tmpdir != '/')
+		tmpdir = "/tmp";
+	dir = xasprintf("%s/ttsaccel-%u", tmpdir, (unsigned)uid);
+	path = xasprintf("%s/ttsaccel.sock", dir);
+	*private_dir = dir;
+	return path;
+}
+
+int
+config_private_dir(const char *dir, uid_t uid, int create, char **cause)
+{
+	struct stat	st;
+
+	if (lstat(dir, &st) != 0) {
+		if (errno != ENOENT || !create) {
+			*cause = xasprintf("the admin socket's directory %s: %s",
+			    dir, strerror(errno));
+			return -1;
+		}
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			*cause = xasprintf("cannot create the admin socket's "
+			    "directory %s: %s", dir, strerror(errno));
+			return -1;
+		}
+		if (lstat(dir, &st) != 0) {
+			*cause = xasprintf("the admin socket's directory %s: %s",
+			    dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (S_ISLNK(st.st_mode)) {
+		*cause = xasprintf("the admin socket's directory %s is a "
+		    "symbolic link, not a private directory: remove it, or "
+		    "set XDG_RUNTIME_DIR or TTSACCEL_SOCKET", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("the admin socket's directory %s is not a "
+		    "directory: remove it, or set XDG_RUNTIME_DIR or "
+		    "TTSACCEL_SOCKET", dir);
+		return -1;
+	}
+	if (st.st_uid != uid) {
+		*cause = xasprintf("the admin socket's directory %s belongs to "
+		    "uid %u, not to uid %u: another user may have made it "
+		    "to take the socket; remove it, or set XDG_RUNTIME_DIR or "
+		    "TTSACCEL_SOCKET", dir, (unsigned)st.st_uid, (unsigned)uid);
+		return -1;
+	}
+	if ((st.st_mode & 07777) != 0700) {
+		*cause = xasprintf("the admin socket's directory %s has mode "
+		    "%04o, not 0700: run chmod 0700 %s, or set XDG_RUNTIME_DIR "
+		    "or TTSACCEL_SOCKET", dir, (unsigned)(st.st_mode & 07777),
+		    dir);
+		return -1;
 	}
 	return 0;
 }
@@ -653,6 +719,7 @@ config_clear(struct config *cf)
 		free(cf->client_keys[i]);
 	free(cf->client_keys);
 	free(cf->file);
+	free(cf->socket_private);
 	ttsmap_free(cf->model_map);
 	ttsmap_free(cf->voice_map);
 	memset(cf, 0, sizeof *cf);

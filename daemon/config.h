@@ -2,6 +2,8 @@
 #ifndef TTSACCEL_CONFIG_H
 #define TTSACCEL_CONFIG_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -54,9 +56,23 @@ struct config {
 	char		**client_keys;		/* API_KEYS split; NULL = no auth */
 	size_t		 nclient_keys;
 	char		*file;			/* the config file read, if any */
+	char		*socket_private;	/* the default socket's private
+						   directory, when it is used */
 	struct ttsmap	*model_map;		/* TTS_MODEL_MAP parsed */
 	struct ttsmap	*voice_map;		/* TTS_VOICE_MAP parsed */
 };
+
+/* The admin socket's default path (spec §6): RUNTIME_DIR/ttsaccel.sock
+ * ($XDG_RUNTIME_DIR, if absolute), else /run/ttsaccel/ttsaccel.sock for
+ * root, else ttsaccel.sock in the private directory TMPDIR/ttsaccel-UID
+ * (TMPDIR: /tmp unless absolute).  *private_dir gets that directory (to
+ * check with config_private_dir), or NULL.  The daemon and ttsaccelctl
+ * both use it. */
+char	*config_socket_default(const char *, const char *, uid_t, char **);
+/* Is DIR a directory private to UID: not a symbolic link, owned by UID,
+ * mode 0700?  With CREATE, a missing one is made so.  0, or -1 with
+ * *cause saying what is wrong and what to do. */
+int	 config_private_dir(const char *, uid_t, int, char **);
 
 /* What the command line asked for besides settings. */
 #define CONFIG_ACT_RUN		0

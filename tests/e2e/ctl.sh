@@ -35,8 +35,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	contains "else /run/ttsaccel/ttsaccel.sock for root" "$err" \
 	    "daemon at /run/ttsaccel/ttsaccel.sock:"
 else
-	contains "else /tmp/ttsaccel-UID.sock" "$err" \
-	    "daemon at /tmp/ttsaccel-$(id -u).sock:"
+	contains "else ttsaccel.sock in the private /tmp/ttsaccel-UID" "$err" \
+	    "daemon at ${TMPDIR:-/tmp}/ttsaccel-$(id -u)/ttsaccel.sock:"
 fi
 
 # --- usage errors: exit 2, before any connection

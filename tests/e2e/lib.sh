@@ -258,3 +258,10 @@ start_tts() {
 # dur mp3|opus FILE: seconds of audio, read from the frames themselves (no
 # decoder needed).
 dur() { python3 "$top/tests/e2e/audio_seconds.py" "$1" "$2"; }
+
+# wait_for CMD...: run CMD every 0.1 s until it succeeds (up to 10 s).
+wait_for() {
+	local i
+	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
