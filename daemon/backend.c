@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <event2/event.h>
 
 #include <errno.h>
@@ -37,7 +38,8 @@ struct backend {
 	struct event_base	*base;
 	struct fetch		*fetch;
 	int			 kind;
-	char			*name;
+	char			*name;		/* URL or command: its identity */
+	char			*display;	/* name with secrets masked */
 	char			*url;		/* http: base URL */
 	char			*key;
 	char			**argv;		/* exec */
@@ -89,7 +91,84 @@ struct backend_call {
 const char *
 backend_name(const struct backend *be)
 {
+	return be->display;
+}
+
+const char *
+backend_id(const struct backend *be)
+{
 	return be->name;
+}
+
+/* Mask every value of a query: name=****&… */
+static char *
+mask_query(const char *q)
+{
+	char	*out, *copy, *tok, *save = NULL, *eq, *t;
+
+	out = xstrdup("");
+	copy = xstrdup(q);
+	for (tok = strtok_r(copy, "&", &save); tok != NULL;
+	    tok = strtok_r(NULL, "&", &save)) {
+		if ((eq = strchr(tok, '=')) != NULL)
+			*eq = '\0';
+		t = xasprintf("%s%s%s=****", out, *out != '\0' ? "&" : "",
+		    tok);
+		free(out);
+		out = t;
+	}
+	free(copy);
+	return out;
+}
+
+char *
+backend_mask_url(const char *url)
+{
+	CURLU	*u;
+	char	*user = NULL, *pass = NULL, *query = NULL, *frag = NULL;
+	char	*full = NULL, *masked, *out = NULL;
+	size_t	 n;
+
+	if ((u = curl_url()) == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	curl_url_get(u, CURLUPART_USER, &user, 0);
+	curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
+	curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
+	if (user == NULL && pass == NULL && query == NULL && frag == NULL) {
+		out = xstrdup(url);	/* as given: nothing to hide */
+		goto out;
+	}
+	/* A user alone (http://TOKEN@host) may be the secret as well. */
+	if (pass != NULL)
+		curl_url_set(u, CURLUPART_PASSWORD, "****", 0);
+	else if (user != NULL)
+		curl_url_set(u, CURLUPART_USER, "****", 0);
+	if (query != NULL) {
+		masked = mask_query(query);
+		curl_url_set(u, CURLUPART_QUERY, masked, 0);
+		free(masked);
+	}
+	curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+	if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK)
+		goto out;
+	out = xstrdup(full);
+	/* curl adds the root path: drop it when the URL had none. */
+	n = strlen(out);
+	if (query == NULL && n > 0 && out[n - 1] == '/' &&
+	    url[strlen(url) - 1] != '/' && strchr(strstr(url, "://") + 3,
+	    '/') == NULL)
+		out[n - 1] = '\0';
+out:
+	curl_free(user);
+	curl_free(pass);
+	curl_free(query);
+	curl_free(frag);
+	curl_free(full);
+	curl_url_cleanup(u);
+	return out;
 }
 
 int
@@ -345,6 +424,7 @@ backend_new(struct event_base *base, struct fetch *fetch, const char *spec,
 		if (opt != NULL)
 			*opt++ = '\0';
 		be->name = xstrdup(strtrim(p));
+		be->display = xstrdup(be->name);
 		if ((be->argv = split_args(be->name + 5, &why)) == NULL)
 			goto fail;
 		be->formats = xstrdup("wav");
@@ -360,6 +440,11 @@ backend_new(struct event_base *base, struct fetch *fetch, const char *spec,
 		while (be->url[0] != '\0' && be->url[strlen(be->url) - 1] == '/')
 			be->url[strlen(be->url) - 1] = '\0';
 		be->name = xstrdup(be->url);
+		if ((be->display = backend_mask_url(be->url)) == NULL) {
+			why = xstrdup("not a valid URL: write it as "
+			    "http(s)://host[:port][/prefix]");
+			goto fail;
+		}
 		for (p = strtok_r(p + n, "| \t", &save); p != NULL;
 		    p = strtok_r(NULL, "| \t", &save))
 			if (set_option(be, p, &why) != 0)
@@ -371,7 +456,12 @@ backend_new(struct event_base *base, struct fetch *fetch, const char *spec,
 	free(copy);
 	return be;
 fail:
-	*cause = xasprintf("endpoint '%s': %s", spec, why);
+	/* The spec itself may hold a key or a password: only the name,
+	 * masked, is shown. */
+	if (be->display != NULL)
+		*cause = xasprintf("endpoint '%s': %s", be->display, why);
+	else
+		*cause = xasprintf("endpoint: %s", why);
 	free(why);
 	free(copy);
 	backend_free(be);
@@ -390,6 +480,7 @@ backend_free(struct backend *be)
 	if (be == NULL)
 		return;
 	free(be->name);
+	free(be->display);
 	free(be->url);
 	free(be->key);
 	free_args(be->argv);

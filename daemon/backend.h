@@ -55,8 +55,16 @@ void	 backend_free(struct backend *);
 /* Take the options (max, weight, key, formats, timeout) of from, an
  * endpoint of the same name parsed anew; 1 if any differ. */
 int	 backend_update(struct backend *, struct backend *);
-/* The endpoint's name (its URL or exec: command, without options). */
+/* The endpoint's name as shown (in logs, /health, /metrics, the admin
+ * socket): its URL or exec: command without options, a password or user
+ * and every query value masked (****). */
 const char *backend_name(const struct backend *);
+/* The endpoint's identity: its URL or exec: command as given, secrets and
+ * all; never to be shown. */
+const char *backend_id(const struct backend *);
+/* A URL with its secrets masked as in backend_name, or NULL if it is not
+ * a URL libcurl can parse. */
+char	*backend_mask_url(const char *);
 int	 backend_max(const struct backend *);
 double	 backend_weight(const struct backend *);
 /* Can it produce this format? (a local program: only what it declares;

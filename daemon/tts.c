@@ -867,18 +867,37 @@ warmth_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The endpoint by its URL as given, else by its name as shown (secrets
+ * masked), so that an admin may name it either way. */
 static struct endpoint *
 find_endpoint(struct tts *tts, const char *name, size_t *idx)
 {
 	size_t	i;
+	int	pass;
 
-	for (i = 0; i < tts->neps; i++)
-		if (strcmp(backend_name(tts->eps[i]->be), name) == 0) {
-			if (idx != NULL)
-				*idx = i;
-			return tts->eps[i];
-		}
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < tts->neps; i++)
+			if (strcmp(pass == 0 ? backend_id(tts->eps[i]->be) :
+			    backend_name(tts->eps[i]->be), name) == 0) {
+				if (idx != NULL)
+					*idx = i;
+				return tts->eps[i];
+			}
 	return NULL;
+}
+
+/* "no endpoint 'NAME'", with NAME's secrets masked. */
+static char *
+no_endpoint(const char *name)
+{
+	char	*masked, *cause;
+
+	if (strncmp(name, "exec:", 5) == 0 ||
+	    (masked = backend_mask_url(name)) == NULL)
+		masked = xstrdup(name);
+	cause = xasprintf("no endpoint '%s'", masked);
+	free(masked);
+	return cause;
 }
 
 /* Remove an idle endpoint for good. */
@@ -922,7 +941,7 @@ tts_endpoint_drain(struct tts *tts, const char *name, char **cause)
 	struct endpoint		*ep;
 
 	if ((ep = find_endpoint(tts, name, NULL)) == NULL) {
-		*cause = xasprintf("no endpoint '%s'", name);
+		*cause = no_endpoint(name);
 		return -1;
 	}
 	sched_ep_info(ep->sep, &info);
@@ -942,7 +961,7 @@ tts_endpoint_remove(struct tts *tts, const char *name, char **cause)
 	size_t			 i;
 
 	if ((ep = find_endpoint(tts, name, &i)) == NULL) {
-		*cause = xasprintf("no endpoint '%s'", name);
+		*cause = no_endpoint(name);
 		return -1;
 	}
 	sched_ep_info(ep->sep, &info);
@@ -1011,8 +1030,7 @@ add_endpoint(struct tts *tts, const char *spec, char **cause)
 		return -1;
 	backend_set_max_bytes(be, cf->tts_max_audio_bytes);
 	for (i = 0; i < tts->neps; i++)
-		if (strcmp(backend_name(tts->eps[i]->be),
-		    backend_name(be)) == 0) {
+		if (strcmp(backend_id(tts->eps[i]->be), backend_id(be)) == 0) {
 			*cause = xasprintf("endpoint '%s' is listed twice",
 			    backend_name(be));
 			backend_free(be);
@@ -1116,7 +1134,7 @@ tts_sync_endpoints(struct tts *tts, char **cause)
 			free_specs(specs, n);
 			return -1;
 		}
-		names[i] = xstrdup(backend_name(bes[i]));
+		names[i] = xstrdup(backend_id(bes[i]));
 	}
 	/* Those kept take their options as listed now, and come back if
 	 * they were draining. */
@@ -1126,7 +1144,7 @@ tts_sync_endpoints(struct tts *tts, char **cause)
 		sched_ep_info(ep->sep, &info);
 		if (backend_update(ep->be, bes[j]))
 			log_info("reload: %s: options changed (max %d, "
-			    "weight %g)", names[j], backend_max(ep->be),
+			    "weight %g)", backend_name(ep->be), backend_max(ep->be),
 			    backend_weight(ep->be));
 		sched_ep_update(ep->sep, backend_max(ep->be),
 		    backend_weight(ep->be));
@@ -1143,10 +1161,10 @@ tts_sync_endpoints(struct tts *tts, char **cause)
 	free(bes);
 	for (i = tts->neps; i-- > 0;) {
 		for (found = 0, j = 0; j < n && !found; j++)
-			found = strcmp(names[j], backend_name(tts->eps[i]->be))
+			found = strcmp(names[j], backend_id(tts->eps[i]->be))
 			    == 0;
 		if (!found && !tts->eps[i]->leaving)
-			tts_endpoint_drain(tts, backend_name(tts->eps[i]->be),
+			tts_endpoint_drain(tts, backend_id(tts->eps[i]->be),
 			    cause);
 	}
 	for (j = 0; j < n; j++) {
