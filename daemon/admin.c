@@ -514,59 +514,78 @@ static const struct admin_cmd admin_cmds[] = {
 
 /* --- the protocol ----------------------------------------------------- */
 
+int
+admin_parse(char *line, size_t len, cJSON **reqp, const char **cmdp,
+    const char **error)
+{
+	const cJSON	*v, *cmd;
+	cJSON		*req;
+	const char	*end;
+
+	*reqp = NULL;
+	*cmdp = NULL;
+	*error = NULL;
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+	    line[len - 1] == '\t'))
+		line[--len] = '\0';
+	if (len == 0)
+		return ADMIN_PARSE_BLANK;
+	if (memchr(line, '\0', len) != NULL ||
+	    (req = cJSON_ParseWithOpts(line, &end, 1)) == NULL) {
+		*error = "malformed request: not a JSON object on one line";
+		return ADMIN_PARSE_BAD;
+	}
+	if (!cJSON_IsObject(req)) {
+		*error = "malformed request: a request is a JSON object "
+		    "{\"cmd\":…}";
+		goto bad;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(req, "v");
+	if (v != NULL && !(cJSON_IsNumber(v) &&
+	    v->valuedouble == ADMIN_VERSION)) {
+		*error = "version mismatch: this daemon speaks version 1";
+		goto bad;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+	if (!cJSON_IsString(cmd)) {
+		*error = "malformed request: \"cmd\" is required (a string)";
+		goto bad;
+	}
+	*reqp = req;
+	*cmdp = cmd->valuestring;
+	return ADMIN_PARSE_OK;
+bad:
+	cJSON_Delete(req);
+	return ADMIN_PARSE_BAD;
+}
+
 /* Answer one request line (NUL-terminated, without its newline). */
 static void
 client_line(struct aclient *c, char *line, size_t len)
 {
 	const struct admin_cmd	*ac = NULL;
-	const cJSON		*v, *cmd;
 	cJSON			*req, *data = NULL;
-	const char		*end;
+	const char		*name, *why;
 	char			*error = NULL;
 	size_t			 i;
 	int			 rc;
 
-	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
-	    line[len - 1] == '\t'))
-		line[--len] = '\0';
-	if (len == 0)
+	switch (admin_parse(line, len, &req, &name, &why)) {
+	case ADMIN_PARSE_BLANK:
 		return;		/* blank lines are ignored */
-	if (memchr(line, '\0', len) != NULL ||
-	    (req = cJSON_ParseWithOpts(line, &end, 1)) == NULL) {
-		log_info("admin: client %u: malformed request", c->id);
-		client_error(c, "malformed request: not a JSON object on one "
-		    "line");
+	case ADMIN_PARSE_BAD:
+		log_info("admin: client %u: %s", c->id, why);
+		client_error(c, why);
 		return;
 	}
-	if (!cJSON_IsObject(req)) {
-		log_info("admin: client %u: malformed request", c->id);
-		client_error(c, "malformed request: a request is a JSON "
-		    "object {\"cmd\":…}");
-		goto out;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(req, "v");
-	if (v != NULL && !(cJSON_IsNumber(v) &&
-	    v->valuedouble == ADMIN_VERSION)) {
-		log_info("admin: client %u: version mismatch", c->id);
-		client_error(c, "version mismatch: this daemon speaks "
-		    "version 1");
-		goto out;
-	}
-	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
-	if (!cJSON_IsString(cmd)) {
-		log_info("admin: client %u: request without a command", c->id);
-		client_error(c, "malformed request: \"cmd\" is required (a "
-		    "string)");
-		goto out;
-	}
 	for (i = 0; i < sizeof admin_cmds / sizeof admin_cmds[0]; i++)
-		if (strcmp(admin_cmds[i].name, cmd->valuestring) == 0) {
+		if (strcmp(admin_cmds[i].name, name) == 0) {
 			ac = &admin_cmds[i];
 			break;
 		}
 	if (ac == NULL) {
 		log_info("admin: client %u: unknown command", c->id);
-		error = xasprintf("unknown command '%.64s'", cmd->valuestring);
+		error = xasprintf("unknown command '%.64s'", name);
 		client_error(c, error);
 		goto out;
 	}

@@ -5,8 +5,24 @@
 struct admin;
 struct server;
 
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
 /* The protocol version this daemon speaks. */
 #define ADMIN_VERSION	1
+
+/*
+ * Parse one request line (pure): LINE is NUL-terminated at LEN, without
+ * its newline; trailing blanks are cut in place.  ADMIN_PARSE_BLANK for a
+ * blank line; ADMIN_PARSE_OK with *req (to cJSON_Delete) and *cmd (its
+ * "cmd", borrowed from *req); ADMIN_PARSE_BAD with *error (static), the
+ * error the client is sent.
+ */
+#define ADMIN_PARSE_BLANK	0
+#define ADMIN_PARSE_OK		1
+#define ADMIN_PARSE_BAD		2
+int	 admin_parse(char *, size_t, cJSON **, const char **, const char **);
 
 /*
  * Create the socket at srv->cf->socket_path (mode 0600, its directory made

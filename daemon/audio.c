@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mirror.h"
 #include "reply.h"
+#include "request.h"
 #include "sched.h"
 #include "segment.h"
 #include "server.h"
@@ -877,64 +878,32 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
     const char **input, int *conv)
 {
 	const struct config	*cf = h->srv->cf;
-	const cJSON		*it;
+	struct speech_req	 r;
+	struct req_error	 e;
 	size_t			 n;
 
-	it = cJSON_GetObjectItemCaseSensitive(root, "input");
-	if (!cJSON_IsString(it) || it->valuestring[0] == '\0') {
-		http_error(h, 400, "invalid_request_error", "invalid_input",
-		    "'input' is required: the text to speak, a non-empty "
-		    "string.");
+	if (request_speech(root, &r, &e) != 0) {
+		http_error_param(h, 400, "invalid_request_error", e.code,
+		    e.param, "%s", e.msg);
 		return -1;
 	}
-	*input = it->valuestring;
+	*input = r.input;
 	if ((n = utf8_chars(*input)) > (size_t)cf->tts_max_input_chars) {
-		http_error(h, 400, "invalid_request_error", "input_too_long",
-		    "'input' has %zu characters; at most %lld are spoken per "
-		    "request (TTS_MAX_INPUT_CHARS): send it in smaller "
-		    "pieces.", n, cf->tts_max_input_chars);
+		http_error_param(h, 400, "invalid_request_error",
+		    "input_too_long", "input", "'input' has %zu characters; at "
+		    "most %lld are spoken per request (TTS_MAX_INPUT_CHARS): "
+		    "send it in smaller pieces.", n, cf->tts_max_input_chars);
 		return -1;
 	}
-	p->model = cf->tts_default_model;
-	it = cJSON_GetObjectItemCaseSensitive(root, "model");
-	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
-		p->model = it->valuestring;
-	p->voice = cf->tts_default_voice;
-	it = cJSON_GetObjectItemCaseSensitive(root, "voice");
-	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
-		p->voice = it->valuestring;
 	/* Names clients send become the backends' before keying, so a
 	 * client's tts-1/alloy meets a prefetch made as liang/v1. */
-	p->model = ttsmap_lookup(cf->model_map, p->model);
-	p->voice = ttsmap_lookup(cf->voice_map, p->voice);
-	p->format = cf->tts_default_format;
-	it = cJSON_GetObjectItemCaseSensitive(root, "response_format");
-	if (it != NULL && !cJSON_IsNull(it)) {
-		if (!cJSON_IsString(it) ||
-		    audio_content_type(it->valuestring) == NULL) {
-			http_error(h, 400, "invalid_request_error",
-			    "invalid_response_format", "'response_format' "
-			    "must be one of mp3, opus, aac, flac, wav, pcm.");
-			return -1;
-		}
-		p->format = it->valuestring;
-	}
-	p->speed = 1.0;
-	it = cJSON_GetObjectItemCaseSensitive(root, "speed");
-	if (it != NULL && !cJSON_IsNull(it)) {
-		if (!cJSON_IsNumber(it) || it->valuedouble < 0.25 ||
-		    it->valuedouble > 4.0) {
-			http_error(h, 400, "invalid_request_error",
-			    "invalid_speed", "'speed' must be a number from "
-			    "0.25 to 4.0.");
-			return -1;
-		}
-		p->speed = it->valuedouble;
-	}
-	p->instructions = NULL;
-	it = cJSON_GetObjectItemCaseSensitive(root, "instructions");
-	if (cJSON_IsString(it) && it->valuestring[0] != '\0')
-		p->instructions = it->valuestring;
+	p->model = ttsmap_lookup(cf->model_map, r.model != NULL ? r.model :
+	    cf->tts_default_model);
+	p->voice = ttsmap_lookup(cf->voice_map, r.voice != NULL ? r.voice :
+	    cf->tts_default_voice);
+	p->format = r.format != NULL ? r.format : cf->tts_default_format;
+	p->speed = r.speed;
+	p->instructions = r.instructions;
 	*conv = 0;
 	if (tts_has_format(h->srv->tts, p->format))
 		return 0;
@@ -1114,6 +1083,7 @@ audio_speech(struct hreq *h)
 	const unsigned char	*d;
 	const char		*body, *input, *label;
 	cJSON			*root = NULL;
+	struct req_error	 re;
 	size_t			 len, i, missed;
 	int			 how, conv;
 
@@ -1122,10 +1092,9 @@ audio_speech(struct hreq *h)
 	if ((body = http_body_checked(h, &len)) == NULL ||
 	    !http_utf8_ok(h, body, len))
 		return;
-	if ((root = cJSON_ParseWithLength(body, len)) == NULL ||
-	    !cJSON_IsObject(root)) {
-		http_error(h, 400, "invalid_request_error", "invalid_json",
-		    "Request body must be a JSON object.");
+	if ((root = request_object(body, len, &re)) == NULL) {
+		http_error_param(h, 400, "invalid_request_error", re.code,
+		    re.param, "%s", re.msg);
 		goto out;
 	}
 	if (srv->tts == NULL || !tts_usable(srv->tts)) {

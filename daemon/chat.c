@@ -1,10 +1,12 @@
 /* chat: OpenAI chat request rewriting and streamed-reply assembly (pure). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "chat.h"
+#include "request.h"
 #include "util.h"
 
 /* Detach a field, and delete any duplicates of it (JSON may repeat a
@@ -21,6 +23,7 @@ take(cJSON *root, const char *name)
 	return it;
 }
 
+/* Take out a string field (already type-checked): a copy, NULL if empty. */
 static char *
 take_string(cJSON *root, const char *name)
 {
@@ -35,49 +38,57 @@ take_string(cJSON *root, const char *name)
 
 char *
 chat_rewrite(const char *body, size_t len, struct chat_tts *tts,
-    int *client_stream, const char **err)
+    int *client_stream, struct req_error *e)
 {
-	cJSON	*root, *it, *so;
-	char	*out;
+	cJSON		*root, *it, *so;
+	const char	*str = NULL;
+	char		*out;
 
 	memset(tts, 0, sizeof *tts);
 	tts->enabled = 1;
 	*client_stream = 0;
-	root = cJSON_ParseWithLength(body, len);
-	if (root == NULL) {
-		*err = "request body is not valid JSON";
+	if ((root = request_object(body, len, e)) == NULL)
 		return NULL;
-	}
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		*err = "request body must be a JSON object";
-		return NULL;
-	}
 	it = cJSON_GetObjectItemCaseSensitive(root, "messages");
 	if (!cJSON_IsArray(it)) {
 		cJSON_Delete(root);
-		*err = "'messages' must be an array";
+		e->code = "invalid_type";
+		e->param = "messages";
+		snprintf(e->msg, sizeof e->msg, "'messages' must be an array.");
 		return NULL;
 	}
-
-	it = take(root, "tts_enabled");
-	if (it != NULL && cJSON_IsFalse(it))
-		tts->enabled = 0;
-	cJSON_Delete(it);
-	it = take(root, "tts_events");
-	if (it != NULL && cJSON_IsTrue(it))
-		tts->events = 1;
-	cJSON_Delete(it);
-	it = take(root, "tts_speed");
-	if (cJSON_IsNumber(it))
-		tts->speed = it->valuedouble;
-	cJSON_Delete(it);
+	/* Our fields, and stream, of the right type or a 400 naming them. */
+	if (request_bool(root, "tts_enabled", &tts->enabled, e) != 0 ||
+	    request_bool(root, "tts_events", &tts->events, e) != 0 ||
+	    request_number(root, "tts_speed", &tts->speed, e) != 0 ||
+	    request_string(root, "tts_model", &str, e) != 0 ||
+	    request_string(root, "tts_voice", &str, e) != 0 ||
+	    request_string(root, "tts_format", &str, e) != 0 ||
+	    request_bool(root, "stream", client_stream, e) != 0) {
+		cJSON_Delete(root);
+		memset(tts, 0, sizeof *tts);
+		*client_stream = 0;
+		return NULL;
+	}
+	so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+	if (so != NULL && !cJSON_IsNull(so) && !cJSON_IsObject(so)) {
+		cJSON_Delete(root);
+		memset(tts, 0, sizeof *tts);
+		*client_stream = 0;
+		e->code = "invalid_type";
+		e->param = "stream_options";
+		snprintf(e->msg, sizeof e->msg, "'stream_options' must be an "
+		    "object.");
+		return NULL;
+	}
+	cJSON_Delete(take(root, "tts_enabled"));
+	cJSON_Delete(take(root, "tts_events"));
+	cJSON_Delete(take(root, "tts_speed"));
 	tts->model = take_string(root, "tts_model");
 	tts->voice = take_string(root, "tts_voice");
 	tts->format = take_string(root, "tts_format");
 
 	it = cJSON_GetObjectItemCaseSensitive(root, "stream");
-	*client_stream = cJSON_IsTrue(it);
 	if (!*client_stream) {
 		/* We assemble the reply: ask for usage too. */
 		so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");

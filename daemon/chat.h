@@ -15,14 +15,17 @@ struct chat_tts {
 	double	 speed;		/* tts_speed, 0 = unset */
 };
 
+struct req_error;
+
 /*
  * Rewrite a client's chat request for upstream: take out the tts_* fields
  * into *tts, remember whether the client wants a stream (*client_stream),
- * and always ask upstream to stream.  Returns the new body (to free) or
- * NULL with *err set to a message for a 400.
+ * and always ask upstream to stream.  The body must be exactly one JSON
+ * object, with messages an array and tts_* and stream of their types.
+ * Returns the new body (to free) or NULL with *e set for a 400.
  */
 char	*chat_rewrite(const char *, size_t, struct chat_tts *, int *,
-	    const char **);
+	    struct req_error *);
 /* Free what chat_rewrite put in a chat_tts. */
 void	 chat_tts_clear(struct chat_tts *);
 

@@ -568,23 +568,23 @@ http_json(struct hreq *h, int status, const cJSON *json)
 	free(s);
 }
 
-void
-http_error(struct hreq *h, int status, const char *type, const char *code,
-    const char *fmt, ...)
+static void
+http_verror(struct hreq *h, int status, const char *type, const char *code,
+    const char *param, const char *fmt, va_list ap)
 {
 	cJSON	*root, *err;
-	va_list	 ap;
 	char	*msg;
 
-	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		fatalx("out of memory");
-	va_end(ap);
 	root = cJSON_CreateObject();
 	err = cJSON_AddObjectToObject(root, "error");
 	cJSON_AddStringToObject(err, "message", msg);
 	cJSON_AddStringToObject(err, "type", type);
-	cJSON_AddNullToObject(err, "param");
+	if (param != NULL)
+		cJSON_AddStringToObject(err, "param", param);
+	else
+		cJSON_AddNullToObject(err, "param");
 	if (code != NULL)
 		cJSON_AddStringToObject(err, "code", code);
 	else
@@ -594,6 +594,28 @@ http_error(struct hreq *h, int status, const char *type, const char *code,
 	free(msg);
 	http_json(h, status, root);
 	cJSON_Delete(root);
+}
+
+void
+http_error(struct hreq *h, int status, const char *type, const char *code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	http_verror(h, status, type, code, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+http_error_param(struct hreq *h, int status, const char *type,
+    const char *code, const char *param, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	http_verror(h, status, type, code, param, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -20,6 +20,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "proxy.h"
+#include "request.h"
 #include "server.h"
 #include "sse.h"
 #include "tts.h"
@@ -769,21 +770,22 @@ tts_headers(struct hreq *h, struct chat_tts *tts)
 void
 proxy_chat(struct hreq *h)
 {
-	struct px	*px;
-	const char	*body, *err;
-	char		*nbody;
-	size_t		 len;
-	struct chat_tts	 tts;
-	int		 stream;
+	struct px		*px;
+	const char		*body;
+	char			*nbody;
+	size_t			 len;
+	struct chat_tts		 tts;
+	struct req_error	 re;
+	int			 stream;
 
 	if (http_auth(h) != 0)
 		return;
 	if ((body = http_body_checked(h, &len)) == NULL ||
 	    check_upstream(h) != 0 || !http_utf8_ok(h, body, len))
 		return;
-	if ((nbody = chat_rewrite(body, len, &tts, &stream, &err)) == NULL) {
-		http_error(h, 400, "invalid_request_error", "invalid_json",
-		    "%s", err);
+	if ((nbody = chat_rewrite(body, len, &tts, &stream, &re)) == NULL) {
+		http_error_param(h, 400, "invalid_request_error", re.code,
+		    re.param, "%s", re.msg);
 		return;
 	}
 	tts_headers(h, &tts);

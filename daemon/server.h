@@ -115,6 +115,10 @@ void	 http_json(struct hreq *, int, const struct cJSON *);
 /* An OpenAI-shaped error response. */
 void	 http_error(struct hreq *, int, const char *, const char *,
 	    const char *, ...) __attribute__((format(printf, 5, 6)));
+/* The same, naming the request field at fault in "param". */
+void	 http_error_param(struct hreq *, int, const char *, const char *,
+	    const char *, const char *, ...)
+	    __attribute__((format(printf, 6, 7)));
 /* A request path checked and decoded (to free), or NULL with why it is
  * refused. */
 char	*http_path_decode(const char *, const char **);

@@ -85,4 +85,64 @@ contains "--check-config masks endpoint keys" "$out" 'TTS_ENDPOINTS=http://127.0
 out=$(TTS_DEFAULT_FORMAT=ogg "$TTSACCEL" --check-config 2>&1); rc=$?
 eq "bad TTS_DEFAULT_FORMAT exits 1" "$rc" 1
 contains "bad TTS_DEFAULT_FORMAT named" "$out" TTS_DEFAULT_FORMAT
+# The body is exactly one JSON object, and fields have their types: a 400
+# naming the field in "param" (spec: wrong types are 400s).
+NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon
+# body_err PATH DESCRIPTION PARAM FILE: a 400 of the OpenAI shape whose
+# param is PARAM (null for the body as a whole), for the body in FILE.
+body_err() {
+	local path=$1 desc=$2 param=$3 file=$4 code
+	code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" \
+	    --data-binary @"$file" "$URL$path")
+	eq "$desc: status" "$code" 400
+	eq "$desc: param" "$(jq -r '.error.param' "$T/resp")" "$param"
+	check "$desc: OpenAI error shape" jq -e \
+	    '(.error.message|type=="string") and .error.type=="invalid_request_error" and (.error.code|type=="string")' "$T/resp"
+}
+# typed PATH FIELD VALUE: the request with FIELD set to VALUE is a 400
+# naming FIELD.
+typed() {
+	local path=$1 field=$2 value=$3 base
+	if [ "$path" = /v1/audio/speech ]; then
+		base='{"model":"tts-1","input":"Hello.","voice":"alloy"}'
+	else
+		base='{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+	fi
+	jq -c --arg f "$field" --argjson v "$value" '.[$f] = $v' <<<"$base" >"$T/typed"
+	body_err "$path" "$path $field: $value" "$field" "$T/typed"
+}
+for p in /v1/audio/speech /v1/chat/completions; do
+	printf '{"model":"m","input":"Hel\0lo","messages":[]}' >"$T/nul"
+	body_err "$p" "$p: a raw NUL in the body" null "$T/nul"
+	contains "$p: the NUL is named" "$(jq -r .error.message "$T/resp")" "NUL"
+	printf '{"model":"m","input":"Hello.","messages":[]} x' >"$T/trail"
+	body_err "$p" "$p: bytes after the JSON" null "$T/trail"
+	contains "$p: the trailing bytes are named" \
+	    "$(jq -r .error.message "$T/resp")" "after its JSON object"
+	printf '{"model":"m","input":"Hello.","messages":[]}{}' >"$T/trail"
+	body_err "$p" "$p: a second JSON object" null "$T/trail"
+done
+typed /v1/audio/speech model 5
+typed /v1/audio/speech voice '[]'
+typed /v1/audio/speech input 3
+typed /v1/audio/speech speed '"x"'
+typed /v1/audio/speech response_format 1
+typed /v1/audio/speech instructions '{}'
+typed /v1/chat/completions tts_enabled '"no"'
+typed /v1/chat/completions tts_voice 1
+typed /v1/chat/completions tts_events '"yes"'
+typed /v1/chat/completions tts_model '[]'
+typed /v1/chat/completions tts_format 2
+typed /v1/chat/completions tts_speed '"fast"'
+typed /v1/chat/completions stream '"true"'
+typed /v1/chat/completions messages '{}'
+# Whitespace after the object, and null fields, are fine.
+printf '{"model":"m","messages":[{"role":"user","content":"hi"}],"tts_enabled":false,"stream":null}\r\n\t ' >"$T/ok"
+code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" --data-binary @"$T/ok" "$URL/v1/chat/completions")
+eq "chat: whitespace after the object and a null stream are fine" "$code" 200
+printf '{"input":"Fine.","model":null,"voice":null,"speed":null}\n' >"$T/ok"
+code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" --data-binary @"$T/ok" "$URL/v1/audio/speech")
+eq "speech: null fields are the defaults" "$code" 200
+alive "wrong types"
+stop_daemon
 finish

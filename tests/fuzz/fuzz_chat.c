@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "request.h"
 #include "util.h"
 
 int
@@ -16,12 +17,13 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	struct chat_tts	 tts;
 	struct chat_asm	*a;
-	const char	*err;
+	struct req_error err;
 	char		*out, *res;
 	size_t		 len, len2;
 	int		 stream;
 	cJSON		*j, *chunk;
 
+	memset(&err, 0, sizeof err);
 	out = chat_rewrite((const char *)d, n, &tts, &stream, &err);
 	if (out != NULL) {
 		j = cJSON_Parse(out);
@@ -36,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		free(out);
 		chat_tts_clear(&tts);
 	} else
-		assert(err != NULL);
+		assert(err.code != NULL && err.msg[0] != '\0');
 
 	if ((res = chat_sanitize((const char *)d, n, &len)) != NULL) {
 		assert(utf8_valid(res, len));

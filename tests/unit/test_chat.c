@@ -4,7 +4,11 @@
 
 #include "chat.h"
 #include "check.h"
+#include "request.h"
 
+static struct req_error	last;
+
+/* Rewrite IN; on failure *err is the message and last the whole error. */
 static cJSON *
 rewrite(const char *in, struct chat_tts *tts, int *stream, const char **err)
 {
@@ -12,9 +16,12 @@ rewrite(const char *in, struct chat_tts *tts, int *stream, const char **err)
 	cJSON	*j;
 
 	*err = NULL;
-	out = chat_rewrite(in, strlen(in), tts, stream, err);
-	if (out == NULL)
+	memset(&last, 0, sizeof last);
+	out = chat_rewrite(in, strlen(in), tts, stream, &last);
+	if (out == NULL) {
+		*err = last.msg;
 		return NULL;
+	}
 	j = cJSON_Parse(out);
 	free(out);
 	return j;
@@ -90,12 +97,59 @@ test_rewrite(void)
 
 	/* Bad requests. */
 	CHECK(rewrite("{\"messages\":[", &tts, &stream, &err) == NULL);
-	CHECK_STR(err, "request body is not valid JSON");
+	CHECK_STR(err, "Request body is not valid JSON: send one JSON object.");
 	CHECK(rewrite("[1,2]", &tts, &stream, &err) == NULL);
-	CHECK_STR(err, "request body must be a JSON object");
+	CHECK_STR(err, "Request body must be a JSON object.");
 	CHECK(rewrite("{\"model\":\"m\"}", &tts, &stream, &err) == NULL);
-	CHECK_STR(err, "'messages' must be an array");
+	CHECK_STR(err, "'messages' must be an array.");
+	CHECK_STR(last.param, "messages");
 	CHECK(rewrite("", &tts, &stream, &err) == NULL);
+	/* Exact JSON: nothing after the object but whitespace. */
+	CHECK(rewrite("{\"messages\":[]} x", &tts, &stream, &err) == NULL);
+	CHECK_STR(last.code, "invalid_json");
+	CHECK(last.param == NULL);
+	CHECK(rewrite("{\"messages\":[]}{}", &tts, &stream, &err) == NULL);
+	j = rewrite("{\"messages\":[]} \r\n\t", &tts, &stream, &err);
+	CHECK(j != NULL);
+	cJSON_Delete(j);
+	chat_tts_clear(&tts);
+	/* Our fields and stream of the wrong type: a 400 naming the field. */
+	{
+		static const struct {
+			const char	*body;
+			const char	*param;
+		} t[] = {
+			{ "{\"messages\":[],\"tts_enabled\":\"no\"}",
+			  "tts_enabled" },
+			{ "{\"messages\":[],\"tts_events\":\"yes\"}",
+			  "tts_events" },
+			{ "{\"messages\":[],\"tts_voice\":1}", "tts_voice" },
+			{ "{\"messages\":[],\"tts_model\":[]}", "tts_model" },
+			{ "{\"messages\":[],\"tts_format\":{}}", "tts_format" },
+			{ "{\"messages\":[],\"tts_speed\":\"1\"}", "tts_speed" },
+			{ "{\"messages\":[],\"stream\":\"true\"}", "stream" },
+			{ "{\"messages\":[],\"stream\":1}", "stream" },
+			{ "{\"messages\":[],\"stream_options\":true}",
+			  "stream_options" },
+			{ "{\"messages\":{}}", "messages" },
+		};
+		size_t	i;
+
+		for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+			CHECK(rewrite(t[i].body, &tts, &stream, &err) == NULL);
+			CHECK_STR(last.param, t[i].param);
+			CHECK(strstr(last.msg, t[i].param) != NULL);
+		}
+	}
+	/* null is as good as absent. */
+	j = rewrite("{\"messages\":[],\"tts_enabled\":null,\"stream\":null,"
+	    "\"tts_voice\":null}", &tts, &stream, &err);
+	CHECK(j != NULL);
+	CHECK_INT(tts.enabled, 1);
+	CHECK_INT(stream, 0);
+	CHECK(cJSON_GetObjectItem(j, "tts_voice") == NULL);
+	cJSON_Delete(j);
+	chat_tts_clear(&tts);
 }
 
 static void
