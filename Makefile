@@ -108,6 +108,10 @@ test-valgrind: testbins
 bench: testbins
 	$(Q)TTSACCEL_BUILD=$(B) tests/bench/run.sh
 
+# Not in CI: 10,000 chats at concurrency 20, the daemon's RSS as a series.
+soak: testbins
+	$(Q)TTSACCEL_BUILD=$(B) tests/bench/soak.sh
+
 # libFuzzer targets (clang).  `make fuzz` builds them; run one with
 # build/fuzz/fuzz_NAME -max_total_time=60 SCRATCH_DIR tests/fuzz/corpus/NAME
 # (new inputs go to the first directory: give a scratch one first)
@@ -176,7 +180,7 @@ clean:
 	rm -rf build ttsaccel ttsaccelctl
 
 FORCE:
-.PHONY: all test unit test-valgrind bench fuzz install uninstall lint-man clean testbins \
+.PHONY: all test unit test-valgrind bench soak fuzz install uninstall lint-man clean testbins \
         test-deploy deb FORCE
 .SECONDARY:
 
