@@ -6,6 +6,7 @@
 
 start_upstream
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-operator API_KEYS=none start_daemon
+wait_probe
 UPLOG=$T/upstream-requests.jsonl
 touch "$UPLOG"
 CHAT='{"model":"m","messages":[{"role":"user","content":"hi"}],"tts_enabled":false}'

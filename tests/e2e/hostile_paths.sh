@@ -7,6 +7,7 @@
 start_upstream
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-operator API_KEYS=sk-client \
     start_daemon
+wait_probe
 UPLOG=$T/upstream-requests.jsonl
 touch "$UPLOG"
 K=(-H 'Authorization: Bearer sk-client')

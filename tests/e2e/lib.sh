@@ -265,3 +265,18 @@ wait_for() {
 	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+
+# wait_probe: wait (10 s at most) until the daemon's start-up probe of the
+# fake upstream (GET /v1/models) has reached it, so that a test counting
+# the upstream's requests does not count it.
+wait_probe() {
+	local i
+	for i in $(seq 200); do
+		grep -q '"method":"GET","path":"/v1/models"' \
+		    "$T/upstream-requests.jsonl" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "the daemon's probe did not reach the upstream in 10 s" >&2
+	fails=$((fails + 1))
+	return 1
+}
