@@ -119,6 +119,10 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon $(PKG_CFLAGS) \
               -DTTSACCEL_VERSION=\"$(VERSION)\" \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZ_BIN)
+# Every target for FUZZ_SECONDS (default 20) on its corpus; a crash fails.
+FUZZ_SECONDS ?= 20
+fuzz-smoke: $(FUZZ_BIN)
+	$(Q)tests/fuzz/smoke.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 build/fuzz/%: tests/fuzz/%.c $(DAEMON_SRC)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
@@ -180,7 +184,7 @@ clean:
 	rm -rf build ttsaccel ttsaccelctl
 
 FORCE:
-.PHONY: all test unit test-valgrind bench soak fuzz install uninstall lint-man clean testbins \
+.PHONY: all test unit test-valgrind bench soak fuzz fuzz-smoke install uninstall lint-man clean testbins \
         test-deploy deb FORCE
 .SECONDARY:
 
