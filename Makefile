@@ -173,6 +173,11 @@ uninstall:
 test-deploy: testbins
 	$(Q)TTSACCEL_BUILD=$(B) timeout -k 60 1800 tests/deploy/run.sh
 
+# The README's quick start on a fresh Debian 12 (debootstrap minbase,
+# cached), then make test there (root; see tests/fresh/run.sh).
+test-fresh:
+	$(Q)timeout -k 60 3600 tests/fresh/run.sh
+
 # A Debian package of the tree, in the parent directory.
 deb:
 	dpkg-buildpackage -us -uc -b
@@ -185,7 +190,7 @@ clean:
 
 FORCE:
 .PHONY: all test unit test-valgrind bench soak fuzz fuzz-smoke install uninstall lint-man clean testbins \
-        test-deploy deb FORCE
+        test-deploy test-fresh deb FORCE
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
