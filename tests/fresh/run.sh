@@ -130,6 +130,7 @@ else
 	rm -rf --one-file-system "$tmp"
 fi
 ROOT=$(mktemp -d "${TMPDIR:-/var/tmp}/ttsaccel-fresh.XXXXXX")
+chmod 0755 "$ROOT"	# it is /: every user crosses it
 tar -C "$ROOT" --numeric-owner -xf "$BASE_TAR" || die "cannot unpack $BASE_TAR"
 
 # --- the clone and the host's ways to the registries -----------------------
