@@ -58,6 +58,7 @@ report() {
 
 fresh_cleanup() {
 	local rc=$?
+	[ "${#times[@]}" -gt 0 ] || [ -n "${PHASE:-}" ] && report
 	if [ -n "$ROOT" ]; then
 		# Anything still running in the root (a daemon left by a
 		# failure) is stopped by its PID.
@@ -69,7 +70,6 @@ fresh_cleanup() {
 		    sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
 		rm -rf --one-file-system "$ROOT"
 	fi
-	[ "${#times[@]}" -gt 0 ] || [ -n "${PHASE:-}" ] && report
 	exit "$rc"
 }
 trap fresh_cleanup EXIT
@@ -130,8 +130,8 @@ else
 	rm -rf --one-file-system "$tmp"
 fi
 ROOT=$(mktemp -d "${TMPDIR:-/var/tmp}/ttsaccel-fresh.XXXXXX")
-chmod 0755 "$ROOT"	# it is /: every user crosses it
 tar -C "$ROOT" --numeric-owner -xf "$BASE_TAR" || die "cannot unpack $BASE_TAR"
+chmod 0755 "$ROOT"	# it is /: every user crosses it
 
 # --- the clone and the host's ways to the registries -----------------------
 phase "clone of HEAD, the host's registry settings"
