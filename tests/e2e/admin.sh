@@ -131,7 +131,9 @@ eq "B's max is now 3" "$(ep_field "$B" max)" 3
 eq "B's weight is now 2" "$(ep_field "$B" weight)" 2
 speech 'Keeps B busy while it is drained.' >/dev/null &
 busy=$!
-sleep 0.1
+# Until B has it (a fixed pause was too short on a loaded machine).
+b_busy() { [ "$(ep_field "$B" in_flight)" -ge 1 ] 2>/dev/null; }
+check "B has work in flight" wait_for b_busy
 adm "{\"cmd\":\"endpoints.drain\",\"url\":\"$B\"}" >/dev/null
 eq "B drains while busy" "$(ep_field "$B" state)" draining
 eq "reload still listing B" "$(q '{"cmd":"reload"}' .data.reloaded)" true
