@@ -10,6 +10,17 @@
 #include "config.h"
 #include "log.h"
 
+static char	dir[] = "/tmp/fuzz_dotenv.XXXXXX";
+
+/* Leave nothing behind at exit. */
+static void
+cleanup(void)
+{
+	unlink(".env");
+	if (chdir("/") == 0)
+		rmdir(dir);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
@@ -17,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	struct config	 cf;
 	char		*argv[] = { "ttsaccel", "--config", "/dev/null", NULL };
 	char		*envp[] = { NULL };
-	char		*cause = NULL, dir[] = "/tmp/fuzz_dotenv.XXXXXX";
+	char		*cause = NULL;
 	int		 action, rc;
 	FILE		*f;
 
@@ -25,6 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		/* A directory of its own, where .env is written. */
 		if (mkdtemp(dir) == NULL || chdir(dir) != 0)
 			abort();
+		atexit(cleanup);
 		ready = 1;
 	}
 	log_level = LOG_LVL_ERROR + 1;
