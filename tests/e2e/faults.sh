@@ -9,12 +9,6 @@ adm() { printf '%s\n' "$@" | timeout 10 socat -t 5 - UNIX-CONNECT:"$SOCK"; }
 # say JSON OUT -> status
 say() { curl -sS --max-time 30 "${K[@]}" -o "$2" -w '%{http_code}' -d "$1" "$URL/v1/audio/speech"; }
 nreq() { local n; n=$(grep -c '"path":"/v1/audio/speech"' "$1" 2>/dev/null); echo "${n:-0}"; }
-wait_for() {  # wait_for CMD...: up to 10 s
-	local i
-	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-
 # 1. A voice the backend does not have: 20 requests answered its 400, the
 # endpoint stays up, other clients get their audio.
 start_tts one --reject-voice nosuch

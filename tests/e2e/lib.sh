@@ -259,13 +259,6 @@ start_tts() {
 # decoder needed).
 dur() { python3 "$top/tests/e2e/audio_seconds.py" "$1" "$2"; }
 
-# wait_for CMD...: run CMD every 0.1 s until it succeeds (up to 10 s).
-wait_for() {
-	local i
-	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-
 # wait_probe: wait (10 s at most) until the daemon's start-up probe of the
 # fake upstream (GET /v1/models) has reached it, so that a test counting
 # the upstream's requests does not count it.

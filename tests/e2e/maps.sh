@@ -12,11 +12,6 @@ speech() {  # speech JSON OUT -> "STATUS CACHE"
 nreq() { grep -c '"path":"/v1/audio/speech"' "$T/tts-maps.jsonl" 2>/dev/null || echo 0; }
 # The model/voice of the backend's speech requests, one line each, in order.
 heard() { jq -r 'select(.path=="/v1/audio/speech") | .body.model + "/" + .body.voice' "$T/tts-maps.jsonl"; }
-wait_for() {  # wait_for CMD...: up to 10 s
-	local i
-	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 chat() {  # chat JSON-EXTRA TEXT -> reply id (the stream read to its end)
 	local body
 	body=$(jq -cn --arg t "ECHO:$2" --argjson x "$1" '{model:"m",stream:true,messages:[{role:"user",content:$t}]} + $x')

@@ -13,7 +13,6 @@ say() {  # say TEXT [FORMAT] -> JSON body as a client sends it
 	jq -cn --arg t "$1" --arg f "${2:-}" '{model:"tts-1",voice:"alloy",input:$t} + (if $f == "" then {} else {response_format:$f} end)'
 }
 nreq() { grep -c '"path":"/v1/audio/speech"' "$T/tts-m.jsonl" 2>/dev/null || echo 0; }
-wait_for() { local i; for i in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
 served() { curl -sS "$URL/cache/stats" | jq -r ".served.$1"; }
 chat() {  # chat REPLY -> reply id; waits until every segment is done
 	local body id i

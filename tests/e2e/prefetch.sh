@@ -10,12 +10,6 @@ speech() {  # speech JSON OUT -> "STATUS CACHE"
 	printf '%s %s' "$(cat "$T/code.$$")" "$(tr -d '\r' <"$T/h.$$" | sed -n 's/^X-TTS-Cache: //p')"
 }
 nreq() { local n; n=$(grep -c '"path":"/v1/audio/speech"' "$1" 2>/dev/null); echo "${n:-0}"; }
-wait_for() {  # wait_for CMD...: up to 10 s
-	local i
-	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-
 # 1. Fifty identical concurrent requests: one synthesis, identical audio.
 start_tts one --latency-ms 300 --chunks 3 --chunk-delay-ms 50
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
@@ -41,14 +35,18 @@ stop_daemon
 
 # 3. Priorities: with one slot, segment 0 of every reply before segment 1.
 start_upstream --delay-ms 0
-start_tts prio --latency-ms 150
+start_tts prio --latency-ms 20
 TTS_ENDPOINTS="$TTS_URL|max=1" NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
+# The one slot is held busy until all four replies are in, however slowly
+# the machine starts them.
+curl -sS -X POST "$TTS_URL/_fake/set?hold=1" >/dev/null
 for w in Alpha Bravo Charlie Delta; do
 	body=$(jq -cn --arg t "ECHO:$w starts here now. $w goes on with more. $w says the third thing. $w ends at last." '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')
 	curl -sS "${K[@]}" -o /dev/null -d "$body" "$URL/v1/chat/completions" &
 	jobs_+=($!)
 done
 wait "${jobs_[@]}"; jobs_=()
+curl -sS -X POST "$TTS_URL/_fake/set?hold=0" >/dev/null
 check "all 16 segments synthesised" wait_for sh -c "test \$(grep -c /v1/audio/speech $T/tts-prio.jsonl) -ge 16"
 order=$(jq -r 'select(.path=="/v1/audio/speech") | .body.input' "$T/tts-prio.jsonl")
 last_first=0; first_later=999; n=0

@@ -71,6 +71,8 @@ struct settings {
 	long long	 channels;
 	long long	 min_ms;	/* the least audio made */
 	char		 formats[64];	/* made; others a 400 ("" = all) */
+	long long	 hold;		/* 1: requests wait, unstarted, until
+					   set back to 0 */
 };
 
 /* What a speech request is answered with (--answer). */
@@ -96,6 +98,7 @@ struct job {
 	long long			 pieces;	/* left to send */
 	long long			 chunk_delay_ms;
 	int				 started;
+	int				 held;	/* waits for hold=0 */
 };
 
 static LIST_HEAD(, job) jobs = LIST_HEAD_INITIALIZER(jobs);
@@ -173,8 +176,9 @@ usage(FILE *f)
 "Control: POST /_fake/down makes every other path answer 503 until\n"
 "POST /_fake/up; GET /_fake/stats gives counters; POST /_fake/set?OPT=V&...\n"
 "changes latency-ms, chunks, chunk-delay-ms, fail-rate, fail-first,\n"
-"max-active, max-input, reject-voice, answer, rate, channels, min-ms or\n"
-"formats from now on (fail-first: the next N fail).\n");
+"max-active, max-input, reject-voice, answer, rate, channels, min-ms,\n"
+"formats or hold from now on (fail-first: the next N fail; hold=1: speech\n"
+"requests wait, not started, until hold=0 starts their latency).\n");
 }
 
 /* --- settings -------------------------------------------------------- */
@@ -233,6 +237,8 @@ settings_set(struct settings *s, const char *opt, const char *value,
 		}
 		return 0;
 	}
+	if (strcmp(key, "hold") == 0)
+		return parse_ll(value, 0, 1, &s->hold, errstr);
 	if (strcmp(key, "rate") == 0)
 		return parse_ll(value, 8000, 192000, &s->rate, errstr);
 	if (strcmp(key, "channels") == 0)
@@ -934,7 +940,10 @@ handle_speech(struct evhttp_request *req, unsigned long long seq,
 	}
 	evhttp_connection_set_closecb(jb->evcon, job_close_cb, jb);
 	event_add(jb->poll, &(struct timeval){ 0, 50 * 1000 });
-	job_arm(jb, set.latency_ms);
+	if (set.hold)
+		jb->held = 1;
+	else
+		job_arm(jb, set.latency_ms);
 out:
 	cJSON_Delete(j);
 }
@@ -960,6 +969,19 @@ handle_stats(struct evhttp_request *req, unsigned long long seq)
 	cJSON_AddNumberToObject(o, "violations", (double)nviolations);
 	send_json(req, seq, 200, cJSON_PrintUnformatted(o));
 	cJSON_Delete(o);
+}
+
+/* Start the requests that waited for hold=0, each after the latency. */
+static void
+jobs_release(void)
+{
+	struct job	*j;
+
+	LIST_FOREACH(j, &jobs, entry)
+		if (j->held) {
+			j->held = 0;
+			job_arm(j, set.latency_ms);
+		}
 }
 
 /* POST /_fake/set?opt=value&...: all or nothing. */
@@ -989,6 +1011,8 @@ handle_set(struct evhttp_request *req, unsigned long long seq,
 	}
 	evhttp_clear_headers(&q);
 	set = s;
+	if (!set.hold)
+		jobs_release();
 	send_json(req, seq, 200, xstrdup("{\"ok\":true}"));
 }
 
@@ -1190,6 +1214,7 @@ main(int argc, char **argv)
 	};
 	static const cJSON_Hooks hooks = { xmalloc, free };
 	struct evhttp		*http;
+	struct event_config	*cfg;
 	struct event		*sigterm, *sigint;
 	struct job		*j;
 	const char		*errstr, *logpath = NULL;
@@ -1269,8 +1294,13 @@ bad:
 	}
 	signal(SIGPIPE, SIG_IGN);
 	start_usec = now_usec();
-	if ((base = event_base_new()) == NULL)
+	/* Timers count from the clock, not from the loop's cached time, so
+	 * that no delay is cut short. */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME) != 0 ||
+	    (base = event_base_new_with_config(cfg)) == NULL)
 		die("event_base_new failed");
+	event_config_free(cfg);
 	if ((http = evhttp_new(base)) == NULL ||
 	    evhttp_accept_socket(http, fd) != 0)
 		die("evhttp setup failed");

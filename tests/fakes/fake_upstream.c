@@ -1372,6 +1372,7 @@ main(int argc, char **argv)
 	};
 	static const cJSON_Hooks hooks = { xmalloc, free };
 	struct evhttp		*http;
+	struct event_config	*cfg;
 	struct event		*sigterm, *sigint;
 	struct stream		*s;
 	const char		*errstr, *logpath = NULL;
@@ -1437,8 +1438,13 @@ bad:
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((base = event_base_new()) == NULL)
+	/* Timers count from the clock, not from the loop's cached time, so
+	 * that no delay is cut short. */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME) != 0 ||
+	    (base = event_base_new_with_config(cfg)) == NULL)
 		die("event_base_new failed");
+	event_config_free(cfg);
 	if ((http = evhttp_new(base)) == NULL ||
 	    evhttp_accept_socket(http, fd) != 0)
 		die("evhttp setup failed");
