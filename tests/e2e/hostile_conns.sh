@@ -103,9 +103,9 @@ read -r secs st < <(slow \
 check "body at 1 byte/s: closed within the body timeout ($secs s)" \
     bash -c '[ "$1" != open ] && [ "$1" -ge 3 ] && [ "$1" -le 5 ]' _ "$secs"
 eq "body at 1 byte/s: answered 408" "$st" 408
-sleep 0.2	# the log is flushed every 50 ms
-check "the body deadline, not the header one" grep -q 'CLIENT_BODY_TIMEOUT); closed' "$T/daemon.log"
-check "the closes are logged" grep -q 'CLIENT_HEADER_TIMEOUT); closed' "$T/daemon.log"
+# The log is flushed every 50 ms.
+check "the body deadline, not the header one" wait_for grep -q 'CLIENT_BODY_TIMEOUT); closed' "$T/daemon.log"
+check "the closes are logged" wait_for grep -q 'CLIENT_HEADER_TIMEOUT); closed' "$T/daemon.log"
 eq "still serving" "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$URL/health")" 200
 stop_daemon
 
