@@ -1,4 +1,5 @@
-/* admin: the admin socket — one JSON object per line each way (spec §6). */
+/* admin: the admin socket — one JSON object per line each way (spec §6):
+ * the transport; the commands are in admin_cmd.c. */
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,7 +13,6 @@
 #include <event2/listener.h>
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +20,10 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "audio.h"
-#include "cache.h"
+#include "admin_cmd.h"
 #include "config.h"
 #include "log.h"
-#include "reply.h"
 #include "server.h"
-#include "shared.h"
-#include "tts.h"
-#include "upstream.h"
 #include "util.h"
 
 #define ADMIN_LINE_MAX	(64 * 1024)	/* longest request line */
@@ -49,8 +44,8 @@ struct aclient {
 #define ACLIENT_REFUSED		0x20	/* told no: input discarded until EOF */
 #define ACLIENT_WAITING		0x40	/* an answer comes later: lines wait */
 #define ACLIENT_EOF		0x80	/* its end came while waiting */
-	struct shared_clear	*clearing;	/* cache.clear of the shared tier */
-	size_t			 cleared;	/* local entries it removed */
+	void			(*cancel)(void *);	/* the answer waited for */
+	void			*cancel_arg;
 	LIST_ENTRY(aclient)	 entry;
 };
 
@@ -65,14 +60,6 @@ struct admin {
 	ino_t			 ino;
 	unsigned		 nextid;
 	LIST_HEAD(, aclient)	 clients;
-};
-
-/* A command: 0 with *data, or -1 with *error (both to free), or 1 when
- * it answers later itself (ACLIENT_WAITING set meanwhile). */
-struct admin_cmd {
-	const char	*name;
-	int		(*fn)(struct aclient *, const cJSON *, cJSON **, char **);
-	int		 quiet;	/* its error text may hold a secret: not logged */
 };
 
 /* The daemon's admin socket, for the srv->emit callback (one per process). */
@@ -92,7 +79,8 @@ client_unwatch(struct aclient *c)
 static void
 client_free(struct aclient *c)
 {
-	shared_clear_cancel(c->clearing);
+	if (c->cancel != NULL)
+		c->cancel(c->cancel_arg);
 	client_unwatch(c);
 	LIST_REMOVE(c, entry);
 	bufferevent_free(c->bev);
@@ -171,101 +159,57 @@ client_error(struct aclient *c, const char *error)
 	client_send(c, o);
 }
 
-/* --- arguments -------------------------------------------------------- */
-
-/* A required non-empty string argument; NULL with *error. */
-static const char *
-arg_str(const cJSON *req, const char *name, char **error)
-{
-	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(req, name);
-
-	if (!cJSON_IsString(it) || it->valuestring[0] == '\0') {
-		*error = xasprintf("'%s' is required: a non-empty string",
-		    name);
-		return NULL;
-	}
-	return it->valuestring;
-}
-
-/* An optional integer argument in [min, max]: 1 if given (in *v), 0 if
- * absent or null, -1 with *error. */
-static int
-arg_int(const cJSON *req, const char *name, long long min, long long max,
-    long long *v, char **error)
-{
-	const cJSON	*it = cJSON_GetObjectItemCaseSensitive(req, name);
-
-	if (it == NULL || cJSON_IsNull(it))
-		return 0;
-	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
-	    it->valuedouble != floor(it->valuedouble) ||
-	    it->valuedouble < (double)min || it->valuedouble > (double)max) {
-		*error = xasprintf("'%s' must be an integer from %lld to %lld",
-		    name, min, max);
-		return -1;
-	}
-	*v = (long long)it->valuedouble;
-	return 1;
-}
-
-/* --- commands --------------------------------------------------------- */
-
-static int
-cmd_stats(struct aclient *c, const cJSON *req, cJSON **data, char **error)
-{
-	struct server	*srv = c->ad->srv;
-	cJSON		*o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "version", TTSACCEL_VERSION);
-	cJSON_AddNumberToObject(o, "uptime_s",
-	    (double)((now_usec() - srv->started) / 1000000));
-	cJSON_AddBoolToObject(o, "usable", tts_usable(srv->tts));
-	cJSON_AddNumberToObject(o, "requests", (double)srv->nrequests);
-	cJSON_AddNumberToObject(o, "chats", (double)srv->nchats);
-	cJSON_AddNumberToObject(o, "upstream_errors",
-	    (double)srv->nupstream_errors);
-	cJSON_AddItemToObject(o, "upstream", upstream_json(srv->upstream));
-	cJSON_AddNumberToObject(o, "streams", (double)srv->nstreams);
-	cJSON_AddNumberToObject(o, "replies",
-	    (double)reply_count(srv->replies));
-	cJSON_AddItemToObject(o, "cache", tts_cache_json(srv->tts));
-	cJSON_AddItemToObject(o, "served", audio_served_json(srv));
-	cJSON_AddItemToObject(o, "endpoints", tts_endpoints_json(srv->tts));
-	if (srv->shared != NULL)
-		cJSON_AddItemToObject(o, "shared", shared_json(srv->shared));
-	cJSON_AddNumberToObject(o, "watchers", (double)srv->nwatchers);
-	*data = o;
-	return 0;
-}
+/* --- what the commands use (admin_cmd.h) ------------------------------- */
 
 static void	client_read_cb(struct bufferevent *, void *);
 static void	client_event_cb(struct bufferevent *, short, void *);
 
-static void
-clear_done_cb(void *arg, long long removed, const char *err)
+struct server *
+admin_client_server(struct aclient *c)
 {
-	struct aclient	*c = arg;
-	cJSON		*data;
-	char		*msg;
+	return c->ad->srv;
+}
 
-	c->clearing = NULL;
-	c->flags &= ~ACLIENT_WAITING;
-	if (err != NULL) {
-		log_info("admin: client %u: cache.clear: shared tier: %s",
-		    c->id, err);
-		msg = xasprintf("the memory cache was emptied (%zu entries) "
-		    "but not Redis: %s", c->cleared, err);
-		client_error(c, msg);
-		free(msg);
-	} else {
-		log_info("admin: client %u: cache.clear: ok, %lld key(s) "
-		    "removed from Redis", c->id, removed);
-		data = cJSON_CreateObject();
-		cJSON_AddNumberToObject(data, "removed", (double)c->cleared);
-		cJSON_AddNumberToObject(data, "shared_removed",
-		    (double)removed);
-		client_ok(c, data);
+unsigned
+admin_client_id(struct aclient *c)
+{
+	return c->id;
+}
+
+int
+admin_client_reload(struct aclient *c, char **cause)
+{
+	return c->ad->reload(c->ad->srv, cause);
+}
+
+void
+admin_client_watch(struct aclient *c)
+{
+	if (!(c->flags & ACLIENT_WATCHING)) {
+		c->flags |= ACLIENT_WATCHING;
+		c->ad->srv->nwatchers++;
 	}
+}
+
+void
+admin_client_wait(struct aclient *c, void (*cancel)(void *), void *arg)
+{
+	c->flags |= ACLIENT_WAITING;
+	c->cancel = cancel;
+	c->cancel_arg = arg;
+}
+
+void
+admin_client_answer(struct aclient *c, cJSON *data, const char *error)
+{
+	c->cancel = NULL;
+	c->cancel_arg = NULL;
+	c->flags &= ~ACLIENT_WAITING;
+	if (error != NULL) {
+		cJSON_Delete(data);
+		client_error(c, error);
+	} else
+		client_ok(c, data);
 	/* Lines that came meanwhile, and its end. */
 	if (c->flags & ACLIENT_DEAD)
 		return;
@@ -274,243 +218,6 @@ clear_done_cb(void *arg, long long removed, const char *err)
 	else
 		client_read_cb(c->bev, c);
 }
-
-static int
-cmd_cache_clear(struct aclient *c, const cJSON *req, cJSON **data,
-    char **error)
-{
-	struct server	*srv = c->ad->srv;
-	const cJSON	*sh = cJSON_GetObjectItemCaseSensitive(req, "shared");
-	size_t		 n;
-
-	if (sh != NULL && !cJSON_IsBool(sh) && !cJSON_IsNull(sh)) {
-		*error = xstrdup("'shared' must be true or false");
-		return -1;
-	}
-	if (cJSON_IsTrue(sh) && srv->shared == NULL) {
-		*error = xstrdup("no shared tier here: REDIS_URL is not set");
-		return -1;
-	}
-	n = tts_clear(srv->tts);
-	if (!cJSON_IsTrue(sh)) {
-		*data = cJSON_CreateObject();
-		cJSON_AddNumberToObject(*data, "removed", (double)n);
-		return 0;
-	}
-	/* This prefix's keys in Redis, by SCAN: answered when done. */
-	c->cleared = n;
-	if ((c->clearing = shared_clear(srv->shared, clear_done_cb, c,
-	    error)) == NULL) {
-		char	*why = *error;
-
-		*error = xasprintf("the memory cache was emptied (%zu "
-		    "entries) but not Redis: %s", n, why);
-		free(why);
-		return -1;
-	}
-	c->flags |= ACLIENT_WAITING;
-	return 1;
-}
-
-struct list_walk {
-	cJSON		*a;
-	uint64_t	 now;
-};
-
-static int
-cache_list_cb(void *arg, const struct cache_entry *e)
-{
-	struct list_walk	*w = arg;
-	cJSON			*o = cJSON_CreateObject();
-	uint64_t		 created = cache_entry_created(e);
-	size_t			 len;
-	char			*id;
-
-	id = tts_key_id(cache_key(e));
-	cJSON_AddStringToObject(o, "key", id);
-	free(id);
-	cJSON_AddStringToObject(o, "text", cache_text(e));
-	(void)cache_data(e, &len);
-	cJSON_AddNumberToObject(o, "bytes", (double)len);
-	cJSON_AddNumberToObject(o, "age_s", w->now > created ?
-	    (double)((w->now - created) / 1000000) : 0);
-	cJSON_AddNumberToObject(o, "hits", (double)cache_entry_hits(e));
-	cJSON_AddStringToObject(o, "state", cache_state(e) == CACHE_PENDING ?
-	    "pending" : "done");
-	cJSON_AddItemToArray(w->a, o);
-	return 0;
-}
-
-static int
-cmd_cache_list(struct aclient *c, const cJSON *req, cJSON **data,
-    char **error)
-{
-	struct list_walk	 w;
-	long long		 limit = 20;
-
-	/* 0 = all of them. */
-	if (arg_int(req, "limit", 0, 1000000, &limit, error) < 0)
-		return -1;
-	w.a = cJSON_CreateArray();
-	w.now = now_usec();
-	cache_walk(tts_cache(c->ad->srv->tts), (size_t)limit, cache_list_cb,
-	    &w);
-	*data = w.a;
-	return 0;
-}
-
-static int
-cmd_endpoints_list(struct aclient *c, const cJSON *req, cJSON **data,
-    char **error)
-{
-	*data = tts_endpoints_json(c->ad->srv->tts);
-	return 0;
-}
-
-static int
-cmd_endpoints_add(struct aclient *c, const cJSON *req, cJSON **data,
-    char **error)
-{
-	struct tts	*tts = c->ad->srv->tts;
-	const cJSON	*it;
-	const char	*url;
-	char		 maxs[32] = "", weights[64] = "", *spec;
-	long long	 max;
-	int		 rc;
-
-	if ((url = arg_str(req, "url", error)) == NULL)
-		return -1;
-	if (strncmp(url, "http://", 7) != 0 &&
-	    strncmp(url, "https://", 8) != 0 && strncmp(url, "exec:", 5) != 0) {
-		*error = xstrdup("'url' must be http://…, https://… or exec:…");
-		return -1;
-	}
-	if ((rc = arg_int(req, "max", 1, 1000000, &max, error)) < 0)
-		return -1;
-	if (rc == 1)
-		snprintf(maxs, sizeof maxs, "|max=%lld", max);
-	it = cJSON_GetObjectItemCaseSensitive(req, "weight");
-	if (it != NULL && !cJSON_IsNull(it)) {
-		if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
-		    it->valuedouble <= 0) {
-			*error = xstrdup("'weight' must be a number above 0");
-			return -1;
-		}
-		snprintf(weights, sizeof weights, "|weight=%g",
-		    it->valuedouble);
-	}
-	spec = xasprintf("%s%s%s", url, maxs, weights);
-	rc = tts_endpoint_add(tts, spec, error);
-	free(spec);
-	if (rc != 0)
-		return -1;
-	*data = cJSON_CreateObject();
-	cJSON_AddStringToObject(*data, "url",
-	    tts_endpoint_name(tts, tts_endpoint_count(tts) - 1));
-	return 0;
-}
-
-static int
-cmd_endpoints_drain(struct aclient *c, const cJSON *req, cJSON **data,
-    char **error)
-{
-	const char	*url;
-
-	if ((url = arg_str(req, "url", error)) == NULL ||
-	    tts_endpoint_drain(c->ad->srv->tts, url, error) != 0)
-		return -1;
-	*data = cJSON_CreateObject();
-	cJSON_AddStringToObject(*data, "url", url);
-	cJSON_AddStringToObject(*data, "state", "draining");
-	return 0;
-}
-
-static int
-cmd_endpoints_remove(struct aclient *c, const cJSON *req, cJSON **data,
-    char **error)
-{
-	const char	*url;
-	int		 rc;
-
-	if ((url = arg_str(req, "url", error)) == NULL ||
-	    (rc = tts_endpoint_remove(c->ad->srv->tts, url, error)) < 0)
-		return -1;
-	*data = cJSON_CreateObject();
-	cJSON_AddStringToObject(*data, "url", url);
-	if (rc == 0)
-		cJSON_AddStringToObject(*data, "state", "removed");
-	else {
-		cJSON_AddStringToObject(*data, "state", "draining");
-		cJSON_AddStringToObject(*data, "note",
-		    "busy: it leaves when its work is done");
-	}
-	return 0;
-}
-
-static int
-cmd_reload(struct aclient *c, const cJSON *req, cJSON **data, char **error)
-{
-	struct admin	*ad = c->ad;
-	char		*cause = NULL;
-
-	if (ad->reload(ad->srv, &cause) != 0) {
-		*error = xasprintf("reload failed, old configuration kept: %s",
-		    cause != NULL ? cause : "unknown error");
-		free(cause);
-		return -1;
-	}
-	*data = cJSON_CreateObject();
-	cJSON_AddTrueToObject(*data, "reloaded");
-	cJSON_AddItemToObject(*data, "endpoints",
-	    tts_endpoints_json(ad->srv->tts));
-	return 0;
-}
-
-static int
-cmd_log_level(struct aclient *c, const cJSON *req, cJSON **data,
-    char **error)
-{
-	const char	*name;
-	int		 lvl;
-
-	if ((name = arg_str(req, "level", error)) == NULL)
-		return -1;
-	if ((lvl = log_level_parse(name)) < 0) {
-		*error = xasprintf("unknown log level '%.64s' (DEBUG, INFO, "
-		    "WARNING, ERROR)", name);
-		return -1;
-	}
-	log_level = lvl;
-	c->ad->srv->cf->log_level = lvl;
-	*data = cJSON_CreateObject();
-	cJSON_AddStringToObject(*data, "level", log_level_name(lvl));
-	return 0;
-}
-
-static int
-cmd_watch(struct aclient *c, const cJSON *req, cJSON **data, char **error)
-{
-	if (!(c->flags & ACLIENT_WATCHING)) {
-		c->flags |= ACLIENT_WATCHING;
-		c->ad->srv->nwatchers++;
-	}
-	*data = cJSON_CreateObject();
-	cJSON_AddTrueToObject(*data, "watching");
-	return 0;
-}
-
-static const struct admin_cmd admin_cmds[] = {
-	{ "stats",		cmd_stats,		0 },
-	{ "cache.clear",	cmd_cache_clear,	0 },
-	{ "cache.list",		cmd_cache_list,		0 },
-	{ "endpoints.list",	cmd_endpoints_list,	0 },
-	{ "endpoints.add",	cmd_endpoints_add,	1 },
-	{ "endpoints.drain",	cmd_endpoints_drain,	0 },
-	{ "endpoints.remove",	cmd_endpoints_remove,	0 },
-	{ "reload",		cmd_reload,		0 },
-	{ "log.level",		cmd_log_level,		0 },
-	{ "watch",		cmd_watch,		0 },
-};
 
 /* --- the protocol ----------------------------------------------------- */
 
@@ -567,7 +274,6 @@ client_line(struct aclient *c, char *line, size_t len)
 	cJSON			*req, *data = NULL;
 	const char		*name, *why;
 	char			*error = NULL;
-	size_t			 i;
 	int			 rc;
 
 	switch (admin_parse(line, len, &req, &name, &why)) {
@@ -578,12 +284,7 @@ client_line(struct aclient *c, char *line, size_t len)
 		client_error(c, why);
 		return;
 	}
-	for (i = 0; i < sizeof admin_cmds / sizeof admin_cmds[0]; i++)
-		if (strcmp(admin_cmds[i].name, name) == 0) {
-			ac = &admin_cmds[i];
-			break;
-		}
-	if (ac == NULL) {
+	if ((ac = admin_cmd_find(name)) == NULL) {
 		log_info("admin: client %u: unknown command", c->id);
 		error = xasprintf("unknown command '%.64s'", name);
 		client_error(c, error);
