@@ -19,6 +19,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "magic.h"
+#include "params.h"
 #include "util.h"
 
 #define BE_HTTP		0
@@ -29,10 +30,6 @@
 /* Parameter sets (all but the format) remembered as having worked, to
  * tell a format refused from a request refused. */
 #define WORKED_MAX	32
-
-/* The formats, as bits. */
-static const char *const fmt_names[] = { "mp3", "opus", "aac", "flac", "wav",
-    "pcm" };
 
 struct backend {
 	struct event_base	*base;
@@ -63,7 +60,7 @@ struct backend_call {
 	void			*arg;
 	int			 probe;
 	uint64_t		 params;	/* hash of all but the format */
-	int			 fmt;		/* its index in fmt_names, or -1 */
+	int			 fmt;		/* params_format_index, or -1 */
 	uint64_t		 nbytes;
 	/* the answer's first bytes, held until they show it is audio of
 	 * the format asked */
@@ -211,17 +208,6 @@ backend_has_format(const struct backend *be, const char *fmt)
 	return be->lacks == NULL || !list_has(be->lacks, fmt);
 }
 
-static int
-fmt_index(const char *fmt)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof fmt_names / sizeof fmt_names[0]; i++)
-		if (strcmp(fmt_names[i], fmt) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* FNV-1a of a request's parameters but its format and text. */
 static uint64_t
 params_hash(const struct tts_params *p)
@@ -261,11 +247,11 @@ worked_add(struct backend *be, uint64_t params, int fmt)
 		return;
 	for (i = 0; i < WORKED_MAX; i++)
 		if (be->worked[i].fmts != 0 && be->worked[i].params == params) {
-			be->worked[i].fmts |= 1u << fmt;
+			be->worked[i].fmts |= PARAMS_BIT(fmt);
 			return;
 		}
 	be->worked[be->nworked].params = params;
-	be->worked[be->nworked].fmts = 1u << fmt;
+	be->worked[be->nworked].fmts = PARAMS_BIT(fmt);
 	be->nworked = (be->nworked + 1) % WORKED_MAX;
 }
 
@@ -280,7 +266,7 @@ format_refused(const struct backend *be, uint64_t params, int fmt)
 		return 0;
 	for (i = 0; i < WORKED_MAX; i++)
 		if (be->worked[i].fmts != 0 && be->worked[i].params == params)
-			return (be->worked[i].fmts & (1u << fmt)) == 0;
+			return (be->worked[i].fmts & PARAMS_BIT(fmt)) == 0;
 	return 0;
 }
 
@@ -639,7 +625,8 @@ call_abort(struct backend_call *c, int result, int status, const char *why)
 static int
 call_data(struct backend_call *c, const void *data, size_t len)
 {
-	const char	*fmt = c->fmt >= 0 ? fmt_names[c->fmt] : "wav";
+	const char	*fmt = c->fmt >= 0 ?
+	    params_format_name((size_t)c->fmt) : "wav";
 	const char	*why = NULL, *is;
 	char		 reason[256];
 	int		 r;
@@ -688,7 +675,8 @@ call_data(struct backend_call *c, const void *data, size_t len)
 static const char *
 call_check_end(struct backend_call *c)
 {
-	const char	*fmt = c->fmt >= 0 ? fmt_names[c->fmt] : "wav";
+	const char	*fmt = c->fmt >= 0 ?
+	    params_format_name((size_t)c->fmt) : "wav";
 	const char	*why = NULL;
 
 	if (c->nbytes == 0)
@@ -732,7 +720,7 @@ http_verdict(struct backend_call *c, int json)
 	case 413:
 	case 422:
 		if (format_refused(c->be, c->params, c->fmt)) {
-			lacks_add(c->be, fmt_names[c->fmt]);
+			lacks_add(c->be, params_format_name((size_t)c->fmt));
 			return BACKEND_UNFIT;
 		}
 		return BACKEND_REJECTED;
@@ -794,7 +782,7 @@ http_synth(struct backend *be, const struct tts_params *p, const char *text,
 	size_t			 n = 0;
 
 	c->params = params_hash(p);
-	c->fmt = fmt_index(p->format);
+	c->fmt = params_format_index(p->format);
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "model", p->model);
 	cJSON_AddStringToObject(req, "input", text);
@@ -1072,7 +1060,7 @@ exec_start(struct backend *be, const struct tts_params *p, const char *text,
 	const char		*field;
 
 	c->probe = probe;
-	c->fmt = fmt_index(p->format);
+	c->fmt = params_format_index(p->format);
 	if ((field = env_too_long(p)) != NULL) {
 		snprintf(why, sizeof why, "'%s' is longer than %d bytes, the "
 		    "most a local program (exec:) endpoint takes: shorten it",

@@ -9,15 +9,7 @@ struct event_base;
 struct fetch;
 struct backend;
 struct backend_call;
-
-/* What to say and how. */
-struct tts_params {
-	const char	*model;
-	const char	*voice;
-	const char	*format;	/* mp3 opus aac flac wav pcm */
-	const char	*instructions;	/* may be NULL */
-	double		 speed;
-};
+struct tts_params;
 
 /* How a call ended. */
 #define BACKEND_FAILED		0	/* the endpoint's fault: 5xx, timeout,

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "params.h"
 #include "shared.h"
 #include "ttsmap.h"
 #include "util.h"
@@ -480,14 +481,9 @@ finish(struct config *cf, char **envp, char **cause)
 		}
 	}
 
-	if (strcmp(cf->tts_default_format, "mp3") != 0 &&
-	    strcmp(cf->tts_default_format, "opus") != 0 &&
-	    strcmp(cf->tts_default_format, "aac") != 0 &&
-	    strcmp(cf->tts_default_format, "flac") != 0 &&
-	    strcmp(cf->tts_default_format, "wav") != 0 &&
-	    strcmp(cf->tts_default_format, "pcm") != 0) {
+	if (params_format_index(cf->tts_default_format) < 0) {
 		*cause = xasprintf("TTS_DEFAULT_FORMAT: '%s' is not one of "
-		    "mp3, opus, aac, flac, wav, pcm", cf->tts_default_format);
+		    PARAMS_FORMAT_LIST, cf->tts_default_format);
 		return -1;
 	}
 	if (cf->redis_url != NULL && *cf->redis_url == '\0') {
@@ -525,6 +521,15 @@ finish(struct config *cf, char **envp, char **cause)
 		    cf->splitter_max_len);
 		return -1;
 	}
+	cf->params.model = cf->tts_default_model;
+	cf->params.voice = cf->tts_default_voice;
+	cf->params.format = cf->tts_default_format;
+	cf->params.model_map = cf->model_map;
+	cf->params.voice_map = cf->voice_map;
+	segment_opts_default(&cf->params.split);
+	cf->params.split.min_len = (size_t)cf->splitter_min_len;
+	cf->params.split.max_len = (size_t)cf->splitter_max_len;
+	cf->params.split.first_len = (size_t)cf->splitter_first_len;
 	if (cf->socket_path == NULL)
 		cf->socket_path = config_socket_default(
 		    env_get(envp, "XDG_RUNTIME_DIR"), env_get(envp, "TMPDIR"),

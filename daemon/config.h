@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "params.h"
+
 struct ttsmap;
 
 struct config {
@@ -24,7 +26,7 @@ struct config {
 	char		*tts_api_key;
 	char		*tts_default_model;
 	char		*tts_default_voice;
-	char		*tts_default_format;
+	char		*tts_default_format;	/* NULL: unset */
 	long long	 tts_max_concurrent;
 	long long	 tts_request_timeout;
 	long long	 tts_retry_count;
@@ -60,6 +62,7 @@ struct config {
 						   directory, when it is used */
 	struct ttsmap	*model_map;		/* TTS_MODEL_MAP parsed */
 	struct ttsmap	*voice_map;		/* TTS_VOICE_MAP parsed */
+	struct params_conf params;		/* the above, for params_* */
 };
 
 /* The admin socket's default path (spec §6): RUNTIME_DIR/ttsaccel.sock

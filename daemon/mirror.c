@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
 #include "config.h"
 #include "log.h"
 #include "mirror.h"
+#include "params.h"
 #include "reply.h"
 #include "server.h"
 #include "shared.h"
@@ -77,9 +77,10 @@ fed_end(struct mirror *m, int ok)
 	mirror_free(m);
 }
 
-static int	params_of(const char *, size_t, struct tts_params *, cJSON **);
+static int	params_of(const char *, size_t, struct tts_params *,
+	    const char **, cJSON **);
 static struct reply *copy_new(struct replies *, const char *,
-	    const struct tts_params *, const cJSON *);
+	    const struct tts_params *, const char *);
 
 static void
 watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
@@ -88,6 +89,7 @@ watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
 	struct replies		*rs = ms->srv->replies;
 	struct mirror		*m, *next;
 	struct tts_params	 p;
+	const char		*asked;
 	cJSON			*root;
 
 	if (ev == SHARED_R_ERROR) {
@@ -104,7 +106,7 @@ watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
 	if (ev == SHARED_R_PARAMS) {
 		if (m != NULL || reply_find(rs, id) != NULL)
 			return;		/* ours, or known already */
-		if (params_of(val, len, &p, &root) != 0)
+		if (params_of(val, len, &p, &asked, &root) != 0)
 			return;
 		m = xcalloc(1, sizeof *m);
 		m->ms = ms;
@@ -116,7 +118,7 @@ watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
 		if (ms->head != NULL)
 			ms->head->prev = m;
 		ms->head = m;
-		m->r = copy_new(rs, id, &p, root);
+		m->r = copy_new(rs, id, &p, asked);
 		cJSON_Delete(root);
 		return;
 	}
@@ -227,40 +229,29 @@ answer(struct mirror *m, struct reply *r)
 /* A copy of a reply, with the format its chat asked for. */
 static struct reply *
 copy_new(struct replies *rs, const char *id, const struct tts_params *p,
-    const cJSON *root)
+    const char *asked)
 {
 	struct reply	*r;
-	const char	*asked;
 
 	r = reply_new(rs, id, p);
-	asked = cJSON_GetStringValue(cJSON_GetObjectItem(root, "asked"));
-	if (asked != NULL && strcmp(asked, p->format) != 0)
+	if (asked != NULL)
 		reply_set_format(r, asked);
 	return r;
 }
 
-/* The published parameters; -1 if they are not ours. */
+/* The published parameters (strings in *root), the format the chat asked
+ * in *asked (NULL: p's); -1 if they are not ours. */
 static int
-params_of(const char *json, size_t len, struct tts_params *p, cJSON **root)
+params_of(const char *json, size_t len, struct tts_params *p,
+    const char **asked, cJSON **root)
 {
-	const cJSON	*it;
-
 	if ((*root = cJSON_ParseWithLength(json, len)) == NULL)
 		return -1;
-	p->model = cJSON_GetStringValue(cJSON_GetObjectItem(*root, "model"));
-	p->voice = cJSON_GetStringValue(cJSON_GetObjectItem(*root, "voice"));
-	p->format = cJSON_GetStringValue(cJSON_GetObjectItem(*root, "format"));
-	p->instructions = cJSON_GetStringValue(cJSON_GetObjectItem(*root,
-	    "instructions"));
-	it = cJSON_GetObjectItem(*root, "speed");
-	if (p->model == NULL || p->voice == NULL || p->format == NULL ||
-	    !cJSON_IsNumber(it) || it->valuedouble < 0.25 ||
-	    it->valuedouble > 4.0) {
+	if (params_from_json(*root, p, asked) != 0) {
 		cJSON_Delete(*root);
 		*root = NULL;
 		return -1;
 	}
-	p->speed = it->valuedouble;
 	return 0;
 }
 
@@ -270,6 +261,7 @@ follow_cb(void *arg, int ev, const char *val, size_t len)
 	struct mirror		*m = arg;
 	struct replies		*rs = m->ms->srv->replies;
 	struct tts_params	 p;
+	const char		*asked;
 	cJSON			*root;
 
 	switch (ev) {
@@ -284,12 +276,12 @@ follow_cb(void *arg, int ev, const char *val, size_t len)
 			mirror_free(m);
 			return;
 		}
-		if (params_of(val, len, &p, &root) != 0) {
+		if (params_of(val, len, &p, &asked, &root) != 0) {
 			log_warn("shared: reply %s: parameters not understood",
 			    m->id);
 			break;
 		}
-		m->r = copy_new(rs, m->id, &p, root);
+		m->r = copy_new(rs, m->id, &p, asked);
 		cJSON_Delete(root);
 		log_debug("shared: reply %s followed from another instance",
 		    m->id);

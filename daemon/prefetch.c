@@ -15,16 +15,14 @@
 
 #include "chat.h"
 #include "config.h"
-#include "convert.h"
 #include "log.h"
+#include "params.h"
 #include "prefetch.h"
 #include "reply.h"
 #include "segment.h"
 #include "server.h"
 #include "shared.h"
-#include "split.h"
 #include "tts.h"
-#include "ttsmap.h"
 #include "util.h"
 
 struct pf {
@@ -41,34 +39,30 @@ struct pf {
 static void
 drain(struct pf *pf, struct evbuffer *events)
 {
-	const struct tts_params	*p = reply_params(pf->reply);
-	cJSON			*ev;
-	char			*s, *key, *id, *line;
+	cJSON	*ev;
+	char	*s, *line;
+	size_t	 i;
 
 	while ((s = segment_next(pf->seg)) != NULL) {
-		log_debug("%s segment %zu: %s", reply_id(pf->reply),
-		    reply_nsegs(pf->reply), s);
+		i = reply_nsegs(pf->reply);
+		log_debug("%s segment %zu: %s", reply_id(pf->reply), i, s);
+		if (i == 0)
+			hist_observe(&pf->srv->h_first_segment,
+			    now_usec() - pf->t0);
+		reply_add(pf->reply, s);
 		if (events != NULL) {
-			key = tts_key(p, s);
-			id = tts_key_id(key);
 			ev = cJSON_CreateObject();
 			cJSON_AddStringToObject(ev, "reply",
 			    reply_id(pf->reply));
-			cJSON_AddNumberToObject(ev, "index",
-			    (double)reply_nsegs(pf->reply));
+			cJSON_AddNumberToObject(ev, "index", (double)i);
 			cJSON_AddStringToObject(ev, "text", s);
-			cJSON_AddStringToObject(ev, "key", id);
+			cJSON_AddStringToObject(ev, "key",
+			    reply_seg_key(pf->reply, i));
 			line = cJSON_PrintUnformatted(ev);
 			evbuffer_add_printf(events, ": tts %s\n\n", line);
 			free(line);
 			cJSON_Delete(ev);
-			free(key);
-			free(id);
 		}
-		if (reply_nsegs(pf->reply) == 0)
-			hist_observe(&pf->srv->h_first_segment,
-			    now_usec() - pf->t0);
-		reply_add(pf->reply, s);
 		shared_reply_segment(pf->srv->shared, reply_id(pf->reply), s,
 		    pf->raw, pf->rawlen);
 		pf->rawlen = 0;
@@ -86,15 +80,7 @@ publish(struct server *srv, const char *id, const struct tts_params *p,
 
 	if (srv->shared == NULL)
 		return;
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "model", p->model);
-	cJSON_AddStringToObject(o, "voice", p->voice);
-	cJSON_AddStringToObject(o, "format", p->format);
-	cJSON_AddNumberToObject(o, "speed", p->speed);
-	if (p->instructions != NULL)
-		cJSON_AddStringToObject(o, "instructions", p->instructions);
-	if (strcmp(asked, p->format) != 0)
-		cJSON_AddStringToObject(o, "asked", asked);
+	o = params_json(p, asked);
 	s = cJSON_PrintUnformatted(o);
 	shared_reply_begin(srv->shared, id, s);
 	cJSON_free(s);
@@ -104,9 +90,10 @@ publish(struct server *srv, const char *id, const struct tts_params *p,
 static void *
 reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 {
-	const struct config	*cf = srv->cf;
+	const struct params_ask	 ask = { t->model, t->voice, t->format, NULL,
+				    t->speed };
+	struct params_can	 can;
 	struct pf		*pf;
-	struct segment_opts	 o;
 	struct tts_params	 p;
 	const char		*asked;
 
@@ -115,26 +102,22 @@ reply_begin(struct server *srv, const char *id, const struct chat_tts *t)
 	pf = xcalloc(1, sizeof *pf);
 	pf->srv = srv;
 	pf->t0 = now_usec();
-	p.model = t->model != NULL ? t->model : cf->tts_default_model;
-	p.voice = t->voice != NULL ? t->voice : cf->tts_default_voice;
-	/* Mapped before keying, as /v1/audio/speech does. */
-	p.model = ttsmap_lookup(cf->model_map, p.model);
-	p.voice = ttsmap_lookup(cf->voice_map, p.voice);
-	p.format = t->format != NULL ? t->format : cf->tts_default_format;
-	p.speed = t->speed > 0 ? t->speed : 1.0;
-	p.instructions = NULL;
-	asked = p.format;
-	/* One synthesis, every format: in a format no endpoint makes, the
-	 * reply is prefetched as WAV and its audio converted when asked. */
-	if (srv->tts != NULL && !tts_has_format(srv->tts, p.format) &&
-	    tts_has_format(srv->tts, "wav") && convert_can(p.format))
+	/* Resolved as /v1/audio/speech resolves, so that they meet. */
+	tts_can(srv->tts, &can);
+	asked = NULL;
+	if (params_resolve(&srv->cf->params, PARAMS_CHAT, &ask, &can, &p) ==
+	    PARAMS_FROM_WAV) {
+		/* One synthesis, every format: in a format no endpoint
+		 * makes, the reply is prefetched as WAV and its audio
+		 * converted when asked. */
+		asked = p.format;
 		p.format = "wav";
+	}
 	pf->reply = reply_new(srv->replies, id, &p);
-	if (asked != p.format)
+	if (asked != NULL)
 		reply_set_format(pf->reply, asked);
 	publish(srv, id, &p, asked);
-	split_opts(cf, &o);
-	pf->seg = segment_new(&o);
+	pf->seg = segment_new(&srv->cf->params.split);
 	return pf;
 }
 

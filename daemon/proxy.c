@@ -13,12 +13,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "audio.h"
 #include "chat.h"
 #include "config.h"
-#include "convert.h"
 #include "fetch.h"
 #include "log.h"
+#include "params.h"
 #include "proxy.h"
 #include "request.h"
 #include "server.h"
@@ -767,6 +766,36 @@ tts_headers(struct hreq *h, struct chat_tts *tts)
 	}
 }
 
+/* The chat's own TTS fields are ones we can say: 0, or -1 (answered). */
+static int
+chat_tts_check(struct hreq *h, const struct chat_tts *tts)
+{
+	struct params_can	 can;
+	char			*list;
+
+	if (tts->format != NULL && params_format_index(tts->format) < 0) {
+		http_error(h, 400, "invalid_request_error", "invalid_tts_format",
+		    "'tts_format' must be one of " PARAMS_FORMAT_LIST ".");
+		return -1;
+	}
+	tts_can(h->srv->tts, &can);
+	if (tts->format != NULL && h->srv->tts != NULL &&
+	    params_making(&can, tts->format) < 0) {
+		list = params_can_text(&can);
+		http_error(h, 400, "invalid_request_error",
+		    "unsupported_tts_format", "'tts_format' %s cannot be made "
+		    "here; ask for %s.", tts->format, list);
+		free(list);
+		return -1;
+	}
+	if (tts->speed != 0 && !params_speed_ok(tts->speed)) {
+		http_error(h, 400, "invalid_request_error", "invalid_tts_speed",
+		    "'tts_speed' must be a number from 0.25 to 4.0.");
+		return -1;
+	}
+	return 0;
+}
+
 void
 proxy_chat(struct hreq *h)
 {
@@ -789,29 +818,7 @@ proxy_chat(struct hreq *h)
 		return;
 	}
 	tts_headers(h, &tts);
-	if (tts.format != NULL && audio_content_type(tts.format) == NULL) {
-		http_error(h, 400, "invalid_request_error", "invalid_tts_format",
-		    "'tts_format' must be one of mp3, opus, aac, flac, wav, "
-		    "pcm.");
-		chat_tts_clear(&tts);
-		free(nbody);
-		return;
-	}
-	if (tts.format != NULL && h->srv->tts != NULL &&
-	    !tts_has_format(h->srv->tts, tts.format) &&
-	    !(tts_has_format(h->srv->tts, "wav") &&
-	    convert_can(tts.format))) {
-		http_error(h, 400, "invalid_request_error",
-		    "unsupported_tts_format", "'tts_format' %s cannot be made "
-		    "here; ask for %s.", tts.format,
-		    audio_made_formats(h->srv->tts));
-		chat_tts_clear(&tts);
-		free(nbody);
-		return;
-	}
-	if (tts.speed != 0 && (tts.speed < 0.25 || tts.speed > 4.0)) {
-		http_error(h, 400, "invalid_request_error", "invalid_tts_speed",
-		    "'tts_speed' must be a number from 0.25 to 4.0.");
+	if (chat_tts_check(h, &tts) != 0) {
 		chat_tts_clear(&tts);
 		free(nbody);
 		return;

@@ -50,9 +50,8 @@ struct reply_watch {
 struct reply {
 	struct replies		*rs;
 	char			 id[32];
-	char			*model, *voice, *format, *instructions;
-	char			*asked;		/* format asked, if not format */
-	struct tts_params	 p;
+	char			*asked;		/* format asked, if not p's */
+	struct tts_params	*p;		/* params_dup */
 	struct rseg		**segs;
 	size_t			 nsegs, segs_cap;
 	int			 finished, ok;
@@ -127,10 +126,7 @@ reply_free(struct reply *r)
 	free(r->raw);
 	free(r->code);
 	free(r->asked);
-	free(r->model);
-	free(r->voice);
-	free(r->format);
-	free(r->instructions);
+	free(r->p);
 	free(r);
 }
 
@@ -201,16 +197,7 @@ reply_new(struct replies *rs, const char *id, const struct tts_params *p)
 	r = xcalloc(1, sizeof *r);
 	r->rs = rs;
 	snprintf(r->id, sizeof r->id, "%s", id);
-	r->model = xstrdup(p->model);
-	r->voice = xstrdup(p->voice);
-	r->format = xstrdup(p->format);
-	r->instructions = p->instructions != NULL ?
-	    xstrdup(p->instructions) : NULL;
-	r->p.model = r->model;
-	r->p.voice = r->voice;
-	r->p.format = r->format;
-	r->p.instructions = r->instructions;
-	r->p.speed = p->speed;
+	r->p = params_dup(p);
 	r->created = now_usec();
 	r->next = rs->head;
 	if (rs->head != NULL)
@@ -267,7 +254,7 @@ reply_add(struct reply *r, const char *text)
 	folded = norm_string(text, strlen(text), &len);
 	s->sp = span_add(r->rs->index, r, s->index, folded, len);
 	free(folded);
-	key = tts_key(&r->p, text);
+	key = tts_key(r->p, text);
 	id = tts_key_id(key);
 	snprintf(s->key, sizeof s->key, "%s", id);
 	free(id);
@@ -287,7 +274,7 @@ reply_add(struct reply *r, const char *text)
 		cJSON_AddStringToObject(ev, "key", s->key);
 		server_emit(r->rs->srv, "segment.queued", ev);
 	}
-	s->e = tts_obtain(r->rs->tts, &r->p, text, SCHED_PREFETCH,
+	s->e = tts_obtain(r->rs->tts, r->p, text, SCHED_PREFETCH,
 	    (unsigned)s->index, &how);
 	if (s->e == NULL)
 		s->state = RSEG_FAILED;
@@ -315,7 +302,7 @@ reply_set_format(struct reply *r, const char *format)
 const char *
 reply_format(const struct reply *r)
 {
-	return r->asked != NULL ? r->asked : r->format;
+	return r->asked != NULL ? r->asked : r->p->format;
 }
 
 void
@@ -561,7 +548,7 @@ reply_id(const struct reply *r)
 const struct tts_params *
 reply_params(const struct reply *r)
 {
-	return &r->p;
+	return r->p;
 }
 
 size_t
@@ -574,6 +561,12 @@ const char *
 reply_seg_text(const struct reply *r, size_t i)
 {
 	return r->segs[i]->text;
+}
+
+const char *
+reply_seg_key(const struct reply *r, size_t i)
+{
+	return r->segs[i]->key;
 }
 
 int
@@ -657,9 +650,9 @@ reply_segments_json(const struct reply *r)
 	cJSON_AddStringToObject(root, "reply", r->id);
 	cJSON_AddStringToObject(root, "state", !r->finished ? "streaming" :
 	    r->ok ? "complete" : "cut");
-	cJSON_AddStringToObject(root, "model", r->model);
-	cJSON_AddStringToObject(root, "voice", r->voice);
-	cJSON_AddStringToObject(root, "format", r->format);
+	cJSON_AddStringToObject(root, "model", r->p->model);
+	cJSON_AddStringToObject(root, "voice", r->p->voice);
+	cJSON_AddStringToObject(root, "format", r->p->format);
 	a = cJSON_AddArrayToObject(root, "segments");
 	for (i = 0; i < r->nsegs; i++) {
 		s = r->segs[i];

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "params.h"
 
 struct cJSON;
 struct replies;
@@ -64,6 +64,8 @@ const char *reply_id(const struct reply *);
 const struct tts_params *reply_params(const struct reply *);
 size_t	 reply_nsegs(const struct reply *);
 const char *reply_seg_text(const struct reply *, size_t);
+/* Its cache key's id (tts_key_id), as watchers and tts_events show it. */
+const char *reply_seg_key(const struct reply *, size_t);
 int	 reply_seg_state(const struct reply *, size_t);
 int	 reply_finished(const struct reply *);
 /* Hold a reply while streaming it (not expired meanwhile); release it. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "params.h"
 #include "request.h"
 
 static void
@@ -124,11 +125,6 @@ nonempty(const char *s)
 int
 request_speech(const cJSON *root, struct speech_req *r, struct req_error *e)
 {
-	static const char *const formats[] = {
-		"mp3", "opus", "aac", "flac", "wav", "pcm"
-	};
-	size_t	i;
-
 	memset(r, 0, sizeof *r);
 	r->speed = 1.0;
 	if (request_string(root, "input", &r->input, e) != 0 ||
@@ -147,8 +143,8 @@ request_speech(const cJSON *root, struct speech_req *r, struct req_error *e)
 		else if (e->param != NULL &&
 		    strcmp(e->param, "response_format") == 0)
 			fail(e, "invalid_response_format", "response_format",
-			    "'response_format' must be one of mp3, opus, aac, "
-			    "flac, wav, pcm.");
+			    "'response_format' must be one of "
+			    PARAMS_FORMAT_LIST ".");
 		return -1;
 	}
 	if ((r->input = nonempty(r->input)) == NULL) {
@@ -159,18 +155,12 @@ request_speech(const cJSON *root, struct speech_req *r, struct req_error *e)
 	r->model = nonempty(r->model);
 	r->voice = nonempty(r->voice);
 	r->instructions = nonempty(r->instructions);
-	if (r->format != NULL) {
-		for (i = 0; i < sizeof formats / sizeof formats[0]; i++)
-			if (strcmp(r->format, formats[i]) == 0)
-				break;
-		if (i == sizeof formats / sizeof formats[0]) {
-			fail(e, "invalid_response_format", "response_format",
-			    "'response_format' must be one of mp3, opus, aac, "
-			    "flac, wav, pcm.");
-			return -1;
-		}
+	if (r->format != NULL && params_format_index(r->format) < 0) {
+		fail(e, "invalid_response_format", "response_format",
+		    "'response_format' must be one of " PARAMS_FORMAT_LIST ".");
+		return -1;
 	}
-	if (!(r->speed >= 0.25 && r->speed <= 4.0)) {
+	if (!params_speed_ok(r->speed)) {
 		fail(e, "invalid_speed", "speed", "'speed' must be a number "
 		    "from 0.25 to 4.0.");
 		return -1;

@@ -11,9 +11,7 @@
 void
 split_opts(const struct config *cf, struct segment_opts *o)
 {
-	o->min_len = (size_t)cf->splitter_min_len;
-	o->max_len = (size_t)cf->splitter_max_len;
-	o->first_len = (size_t)cf->splitter_first_len;
+	*o = cf->params.split;
 }
 
 static void
@@ -25,9 +23,8 @@ print_cb(void *arg, const char *seg)
 int
 split_stdin(const struct config *cf, FILE *in, FILE *out)
 {
-	struct segment_opts	 o;
-	char			*text = NULL;
-	size_t			 len = 0, cap = 0, n;
+	char	*text = NULL;
+	size_t	 len = 0, cap = 0, n;
 
 	for (;;) {
 		if (len + 65536 > cap) {
@@ -44,8 +41,7 @@ split_stdin(const struct config *cf, FILE *in, FILE *out)
 		free(text);
 		return 1;
 	}
-	split_opts(cf, &o);
-	segment_split(&o, text != NULL ? text : "", len, print_cb, out);
+	segment_split(&cf->params.split, text != NULL ? text : "", len, print_cb, out);
 	free(text);
 	return fflush(out) == 0 ? 0 : 1;
 }

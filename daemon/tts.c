@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "cache.h"
 #include "config.h"
+#include "convert.h"
 #include "log.h"
 #include "metrics.h"
 #include "sched.h"
@@ -39,8 +40,7 @@ struct tts_waiter {
 struct synth {
 	struct tts		*tts;
 	struct cache_entry	*e;
-	char			*model, *voice, *format, *instructions;
-	double			 speed;
+	struct tts_params	*p;		/* params_dup */
 	char			*text;
 	struct sched_job	*job;
 	struct endpoint		*ep;
@@ -198,10 +198,7 @@ synth_free(struct synth *s)
 		w->s = NULL;
 		w->next = w->prev = NULL;
 	}
-	free(s->model);
-	free(s->voice);
-	free(s->format);
-	free(s->instructions);
+	free(s->p);
 	free(s->text);
 	free(s);
 }
@@ -359,10 +356,10 @@ synth_done_cb(void *arg, int result, int status, const char *why)
 	if (result == BACKEND_REFUSED)
 		result = BACKEND_REJECTED;
 	s->status = result == BACKEND_REJECTED ? status : 502;
-	if (result == BACKEND_UNFIT && !tts_has_format(tts, s->format))
+	if (result == BACKEND_UNFIT && !tts_has_format(tts, s->p->format))
 		snprintf(s->err, sizeof s->err, "%s: %s (no endpoint makes %s: "
 		    "ask again, it is converted from WAV from now on)",
-		    s->epname, why, s->format);
+		    s->epname, why, s->p->format);
 	else
 		snprintf(s->err, sizeof s->err, "%s: %s", s->epname, why);
 	if (result == BACKEND_REJECTED) {
@@ -374,7 +371,7 @@ synth_done_cb(void *arg, int result, int status, const char *why)
 	} else
 		log_warn("synthesis failed on %s: %s", s->epname, why);
 	if (r == 1 && result == BACKEND_UNFIT &&
-	    !tts_has_format(tts, s->format)) {
+	    !tts_has_format(tts, s->p->format)) {
 		sched_cancel(tts->sched, s->job);	/* nowhere to go */
 		r = -1;
 	}
@@ -412,7 +409,6 @@ dispatch(struct tts *tts)
 	struct sched_job	*job;
 	struct sched_ep		*sep;
 	struct synth		*s;
-	struct tts_params	 p;
 
 	while (sched_next(tts->sched, now_usec(), &job, &sep) == 0) {
 		s = sched_job_user(job);
@@ -423,12 +419,8 @@ dispatch(struct tts *tts)
 		s->appended = 0;
 		s->vpos = 0;
 		s->diverged = 0;
-		p.model = s->model;
-		p.voice = s->voice;
-		p.format = s->format;
-		p.instructions = s->instructions;
-		p.speed = s->speed;
-		s->call = backend_synth(s->ep->be, &p, s->text, &synth_cbs, s);
+		s->call = backend_synth(s->ep->be, s->p, s->text, &synth_cbs,
+		    s);
 		synth_event(s, "segment.started", NULL);
 	}
 }
@@ -542,12 +534,7 @@ tts_obtain(struct tts *tts, const struct tts_params *p, const char *text,
 	s = xcalloc(1, sizeof *s);
 	s->tts = tts;
 	s->e = e;
-	s->model = xstrdup(p->model);
-	s->voice = xstrdup(p->voice);
-	s->format = xstrdup(p->format);
-	s->instructions = p->instructions != NULL ?
-	    xstrdup(p->instructions) : NULL;
-	s->speed = p->speed;
+	s->p = params_dup(p);
 	s->text = xstrdup(text);
 	s->t_queued = now;
 	s->next = tts->synths;
@@ -591,7 +578,7 @@ synth_fits(void *job_user, void *ep_user)
 	const struct synth	*s = job_user;
 	const struct endpoint	*ep = ep_user;
 
-	return backend_has_format(ep->be, s->format);
+	return backend_has_format(ep->be, s->p->format);
 }
 
 int
@@ -603,6 +590,20 @@ tts_has_format(struct tts *tts, const char *fmt)
 		if (backend_has_format(tts->eps[i]->be, fmt))
 			return 1;
 	return 0;
+}
+
+void
+tts_can(struct tts *tts, struct params_can *can)
+{
+	size_t	i;
+
+	can->made = can->conv = 0;
+	for (i = 0; i < PARAMS_NFORMATS; i++) {
+		if (tts != NULL && tts_has_format(tts, params_format_name(i)))
+			can->made |= PARAMS_BIT(i);
+		if (convert_can(params_format_name(i)))
+			can->conv |= PARAMS_BIT(i);
+	}
 }
 
 struct cache *

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "params.h"
 
 struct cJSON;
 struct evbuffer;
@@ -55,6 +55,9 @@ int	 tts_entry_status(const struct cache_entry *);
 int	 tts_usable(struct tts *);
 /* Can some endpoint produce this format? */
 int	 tts_has_format(struct tts *, const char *);
+/* What can be made now: the formats the endpoints make (none without
+ * tts) and those converted from WAV. */
+void	 tts_can(struct tts *, struct params_can *);
 struct cache *tts_cache(struct tts *);
 /* Empty the cache; returns entries removed. */
 size_t	 tts_clear(struct tts *);
