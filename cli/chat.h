@@ -1,6 +1,6 @@
 /* chat: the say and chat commands, over the daemon's HTTP API. */
-#ifndef TTSACCEL_CHAT_H
-#define TTSACCEL_CHAT_H
+#ifndef TTSACCELCTL_CHAT_H
+#define TTSACCELCTL_CHAT_H
 
 /* say [-v VOICE] [-o FILE] TEXT: speak TEXT; argv[0] is "say". */
 int	cmd_say(int argc, char **argv);

@@ -726,8 +726,9 @@ check_upstream(struct hreq *h)
 	return -1;
 }
 
+/* A new reply id in buf: "r" and 16 random hex digits. */
 static void
-reply_id(char *buf, size_t len)
+px_new_reply_id(char *buf, size_t len)
 {
 	static const char	hex[] = "0123456789abcdef";
 	unsigned char		r[8];
@@ -828,7 +829,7 @@ proxy_chat(struct hreq *h)
 	px->tts = tts;
 	px->client_stream = stream;
 	if (tts.enabled) {
-		reply_id(px->reply_id, sizeof px->reply_id);
+		px_new_reply_id(px->reply_id, sizeof px->reply_id);
 		if (h->srv->reply_begin != NULL)
 			px->consumer = h->srv->reply_begin(h->srv,
 			    px->reply_id, &px->tts);
