@@ -105,6 +105,11 @@ unit: testbins
 test-valgrind: testbins
 	$(Q)TTSACCEL_BUILD=$(B) TTSACCEL_VALGRIND=1 tests/run.sh e2e
 
+# The #include graph of daemon/ and cli/ (a module is x.c with x.h);
+# fails naming the cycle if there is one (tests/deps/check.py).
+check-deps:
+	$(Q)python3 tests/deps/check.py -I daemon daemon cli
+
 bench: testbins
 	$(Q)TTSACCEL_BUILD=$(B) tests/bench/run.sh
 
@@ -189,7 +194,7 @@ clean:
 	rm -rf build ttsaccel ttsaccelctl
 
 FORCE:
-.PHONY: all test unit test-valgrind bench soak fuzz fuzz-smoke install uninstall lint-man clean testbins \
+.PHONY: all test unit test-valgrind check-deps bench soak fuzz fuzz-smoke install uninstall lint-man clean testbins \
         test-deploy test-fresh deb FORCE
 .SECONDARY:
 

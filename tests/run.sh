@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the test suite: unit binaries, then end-to-end scripts.
-# Usage: tests/run.sh [unit|e2e|all] [NAME...]
+# Usage: tests/run.sh [unit|deps|e2e|all] [NAME...]
 # TTSACCEL_BUILD is the build directory holding the test binaries
 # (set by make).  Ends with the checks that were skipped (TAP "# SKIP"
 # lines, repeated so that none goes unseen) and "N passed, N failed";
@@ -62,6 +62,10 @@ if [ "$what" = unit ] || [ "$what" = all ]; then
 		want "$name" || continue
 		run_one "$name" "$t"
 	done
+fi
+if [ "$what" = deps ] || [ "$what" = all ]; then
+	# The include-graph check (make check-deps) on its fixtures.
+	want deps/selftest && run_one deps/selftest sh tests/deps/selftest.sh
 fi
 if [ "$what" = e2e ] || [ "$what" = all ]; then
 	for t in tests/e2e/*.sh; do
