@@ -4,24 +4,18 @@
 . "$(dirname "$0")/lib.sh"
 need socat socat || finish
 need jq jq || finish
-K=(-H 'Authorization: Bearer sk-test')
 
-# adm LINE...: send the lines on one connection, print the answers.
-adm() { printf '%s\n' "$@" | timeout 10 socat -t 5 - UNIX-CONNECT:"$SOCK"; }
 # q JSON FILTER: one command's answer through jq.
 q() { adm "$1" | jq -r "$2"; }
-speech() {  # speech TEXT -> status
-	curl -sS --max-time 20 "${K[@]}" -o /dev/null -w '%{http_code}' \
-	    -d "$(jq -cn --arg t "$1" '{input:$t}')" "$URL/v1/audio/speech"
-}
-nreq() { grep -c '"path":"/v1/audio/speech"' "$1" 2>/dev/null || echo 0; }
+# stat_is FILTER VALUE: the stats command's answer has VALUE at FILTER.
+stat_is() { [ "$(q '{"cmd":"stats"}' "$1")" = "$2" ]; }
 has_ep() { q '{"cmd":"endpoints.list"}' ".data | map(.url) | index(\"$1\") != null"; }
 no_ep() { [ "$(has_ep "$1")" = false ]; }
 # speak_many TAG N: N distinct speech requests at once; all must be 200.
 speak_many() {
 	local i pids=() bad=0
 	for i in $(seq "$2"); do
-		speech "Sentence $i of batch $1." >"$T/sm.$1.$i" &
+		speak "Sentence $i of batch $1." >"$T/sm.$1.$i" &
 		pids+=($!)
 	done
 	wait "${pids[@]}"
@@ -66,7 +60,7 @@ r=$(adm "$(jq -cn --arg u "$C" '{cmd:"endpoints.add",url:$u,max:2,weight:1.5}')"
 eq "endpoints.add" "$(jq -c . <<<"$r")" "{\"ok\":true,\"data\":{\"url\":\"$C\"}}"
 eq "it is listed with its max and weight" "$(q '{"cmd":"endpoints.list"}' ".data[] | select(.url==\"$C\") | [.max, .weight] | @tsv")" "$(printf '2\t1.5')"
 check "12 requests at once are served" speak_many add 12
-check "and the new endpoint took some of them" test "$(nreq "$T/tts-c.jsonl")" -ge 1
+check "and the new endpoint took some of them" test "$(nreq c)" -ge 1
 contains "adding it twice is an error" "$(adm "{\"cmd\":\"endpoints.add\",\"url\":\"$C\"}")" '"ok":false'
 contains "a bad url is an error" "$(adm '{"cmd":"endpoints.add","url":"ftp://x"}')" '"ok":false,"error":"'"'url' must be"
 contains "max 0 is an error" "$(adm "{\"cmd\":\"endpoints.add\",\"url\":\"http://127.0.0.1:9\",\"max\":0}")" "'max' must be"
@@ -76,10 +70,10 @@ contains "url is required" "$(adm '{"cmd":"endpoints.add"}')" "'url' is required
 # drain A: no new work for it, the others serve, it leaves when idle
 r=$(adm "{\"cmd\":\"endpoints.drain\",\"url\":\"$A\"}")
 eq "endpoints.drain" "$(jq -c . <<<"$r")" "{\"ok\":true,\"data\":{\"url\":\"$A\",\"state\":\"draining\"}}"
-na=$(nreq "$T/tts-a.jsonl"); nb=$(nreq "$T/tts-b.jsonl"); nc=$(nreq "$T/tts-c.jsonl")
+na=$(nreq a); nb=$(nreq b); nc=$(nreq c)
 check "8 requests after the drain are served" speak_many drain 8
-eq "the drained endpoint got none of them" "$(nreq "$T/tts-a.jsonl")" "$na"
-eq "the others served all 8" "$(( $(nreq "$T/tts-b.jsonl") + $(nreq "$T/tts-c.jsonl") - nb - nc ))" 8
+eq "the drained endpoint got none of them" "$(nreq a)" "$na"
+eq "the others served all 8" "$(( $(nreq b) + $(nreq c) - nb - nc ))" 8
 check "the drained endpoint leaves endpoints.list when idle" wait_for no_ep "$A"
 contains "draining an unknown endpoint is an error" "$(adm '{"cmd":"endpoints.drain","url":"http://127.0.0.1:9"}')" '"ok":false,"error":"no endpoint'
 
@@ -90,7 +84,7 @@ check "it is gone" no_ep "$C"
 contains "removing it again is an error" "$(adm "{\"cmd\":\"endpoints.remove\",\"url\":\"$C\"}")" '"ok":false'
 
 # --- cache ----------------------------------------------------------------------
-eq "a speech request" "$(speech 'The newest entry of all.')" 200
+eq "a speech request" "$(speak 'The newest entry of all.')" 200
 l=$(adm '{"cmd":"cache.list","limit":3}')
 eq "cache.list limit 3" "$(jq '.data | length' <<<"$l")" 3
 eq "newest first" "$(jq -r '.data[0].text' <<<"$l")" "The newest entry of all."
@@ -118,10 +112,10 @@ contains "a broken file: reload fails" "$r" '"ok":false,"error":"reload failed, 
 contains "and says why" "$r" "CACHE_TTL: 'banana'"
 eq "the old configuration is kept" "$(q '{"cmd":"stats"}' .data.cache.ttl)" 1234
 eq "the endpoints are kept" "$(q '{"cmd":"endpoints.list"}' '.data | length')" 3
-eq "the daemon still serves" "$(speech 'Still here after a failed reload.')" 200
+eq "the daemon still serves" "$(speak 'Still here after a failed reload.')" 200
 printf 'endpoint = %s\nendpoint = %s\ncache_ttl = 777\n' "$B" "$D" >"$CONF"
 kill -HUP "$DAEMON_PID"
-check "SIGHUP reloads" wait_for sh -c "[ \"\$(printf '{\"cmd\":\"stats\"}\n' | timeout 10 socat -t 5 - UNIX-CONNECT:$SOCK | jq .data.cache.ttl)\" = 777 ]"
+check "SIGHUP reloads" wait_for stat_is .data.cache.ttl 777
 check "and A leaves (no longer listed)" wait_for no_ep "$A"
 # A kept endpoint takes its new options; a draining one listed again stays.
 ep_field() { q '{"cmd":"endpoints.list"}' ".data[] | select(.url == \"$1\") | .$2"; }
@@ -129,7 +123,7 @@ printf 'endpoint = %s|max=3|weight=2\nendpoint = %s\ncache_ttl = 777\n' "$B" "$D
 eq "reload with new options for B" "$(q '{"cmd":"reload"}' .data.reloaded)" true
 eq "B's max is now 3" "$(ep_field "$B" max)" 3
 eq "B's weight is now 2" "$(ep_field "$B" weight)" 2
-speech 'Keeps B busy while it is drained.' >/dev/null &
+speak 'Keeps B busy while it is drained.' >/dev/null &
 busy=$!
 # Until B has it (a fixed pause was too short on a loaded machine).
 b_busy() { [ "$(ep_field "$B" in_flight)" -ge 1 ] 2>/dev/null; }
@@ -152,8 +146,7 @@ PIDS+=("$WATCH_PID")
 printf '{"cmd":"watch"}\n' >&7
 check "watch answers" wait_for grep -q '{"ok":true,"data":{"watching":true}}' "$T/watch.out"
 eq "stats counts the watcher" "$(q '{"cmd":"stats"}' .data.watchers)" 1
-body=$(jq -cn '{model:"m",stream:true,messages:[{role:"user",content:"ECHO:Watch this reply. It has two sentences."}]}')
-curl -sS --max-time 20 "${K[@]}" -o /dev/null -d "$body" "$URL/v1/chat/completions"
+chat "$(echo_chat "Watch this reply. It has two sentences.")" -o /dev/null
 for ev in segment.queued segment.started segment.done; do
 	check "watch: $ev" wait_for grep -q "\"event\":\"$ev\"" "$T/watch.out"
 done
@@ -163,7 +156,7 @@ check "watch: endpoint.state when an endpoint goes down" wait_for grep -q "\"eve
 curl -sS -X POST "$B/_fake/up" >/dev/null
 kill "$WATCH_PID" 2>/dev/null
 exec 7>&-
-check "a watcher that leaves is forgotten" wait_for sh -c "[ \"\$(printf '{\"cmd\":\"stats\"}\n' | timeout 10 socat -t 5 - UNIX-CONNECT:$SOCK | jq .data.watchers)\" = 0 ]"
+check "a watcher that leaves is forgotten" wait_for stat_is .data.watchers 0
 
 # --- bad input ------------------------------------------------------------------
 contains "malformed JSON" "$(adm '{"cmd":')" '"ok":false,"error":"malformed request'

@@ -4,19 +4,7 @@
 
 start_upstream --delay-ms 5
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon
-AUTH=(-H 'Authorization: Bearer sk-test')
 REQS=$T/upstream-requests.jsonl
-
-chat() {  # chat BODY [curl args...]: the response body
-	local body=$1; shift
-	curl -sS -N "${AUTH[@]}" -H 'Content-Type: application/json' \
-	    "$@" -d "$body" "$URL/v1/chat/completions"
-}
-# The text of an SSE stream's content deltas.
-sse_text() {
-	sed -n 's/^data: *//p' | grep -v '^\[DONE\]$' |
-	    jq -rj '.choices[0].delta.content // empty'
-}
 
 # Streaming: every event passed through, the text intact.
 out=$(chat '{"model":"m","messages":[{"role":"user","content":"ECHO:One. Two, three! 你好，世界。🙂"}],"stream":true}')
@@ -78,14 +66,12 @@ eq "non-streamed upstream death is a 502" "$code" 502
 n0=$(grep -c client_closed "$REQS" || true)
 chat '{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}' -H 'X-Fake-Fault: hang' -m 1 >/dev/null 2>&1
 chat '{"model":"m","messages":[{"role":"user","content":"x"}]}' -H 'X-Fake-Delay-Ms: 200' -m 1 >/dev/null 2>&1
-for i in $(seq 40); do
-	[ "$(grep -c client_closed "$REQS")" -ge $((n0 + 2)) ] && break
-	sleep 0.05
-done
+cancelled() { [ "$(grep -c client_closed "$REQS")" -ge $((n0 + 2)) ]; }
+wait_for cancelled
 eq "both upstream transfers cancelled" "$(grep -c client_closed "$REQS")" $((n0 + 2))
 
 # Pass-through of other /v1 paths, with query and method.
-out=$(curl -sS "${AUTH[@]}" -X PUT -d 'raw body' "$URL/v1/files/abc?purpose=x&y=%20z")
+out=$(curl -sS "${K[@]}" -X PUT -d 'raw body' "$URL/v1/files/abc?purpose=x&y=%20z")
 eq "pass-through method" "$(echo "$out" | jq -r .echo.method)" PUT
 eq "pass-through path" "$(echo "$out" | jq -r .echo.path)" /v1/files/abc
 eq "pass-through query" "$(echo "$out" | jq -r .echo.query)" "purpose=x&y=%20z"

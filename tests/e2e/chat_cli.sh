@@ -13,13 +13,11 @@ NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test TTS_ENDPOINTS=$TTS_URL \
 export TTSACCEL_URL=$URL TTSACCEL_API_KEY=sk-test XDG_STATE_HOME=$T/state
 unset TTSACCEL_PLAYER TTSACCEL_MODEL
 is_wav() { sox --i "$1" >/dev/null 2>&1; }
-exact_wav() { "$BUILD/tests/fake_tts" --wav-info "$1" >/dev/null 2>&1; }
 # The body of the last chat request the upstream got.
 last_body() {
 	jq -rs '[.[] | select(.path == "/v1/chat/completions" and .body != null)] | last | .body' \
 	    "$T/upstream-requests.jsonl"
 }
-nspeech() { grep -c '"path":"/v1/audio/speech"' "$T/tts-fast.jsonl" 2>/dev/null || true; }
 
 # stamp OUT: copy stdin to OUT byte by byte; the time FINALE first showed
 # goes to OUT.final.
@@ -78,13 +76,13 @@ eq "TTSACCEL_MODEL picks the model" "$(TTSACCEL_MODEL=env-model "$TTSACCELCTL" c
     last_body | jq -r .model)" env-model
 
 # 3. --no-audio: no synthesis, no reply audio asked for.
-before=$(nspeech)
+before=$(nreq fast)
 out=$("$TTSACCELCTL" chat --no-audio "ECHO:Nothing to hear. Not a thing." 2>"$T/chat3.err")
 eq "--no-audio exits 0" "$?" 0
 eq "--no-audio prints the text" "$out" "Nothing to hear. Not a thing."
 sleep 0.3
 check "the TTS logged speech requests before --no-audio ($before)" test "${before:-0}" -gt 0
-eq "--no-audio: no speech requests at the TTS" "$(nspeech)" "$before"
+eq "--no-audio: no speech requests at the TTS" "$(nreq fast)" "$before"
 check "--no-audio: no reply audio requested" sh -c \
     "test -s '$T/tts-fast.jsonl' && ! grep -q 'Nothing' '$T/tts-fast.jsonl'"
 eq "--no-audio: quiet stderr" "$(cat "$T/chat3.err")" ""
@@ -123,8 +121,7 @@ check "sox read the stream from stdin with those arguments (${secs:-no} s)" \
 "$TTSACCELCTL" say -o "$T/say.wav" "Say this sentence."
 eq "say -o exits 0" "$?" 0
 check "say -o writes an exact WAV" exact_wav "$T/say.wav"
-curl -sS -H 'Authorization: Bearer sk-test' -o "$T/say-direct.wav" \
-    -d '{"input":"Say this sentence.","response_format":"wav"}' "$URL/v1/audio/speech"
+speech "$(say "Say this sentence." wav)" "$T/say-direct.wav" >/dev/null
 check "say: the daemon's bytes" cmp -s "$T/say.wav" "$T/say-direct.wav"
 "$TTSACCELCTL" say -v echo --player "$PLAYER $T/say-played.wav" "Played aloud."
 eq "say to a player exits 0" "$?" 0

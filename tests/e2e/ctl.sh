@@ -4,18 +4,6 @@
 # the daemon's errors, a socket of another user).
 . "$(dirname "$0")/lib.sh"
 CTL=$TTSACCELCTL
-K=(-H 'Authorization: Bearer sk-test')
-
-speak() {  # speak TEXT: one speech request, its HTTP status
-	curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' \
-	    -d "$(jq -nc --arg t "$1" '{input: $t}')" "$URL/v1/audio/speech"
-}
-# run CMD...: its stdout in $out, stderr in $err, status in $rc
-run() {
-	rc=0
-	out=$("$@" 2>"$T/err") || rc=$?
-	err=$(cat "$T/err")
-}
 
 # --- without a daemon
 run "$CTL" -s "$T/none.sock" stats

@@ -5,8 +5,9 @@
 start_upstream
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test MAX_BODY_BYTES=64K start_daemon
 
-# post STATUS-WANTED DESCRIPTION BODY [curl args]: checks status and shape.
-post() {
+# refused STATUS-WANTED DESCRIPTION BODY [curl args]: a chat request (no
+# key unless given) answered STATUS-WANTED with an OpenAI-shaped error.
+refused() {
 	local want=$1 desc=$2 body=$3; shift 3
 	local code
 	code=$(curl -sS -o "$T/resp" -w '%{http_code}' "$@" --data-binary "$body" \
@@ -18,27 +19,26 @@ post() {
 alive() {
 	eq "still serving after $1" "$(curl -sS -m 5 "$URL/health" | jq -r .status)" ok
 }
-K=(-H 'Authorization: Bearer sk-test')
 
-post 400 "malformed JSON" '{"model":"m","messages":[' "${K[@]}"
+refused 400 "malformed JSON" '{"model":"m","messages":[' "${K[@]}"
 alive "malformed JSON"
-post 400 "not an object" '[1,2,3]' "${K[@]}"
-post 400 "no messages" '{"model":"m"}' "${K[@]}"
-post 400 "invalid UTF-8" "$(printf '{"model":"m","messages":[{"role":"user","content":"\xff\xfe"}]}')" "${K[@]}"
+refused 400 "not an object" '[1,2,3]' "${K[@]}"
+refused 400 "no messages" '{"model":"m"}' "${K[@]}"
+refused 400 "invalid UTF-8" "$(printf '{"model":"m","messages":[{"role":"user","content":"\xff\xfe"}]}')" "${K[@]}"
 alive "invalid UTF-8"
 head -c 100000 /dev/zero | tr '\0' 'a' >"$T/big"
 code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" --data-binary @"$T/big" "$URL/v1/chat/completions")
 eq "oversized body: status" "$code" 413
 check "oversized body: OpenAI error shape" jq -e '.error.message | test("MAX_BODY_BYTES")' "$T/resp"
 alive "oversized body"
-post 400 "unknown tts_format" '{"model":"m","messages":[],"tts_format":"foo"}' "${K[@]}"
-post 400 "unknown X-TTS-Format" '{"model":"m","messages":[]}' "${K[@]}" -H 'X-TTS-Format: foo'
-post 400 "tts_speed out of range" '{"model":"m","messages":[],"tts_speed":9}' "${K[@]}"
+refused 400 "unknown tts_format" '{"model":"m","messages":[],"tts_format":"foo"}' "${K[@]}"
+refused 400 "unknown X-TTS-Format" '{"model":"m","messages":[]}' "${K[@]}" -H 'X-TTS-Format: foo'
+refused 400 "tts_speed out of range" '{"model":"m","messages":[],"tts_speed":9}' "${K[@]}"
 alive "bad tts fields"
-post 401 "missing key" '{"model":"m","messages":[]}'
-post 401 "wrong key" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-wrong'
-post 401 "key prefix" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-tes'
-post 401 "basic auth" '{"model":"m","messages":[]}' -u user:sk-test
+refused 401 "missing key" '{"model":"m","messages":[]}'
+refused 401 "wrong key" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-wrong'
+refused 401 "key prefix" '{"model":"m","messages":[]}' -H 'Authorization: Bearer sk-tes'
+refused 401 "basic auth" '{"model":"m","messages":[]}' -u user:sk-test
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$URL/v1/embeddings" -d '{}')
 eq "pass-through needs a key too" "$code" 401
 code=$(curl -sS -o "$T/resp" -w '%{http_code}' "${K[@]}" "$URL/v1/chat/completions")
@@ -55,14 +55,14 @@ stop_daemon
 
 # No upstream configured: chat is 503, models are the TTS ones.
 NEWAPI_API_KEY=sk-test start_daemon
-post 503 "no upstream" '{"model":"m","messages":[]}' "${K[@]}"
+refused 503 "no upstream" '{"model":"m","messages":[]}' "${K[@]}"
 contains "503 says what to set" "$(cat "$T/resp")" NEWAPI_BASE_URL
 eq "models without upstream" "$(curl -sS "$URL/v1/models" | jq -r '.data[0].id')" liang
 stop_daemon
 
 # Upstream unreachable: 502 naming the failure.
 NEWAPI_BASE_URL=http://127.0.0.1:$(free_port) NEWAPI_API_KEY=sk-test start_daemon
-post 502 "upstream unreachable" '{"model":"m","messages":[]}' "${K[@]}"
+refused 502 "upstream unreachable" '{"model":"m","messages":[]}' "${K[@]}"
 alive "unreachable upstream"
 stop_daemon
 

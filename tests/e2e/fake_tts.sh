@@ -6,21 +6,11 @@
 need jq jq || finish
 need sox sox || finish
 FAKE_TTS=$BUILD/tests/fake_tts
+K=()	# no key unless a check sends one
 
-# speech URL BODY OUT [CURL ARGS...]: POST a speech request; the status on
-# stdout, the body in OUT, the headers in OUT.h.
-speech() {
-	local url=$1 body=$2 out=$3
-	shift 3
-	curl -s --max-time 20 -o "$out" -D "$out.h" -w '%{http_code}' "$@" \
-	    -H 'Content-Type: application/json' -d "$body" "$url/v1/audio/speech"
-}
-# header FILE NAME: a response header's value.
-header() { tr -d '\r' <"$1" | awk -v n="$2" 'tolower($0) ~ "^" tolower(n) ":" { sub(/^[^:]*: */, ""); print }'; }
 # ge A B / le A B: numeric comparisons for check.
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
-stats() { curl -s "$1/_fake/stats" | jq -r "$2"; }
 req() { jq -nc --arg i "$1" --arg v "${2:-alloy}" '{model: "tts-1", input: $i, voice: $v}'; }
 
 # --- audio -------------------------------------------------------------------
@@ -29,7 +19,7 @@ A=$TTS_URL
 LOG=$T/tts-a.jsonl
 TEXT="Hello there, this is a test."	# 28 code points: 840 ms
 
-eq "wav: 200" "$(speech "$A" "$(req "$TEXT")" "$T/a1.wav")" 200
+eq "wav: 200" "$(speech_at "$A" "$(req "$TEXT")" "$T/a1.wav")" 200
 eq "wav: Content-Type audio/wav" "$(header "$T/a1.wav.h" Content-Type)" audio/wav
 eq "X-Fake-TTS names the instance" "$(header "$T/a1.wav.h" X-Fake-TTS)" a
 eq "sox reads 16-bit mono 24 kHz" \
@@ -42,30 +32,30 @@ eq "wav_parse: canonical header, data length matches the file" \
 peak=$(sox "$T/a1.wav" -n stat 2>&1 | awk '/Maximum amplitude/ { print $3 }')
 check "not silent (peak $peak)" ge "$peak" 0.1
 
-speech "$A" "$(req "$TEXT")" "$T/a2.wav" >/dev/null
+speech_at "$A" "$(req "$TEXT")" "$T/a2.wav" >/dev/null
 check "identical text: identical bytes" cmp -s "$T/a1.wav" "$T/a2.wav"
-speech "$A" "$(req "Hello there, this is a tesT.")" "$T/a3.wav" >/dev/null
+speech_at "$A" "$(req "Hello there, this is a tesT.")" "$T/a3.wav" >/dev/null
 check "different text of the same length: different bytes" \
     bash -c "! cmp -s '$T/a1.wav' '$T/a3.wav'"
 eq "  ... and the same length" "$(stat -c %s "$T/a3.wav")" "$size"
-speech "$A" "$(req "$TEXT" nova)" "$T/a4.wav" >/dev/null
+speech_at "$A" "$(req "$TEXT" nova)" "$T/a4.wav" >/dev/null
 check "different voice: different bytes" bash -c \
     "test -s '$T/a4.wav' && ! cmp -s '$T/a1.wav' '$T/a4.wav'"
-speech "$A" "$(req "Hi")" "$T/short.wav" >/dev/null
+speech_at "$A" "$(req "Hi")" "$T/short.wav" >/dev/null
 eq "at least 100 ms" "$(sox --i -s "$T/short.wav")" 2400
-speech "$A" '{"input":"你好，世界"}' "$T/zh.wav" >/dev/null
+speech_at "$A" '{"input":"你好，世界"}' "$T/zh.wav" >/dev/null
 eq "length counts code points, not bytes" "$(sox --i -s "$T/zh.wav")" $((5 * 30 * 24))
-speech "$A" "$(jq -c '. + {speed: 2}' <<<"$(req "$TEXT")")" "$T/fast.wav" >/dev/null
+speech_at "$A" "$(jq -c '. + {speed: 2}' <<<"$(req "$TEXT")")" "$T/fast.wav" >/dev/null
 eq "speed 2 halves the length" "$(sox --i -s "$T/fast.wav")" $((28 * 30 * 24 / 2))
 
-eq "pcm: 200" "$(speech "$A" "$(jq -c '. + {response_format: "pcm"}' <<<"$(req "$TEXT")")" "$T/a.pcm")" 200
+eq "pcm: 200" "$(speech_at "$A" "$(jq -c '. + {response_format: "pcm"}' <<<"$(req "$TEXT")")" "$T/a.pcm")" 200
 eq "pcm: Content-Type audio/pcm" "$(header "$T/a.pcm.h" Content-Type)" audio/pcm
 check "pcm: the wav's samples without the header" \
     cmp -s "$T/a.pcm" <(tail -c +45 "$T/a1.wav")
 # Real encodings (their magic), aac an ADTS header and a marker.
 for f in mp3:audio/mpeg:fff opus:audio/ogg:4f676753 aac:audio/aac:fff1 flac:audio/flac:664c6143; do
 	IFS=: read -r fmt ctype mark <<<"$f"
-	speech "$A" "$(jq -c --arg f "$fmt" '. + {response_format: $f}' <<<"$(req "$TEXT")")" "$T/a.$fmt" >/dev/null
+	speech_at "$A" "$(jq -c --arg f "$fmt" '. + {response_format: $f}' <<<"$(req "$TEXT")")" "$T/a.$fmt" >/dev/null
 	# (mp3: a frame's 11-bit sync, or an ID3 tag first)
 	magic=$(head -c 4 "$T/a.$fmt" | od -An -tx1 | tr -d ' \n' | cut -c1-${#mark})
 	[ "$fmt" = mp3 ] && [ "$(head -c 3 "$T/a.$fmt")" = ID3 ] && magic=fff
@@ -77,7 +67,7 @@ check "mp3: frames for about the tone's 0.84 s ($d)" awk -v d="$d" 'BEGIN { exit
 # --- bad requests ------------------------------------------------------------
 bad() {
 	local code
-	code=$(speech "$A" "$2" "$T/bad.json")
+	code=$(speech_at "$A" "$2" "$T/bad.json")
 	eq "$1" "$code $(jq -r .error.type <"$T/bad.json") $(jq -r .error.param <"$T/bad.json")" "$3"
 }
 bad "missing input: 400" '{"voice":"alloy"}' "400 invalid_request_error input"
@@ -103,7 +93,7 @@ eq "log: speed and response_format" \
 [null,"pcm"]'
 eq "log: t_ms rises" "$(jq -s '[.[] | .t_ms] | . == sort and .[0] >= 0' "$LOG")" true
 eq "log: the 400s too" "$(jq -c 'select(.status == 400)' "$LOG" | wc -l)" 7
-eq "stats: requests, speech, health" "$(stats "$A" '[.requests, .speech, .health, .active] | join(" ")')" \
+eq "stats: requests, speech, health" "$(fake_stats "$A" '[.requests, .speech, .health, .active] | join(" ")')" \
     "$(jq -s 'length' "$LOG") $(jq -s 'map(select(.path == "/v1/audio/speech")) | length' "$LOG") 1 0"
 
 # --- latency and chunked streaming --------------------------------------------
@@ -126,7 +116,7 @@ check "a piece at a time ($n of $size bytes by 1.5 s)" \
     bash -c "[ $n -gt 44 ] && [ $n -lt $size ]"
 
 start_tts u --unknown-length
-speech "$TTS_URL" "$(req "$TEXT")" "$T/u.wav" >/dev/null
+speech_at "$TTS_URL" "$(req "$TEXT")" "$T/u.wav" >/dev/null
 eq "--unknown-length: data_len 0xffffffff, same samples" \
     "$("$FAKE_TTS" --wav-info "$T/u.wav" | awk '{ print $6 }') $(tail -c +45 "$T/u.wav" | cmp -s - "$T/a.pcm" && echo same)" \
     "data_len=4294967295 same"
@@ -135,16 +125,16 @@ eq "--unknown-length: data_len 0xffffffff, same samples" \
 start_tts c --fail-first 2
 C=$TTS_URL
 codes=""
-for i in 1 2 3 4; do codes="$codes $(speech "$C" "$(req "x$i")" "$T/c.out")"; done
+for i in 1 2 3 4; do codes="$codes $(speech_at "$C" "$(req "x$i")" "$T/c.out")"; done
 eq "fail-first 2" "$codes" " 500 500 200 200"
 curl -s -X POST "$C/_fake/set?fail-first=1" >/dev/null
 codes=""
-for i in 1 2; do codes="$codes $(speech "$C" "$(req "y$i")" "$T/c.out")"; done
+for i in 1 2; do codes="$codes $(speech_at "$C" "$(req "y$i")" "$T/c.out")"; done
 eq "/_fake/set fail-first=1: the next one fails" "$codes" " 500 200"
-speech "$C" '{}' "$T/c.out" >/dev/null
-eq "a 400 does not use up fail-first" "$(stats "$C" .failures)" 3
+speech_at "$C" '{}' "$T/c.out" >/dev/null
+eq "a 400 does not use up fail-first" "$(fake_stats "$C" .failures)" 3
 curl -s -X POST "$C/_fake/set?fail-first=1" >/dev/null
-speech "$C" "$(req z)" "$T/c.err" >/dev/null
+speech_at "$C" "$(req z)" "$T/c.err" >/dev/null
 eq "a failure is an OpenAI server_error" "$(jq -r .error.type <"$T/c.err")" server_error
 eq "log: statuses" "$(jq -r 'select(.path == "/v1/audio/speech") | .status' "$T/tts-c.jsonl" | tr '\n' ' ')" \
     "500 500 200 200 500 200 400 500 "
@@ -153,7 +143,7 @@ eq "/_fake/set refuses a bad value" \
 
 pattern() {
 	local url=$1 out="" i
-	for i in $(seq 40); do out="$out$(speech "$url" "$(req "t$i")" /dev/null | sed 's/500/x/;s/200/./')"; done
+	for i in $(seq 40); do out="$out$(speech_at "$url" "$(req "t$i")" /dev/null | sed 's/500/x/;s/200/./')"; done
 	echo "$out"
 }
 start_tts d1 --fail-rate 0.5 --seed 7
@@ -172,19 +162,19 @@ eq "fail-rate 1: all fail" "$(pattern "$TTS_URL")" "$(printf 'x%.0s' $(seq 40))"
 # --- down and up ------------------------------------------------------------
 eq "down: 200" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$A/_fake/down")" 200
 eq "down: health 503" "$(curl -s -o /dev/null -w '%{http_code}' "$A/health")" 503
-eq "down: speech 503" "$(speech "$A" "$(req "$TEXT")" "$T/down.out")" 503
+eq "down: speech 503" "$(speech_at "$A" "$(req "$TEXT")" "$T/down.out")" 503
 eq "down: X-Fake-TTS still sent" "$(header "$T/down.out.h" X-Fake-TTS)" a
-eq "down: stats say so" "$(stats "$A" '[.down, .unavailable] | join(" ")')" "true 2"
+eq "down: stats say so" "$(fake_stats "$A" '[.down, .unavailable] | join(" ")')" "true 2"
 eq "up: 200" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$A/_fake/up")" 200
 eq "up: health 200" "$(curl -s -o /dev/null -w '%{http_code}' "$A/health")" 200
-eq "up: speech 200" "$(speech "$A" "$(req "$TEXT")" "$T/up.wav")" 200
+eq "up: speech 200" "$(speech_at "$A" "$(req "$TEXT")" "$T/up.wav")" 200
 
 # --- keys ----------------------------------------------------------------------
 start_tts e --require-key sekrit
 E=$TTS_URL
-eq "require-key: none, 401" "$(speech "$E" "$(req "$TEXT")" "$T/e.out")" 401
-eq "require-key: wrong, 401" "$(speech "$E" "$(req "$TEXT")" "$T/e.out" -H 'Authorization: Bearer nope')" 401
-eq "require-key: right, 200" "$(speech "$E" "$(req "$TEXT")" "$T/e.out" -H 'Authorization: Bearer sekrit')" 200
+eq "require-key: none, 401" "$(speech_at "$E" "$(req "$TEXT")" "$T/e.out")" 401
+eq "require-key: wrong, 401" "$(speech_at "$E" "$(req "$TEXT")" "$T/e.out" -H 'Authorization: Bearer nope')" 401
+eq "require-key: right, 200" "$(speech_at "$E" "$(req "$TEXT")" "$T/e.out" -H 'Authorization: Bearer sekrit')" 200
 eq "require-key: health is open" "$(curl -s -o /dev/null -w '%{http_code}' "$E/health")" 200
 eq "log: the authorization header" \
     "$(jq -r 'select(.path == "/v1/audio/speech") | .headers.authorization' "$T/tts-e.jsonl" | tr '\n' ' ')" \
@@ -195,7 +185,7 @@ start_tts f --max-active 2 --latency-ms 600
 F=$TTS_URL
 pids=()
 for i in 1 2 3; do
-	{ speech "$F" "$(req "m$i")" "$T/f$i.out"; echo; } >"$T/f$i.code" &
+	{ speech_at "$F" "$(req "m$i")" "$T/f$i.out"; echo; } >"$T/f$i.code" &
 	pids+=($!)
 	sleep 0.1
 done
@@ -203,13 +193,13 @@ wait "${pids[@]}"
 eq "max-active 2: the third at once is refused" "$(cat "$T/f1.code" "$T/f2.code" "$T/f3.code" | tr '\n' ' ')" "200 200 429 "
 eq "  ... as an OpenAI rate limit error" "$(jq -r .error.code <"$T/f3.out")" rate_limit_exceeded
 eq "stats: one violation, at most 2 in flight, none left" \
-    "$(stats "$F" '[.violations, .max_active, .active] | join(" ")')" "1 2 0"
+    "$(fake_stats "$F" '[.violations, .max_active, .active] | join(" ")')" "1 2 0"
 # A client that hangs up frees its place at once.
 curl -s --max-time 0.2 -d "$(req gone)" "$F/v1/audio/speech" >/dev/null
 curl -s --max-time 0.2 -d "$(req gone2)" "$F/v1/audio/speech" >/dev/null
-eq "after two hang-ups, the next is served" "$(speech "$F" "$(req "after")" "$T/f4.out")" 200
+eq "after two hang-ups, the next is served" "$(speech_at "$F" "$(req "after")" "$T/f4.out")" 200
 eq "stats: hang-ups counted, no new violation" \
-    "$(stats "$F" '[.client_closed, .violations, .active] | join(" ")')" "2 1 0"
+    "$(fake_stats "$F" '[.client_closed, .violations, .active] | join(" ")')" "2 1 0"
 eq "log: client_closed events" "$(jq -c 'select(.event == "client_closed")' "$T/tts-f.jsonl" | wc -l)" 2
 
 # --- 200 at once -------------------------------------------------------------------
@@ -221,14 +211,14 @@ mkdir "$T/conc"
 for i in $(seq 0 6); do req "concurrent $i" >"$T/conc/req$i"; done
 pids=()
 for i in $(seq 200); do
-	{ speech "$G" "$(<"$T/conc/req$((i % 7))")" "$T/conc/$i.wav"; echo; } >"$T/conc/$i.code" &
+	{ speech_at "$G" "$(<"$T/conc/req$((i % 7))")" "$T/conc/$i.wav"; echo; } >"$T/conc/$i.code" &
 	pids+=($!)
 done
 check "hold: 200 wait, none answered" wait_for sh -c "test \"\$(curl -sS '$G/_fake/stats' | jq -r '[.active, .completed] | join(\" \")')\" = '200 0'"
 curl -sS -X POST "$G/_fake/set?hold=0" >/dev/null
 wait "${pids[@]}"
 eq "200 at once: all 200" "$(cat "$T"/conc/*.code | sort | uniq -c | awk '{ print $1, $2 }')" "200 200"
-eq "200 at once: all in flight together" "$(stats "$G" '[.max_active, .active, .completed] | join(" ")')" "200 0 200"
+eq "200 at once: all in flight together" "$(fake_stats "$G" '[.max_active, .active, .completed] | join(" ")')" "200 0 200"
 check "200 at once: same text, same bytes" cmp -s "$T/conc/7.wav" "$T/conc/14.wav"
 check "200 at once: every file a WAV" bash -c \
     "for f in '$T'/conc/*.wav; do '$FAKE_TTS' --wav-info \"\$f\" >/dev/null || exit 1; done"
@@ -251,14 +241,14 @@ elif need valgrind valgrind; then
 	VG=$LAST_PID
 	wait_port "$p"
 	V=http://127.0.0.1:$p
-	speech "$V" "$(req "$TEXT")" /dev/null >/dev/null
-	speech "$V" "$(req "$TEXT")" "$T/vg.wav" >/dev/null
-	speech "$V" '{}' /dev/null >/dev/null
+	speech_at "$V" "$(req "$TEXT")" /dev/null >/dev/null
+	speech_at "$V" "$(req "$TEXT")" "$T/vg.wav" >/dev/null
+	speech_at "$V" '{}' /dev/null >/dev/null
 	curl -s -X POST "$V/_fake/set?latency-ms=1000" >/dev/null
 	curl -s --max-time 0.3 -d "$(req gone)" "$V/v1/audio/speech" >/dev/null
-	speech "$V" "$(req "held")" /dev/null >/dev/null &
+	speech_at "$V" "$(req "held")" /dev/null >/dev/null &
 	held=$!
-	speech "$V" "$(req "held2")" /dev/null >/dev/null &
+	speech_at "$V" "$(req "held2")" /dev/null >/dev/null &
 	held2=$!
 	sleep 0.5
 	kill -TERM "$VG"

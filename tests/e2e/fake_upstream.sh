@@ -4,43 +4,16 @@
 . "$(dirname "$0")/lib.sh"
 
 need jq jq || finish
+K=()	# the fake is asked directly, with no key
 
 start_upstream
 LOG=$T/upstream-requests.jsonl
 REPLY="Hello! This is the fake upstream speaking. It streams a short reply in small pieces."
 
-# sse_events: read an SSE stream, print each event's data (several data:
-# lines joined by newlines, as the SSE spec says); CRLF or LF line ends,
-# "data:" with or without its space, comments and other fields ignored.
-sse_events() {
-	awk '{ sub(/\r$/, "") }
-	/^$/ { if (have) print data; data = ""; have = 0; next }
-	/^:/ { next }
-	{
-		i = index($0, ":")
-		if (i == 0) { f = $0; v = "" }
-		else {
-			f = substr($0, 1, i - 1); v = substr($0, i + 1)
-			if (substr(v, 1, 1) == " ") v = substr(v, 2)
-		}
-		if (f == "data") { data = have ? data "\n" v : v; have = 1 }
-	}'
-}
-# The JSON chunks of an SSE stream (no [DONE]), one compact object a line.
-sse_json() { sse_events | grep -v '^\[DONE\]$' | jq -c .; }
-# The reassembled delta.content of an SSE stream.
-sse_text() { sse_json | jq -rj '.choices[0].delta.content // empty'; }
-
-# chat [CURL ARGS...] -- BODY: POST a chat request, SSE or JSON on stdout.
-chat() {
-	local body=${*: -1}
-	curl -sN --max-time 20 "${@:1:$#-1}" -H 'Content-Type: application/json' \
-	    -d "$body" "$UP_URL/v1/chat/completions"
-}
 STREAM='{"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 
 # --- plain streaming -------------------------------------------------------
-chat "$STREAM" >"$T/plain.sse"
+chat_at "$UP_URL" "$STREAM" >"$T/plain.sse"
 eq "stream reassembles to the reply" "$(sse_text <"$T/plain.sse")" "$REPLY"
 eq "first chunk has role assistant" \
     "$(sse_json <"$T/plain.sse" | head -n1 | jq -r '.choices[0].delta.role')" assistant
@@ -56,13 +29,13 @@ eq "4 code points per content delta (the last may be shorter)" \
 eq "no usage without include_usage" \
     "$(sse_json <"$T/plain.sse" | jq -c 'select(.usage != null)' | wc -l)" 0
 
-chat "$(jq -c '. + {stream_options: {include_usage: true}}' <<<"$STREAM")" >"$T/usage.sse"
+chat_at "$UP_URL" "$(jq -c '. + {stream_options: {include_usage: true}}' <<<"$STREAM")" >"$T/usage.sse"
 eq "include_usage: last chunk has no choices and has usage" \
     "$(sse_json <"$T/usage.sse" | tail -n1 | jq -c '[.choices, (.usage.total_tokens > 0)]')" '[[],true]'
 
 # --- odd but valid SSE framing ---------------------------------------------
 for mode in multiline nospace crlf multiline,crlf,nospace; do
-	chat -H "X-Fake-Fault: $mode" "$STREAM" >"$T/$mode.sse"
+	chat_at "$UP_URL" "$STREAM" -H "X-Fake-Fault: $mode" >"$T/$mode.sse"
 	eq "$mode: stream reassembles to the reply" "$(sse_text <"$T/$mode.sse")" "$REPLY"
 	eq "$mode: ends with [DONE]" "$(sse_events <"$T/$mode.sse" | tail -n1)" "[DONE]"
 done
@@ -76,7 +49,7 @@ check "crlf: every line ends in CRLF" \
 
 # --- faults ----------------------------------------------------------------
 rc=0
-chat -H 'X-Fake-Fault: die-after:3' "$STREAM" >"$T/die.sse" || rc=$?
+chat_at "$UP_URL" "$STREAM" -H 'X-Fake-Fault: die-after:3' >"$T/die.sse" || rc=$?
 eq "die-after: curl sees a cut transfer (exit 18)" "$rc" 18
 eq "die-after:3 sends 3 content chunks" \
     "$(sse_json <"$T/die.sse" | jq -r '.choices[0].delta.content // empty' | grep -c .)" 3
@@ -90,7 +63,7 @@ code=$(curl -s -o "$T/429.json" -w '%{http_code}' -H 'X-Fake-Fault: status:429' 
 eq "status:429 on another path" "$code/$(jq -r .error.code <"$T/429.json")" "429/rate_limit_exceeded"
 
 rc=0
-chat --max-time 1 -H 'X-Fake-Fault: hang' "$STREAM" >"$T/hang.sse" || rc=$?
+chat_at "$UP_URL" "$STREAM" --max-time 1 -H 'X-Fake-Fault: hang' >"$T/hang.sse" || rc=$?
 eq "hang: client times out (exit 28)" "$rc" 28
 eq "hang: the first content chunk arrived" "$(sse_text <"$T/hang.sse")" "Hell"
 sleep 0.2
@@ -98,23 +71,23 @@ eq "hang: the log records the client leaving" \
     "$(jq -c 'select(.event == "client_closed") | .content_sent' "$LOG" | tail -n1)" 1
 
 rc=0
-chat --max-time 1 -H 'X-Fake-Fault: hang' '{"messages":[]}' >/dev/null || rc=$?
+chat_at "$UP_URL" '{"messages":[]}' --max-time 1 -H 'X-Fake-Fault: hang' >/dev/null || rc=$?
 sleep 0.3
 eq "hang, non-streaming: client leaving is noticed" \
     "$(jq -c 'select(.event == "client_closed")' "$LOG" | wc -l)" 2
 eq "no request left in flight" "$(curl -s "$UP_URL/_fake/stats" | jq .active)" 0
 
 # --- timing ----------------------------------------------------------------
-t=$(chat -o /dev/null -w '%{time_total}' -H 'X-Fake-First-Delay-Ms: 300' "$STREAM")
+t=$(chat_at "$UP_URL" "$STREAM" -o /dev/null -w '%{time_total}' -H 'X-Fake-First-Delay-Ms: 300')
 check "first-delay-ms delays the stream ($t s)" awk -v t="$t" 'BEGIN { exit !(t >= 0.3) }'
-t=$(chat -o /dev/null -w '%{time_total}' -H 'X-Fake-Delay-Ms: 20' -H 'X-Fake-Chunk: 20' "$STREAM")
+t=$(chat_at "$UP_URL" "$STREAM" -o /dev/null -w '%{time_total}' -H 'X-Fake-Delay-Ms: 20' -H 'X-Fake-Chunk: 20')
 check "delay-ms spaces the events ($t s)" awk -v t="$t" 'BEGIN { exit !(t >= 0.1) }'
-chat -H 'X-Fake-Timestamps: 1' "$STREAM" >"$T/ts.sse"
+chat_at "$UP_URL" "$STREAM" -H 'X-Fake-Timestamps: 1' >"$T/ts.sse"
 eq "timestamps: every chunk has t_sent_ns, increasing" \
     "$(sse_json <"$T/ts.sse" | jq -s '[.[] | .t_sent_ns] | (all(. > 1e18)) and (. == sort)')" true
 
 # --- reasoning and tool calls ----------------------------------------------
-chat -H 'X-Fake-Reasoning: Let me think.' -H 'X-Fake-Tool-Call: 1' "$STREAM" >"$T/tool.sse"
+chat_at "$UP_URL" "$STREAM" -H 'X-Fake-Reasoning: Let me think.' -H 'X-Fake-Tool-Call: 1' >"$T/tool.sse"
 eq "reasoning_content deltas reassemble" \
     "$(sse_json <"$T/tool.sse" | jq -rj '.choices[0].delta.reasoning_content // empty')" "Let me think."
 eq "content still complete with reasoning and tools" "$(sse_text <"$T/tool.sse")" "$REPLY"
@@ -127,7 +100,7 @@ eq "tool call: finish_reason tool_calls" \
     "$(sse_json <"$T/tool.sse" | jq -r '.choices[0].finish_reason // empty')" tool_calls
 
 # --- per-request overrides in the body -------------------------------------
-chat "$(jq -c '. + {x_fake: {reply: "Body override.", chunk: 100}}' <<<"$STREAM")" >"$T/xf.sse"
+chat_at "$UP_URL" "$(jq -c '. + {x_fake: {reply: "Body override.", chunk: 100}}' <<<"$STREAM")" >"$T/xf.sse"
 eq "x_fake in the body overrides the reply" "$(sse_text <"$T/xf.sse")" "Body override."
 code=$(curl -s -o "$T/bad.json" -w '%{http_code}' -H 'X-Fake-Chunk: 0' -d "$STREAM" "$UP_URL/v1/chat/completions")
 eq "a bad override is a 400 naming it" "$code $(jq -r .error.message <"$T/bad.json")" "400 header X-Fake-Chunk is too small"
@@ -135,21 +108,21 @@ eq "a bad override is a 400 naming it" "$code $(jq -r .error.message <"$T/bad.js
 # --- ECHO: and UTF-8 --------------------------------------------------------
 UTF='你好，世界！这是一个测试。🎉😀 Emoji 👍🏽 and a family 👨‍👩‍👧.'
 body=$(jq -nc --arg c "ECHO:$UTF" '{stream: true, messages: [{role: "system", content: "x"}, {role: "user", content: "no"}, {role: "assistant", content: "y"}, {role: "user", content: $c}]}')
-chat "$body" >"$T/utf.sse"
+chat_at "$UP_URL" "$body" >"$T/utf.sse"
 eq "ECHO: streams the rest of the last user message verbatim" "$(sse_text <"$T/utf.sse")" "$UTF"
 check "no delta splits a UTF-8 sequence" bash -c \
     "sed -n 's/^data: //p' '$T/utf.sse' | grep -v DONE | jq -r '.choices[0].delta.content // empty' | iconv -f UTF-8 -t UTF-8 >/dev/null"
 body=$(jq -nc '{messages: [{role: "user", content: [{type: "text", text: "ECHO:parts "}, {type: "text", text: "joined"}]}]}')
-eq "ECHO: with content parts" "$(chat "$body" | jq -r '.choices[0].message.content')" "parts joined"
+eq "ECHO: with content parts" "$(chat_at "$UP_URL" "$body" | jq -r '.choices[0].message.content')" "parts joined"
 
 # --- non-streaming ----------------------------------------------------------
-chat '{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}' >"$T/ns.json"
+chat_at "$UP_URL" '{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}' >"$T/ns.json"
 eq "non-stream: one chat.completion" "$(jq -r '.object + " " + .model' <"$T/ns.json")" "chat.completion gpt-test"
 eq "non-stream: content" "$(jq -r '.choices[0].message.content' <"$T/ns.json")" "$REPLY"
 eq "non-stream: role and finish_reason" \
     "$(jq -r '.choices[0].message.role + " " + .choices[0].finish_reason' <"$T/ns.json")" "assistant stop"
 eq "non-stream: usage" "$(jq '.usage.total_tokens == .usage.prompt_tokens + .usage.completion_tokens' <"$T/ns.json")" true
-chat -H 'X-Fake-Tool-Call: 1' -H 'X-Fake-Reasoning: Hmm.' '{"stream":false}' >"$T/nstool.json"
+chat_at "$UP_URL" '{"stream":false}' -H 'X-Fake-Tool-Call: 1' -H 'X-Fake-Reasoning: Hmm.' >"$T/nstool.json"
 eq "non-stream: tool_calls and reasoning_content" \
     "$(jq -r '.choices[0] | [.finish_reason, .message.tool_calls[0].function.name, .message.reasoning_content] | join(" ")' <"$T/nstool.json")" \
     "tool_calls get_weather Hmm."
@@ -173,7 +146,7 @@ eq "log: one line per request, with lowercased headers and the body" \
 mkdir "$T/conc"
 clients=()
 for i in $(seq 200); do
-	chat -H 'X-Fake-First-Delay-Ms: 8000' -H 'X-Fake-Delay-Ms: 10' "$STREAM" >"$T/conc/$i.sse" &
+	chat_at "$UP_URL" "$STREAM" -H 'X-Fake-First-Delay-Ms: 8000' -H 'X-Fake-Delay-Ms: 10' >"$T/conc/$i.sse" &
 	clients+=($!)
 done
 wait "${clients[@]}"

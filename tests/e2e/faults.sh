@@ -2,35 +2,29 @@
 # Faulty backends: a client's error never takes an endpoint out; a local
 # program gets bounded parameters and none of the daemon's descriptors.
 . "$(dirname "$0")/lib.sh"
-command -v socat >/dev/null || { echo "socat is needed for this test" >&2; exit 1; }
-K=(-H 'Authorization: Bearer sk-test')
-
-adm() { printf '%s\n' "$@" | timeout 10 socat -t 5 - UNIX-CONNECT:"$SOCK"; }
-# say JSON OUT -> status
-say() { curl -sS --max-time 30 "${K[@]}" -o "$2" -w '%{http_code}' -d "$1" "$URL/v1/audio/speech"; }
-nreq() { local n; n=$(grep -c '"path":"/v1/audio/speech"' "$1" 2>/dev/null); echo "${n:-0}"; }
+need socat socat || finish
 # 1. A voice the backend does not have: 20 requests answered its 400, the
 # endpoint stays up, other clients get their audio.
 start_tts one --reject-voice nosuch
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
 bad=0
 for i in $(seq 20); do
-	code=$(say "{\"input\":\"Bad voice $i.\",\"voice\":\"nosuch\",\"response_format\":\"wav\"}" "$T/rej.json")
+	code=$(speech_status "{\"input\":\"Bad voice $i.\",\"voice\":\"nosuch\",\"response_format\":\"wav\"}" "$T/rej.json")
 	[ "$code" = 400 ] || bad=$((bad + 1))
 done
 eq "20 refused requests: each gets the backend's 400" "$bad" 0
 eq "OpenAI-shaped, the backend's message in it" \
     "$(jq -r '[.error.type, .error.code, (.error.message | test("Voice .nosuch. is not available"))] | @tsv' "$T/rej.json")" \
     "$(printf 'invalid_request_error\ttts_request_refused\ttrue')"
-eq "each was asked once (not retried elsewhere)" "$(nreq "$T/tts-one.jsonl")" 20
+eq "each was asked once (not retried elsewhere)" "$(nreq one)" 20
 eq "/health: the endpoint is up, no error counted" \
     "$(curl -sS "$URL/health" | jq -r '.endpoints[0] | "\(.state) \(.errors)"')" "up 0"
 eq "endpoints.list: up" "$(adm '{"cmd":"endpoints.list"}' | jq -r '.data[0].state')" up
 eq "another client still gets 200" \
-    "$(say '{"input":"A good voice speaks.","response_format":"wav"}' "$T/good.wav")" 200
+    "$(speech_status '{"input":"A good voice speaks.","response_format":"wav"}' "$T/good.wav")" 200
 # The backend's own failures still count: three 500s take it out.
 curl -sS -X POST "$TTS_URL/_fake/set?fail-first=3" >/dev/null
-for i in 1 2 3; do say "{\"input\":\"Fails $i.\",\"response_format\":\"wav\"}" /dev/null >/dev/null; done
+for i in 1 2 3; do speech_status "{\"input\":\"Fails $i.\",\"response_format\":\"wav\"}" /dev/null >/dev/null; done
 eq "three 500s: the endpoint is down" "$(curl -sS "$URL/health" | jq -r '.endpoints[0].state')" down
 stop_daemon
 
@@ -53,12 +47,12 @@ head -c 204800 /dev/zero | tr '\0' a >"$T/big.txt"
 jq -cn --rawfile i "$T/big.txt" '{input:"Long instructions.",instructions:$i,response_format:"wav"}' >"$T/big.json"
 rm -f "$T/fds"
 eq "200 KB of instructions to a program: 400" \
-    "$(curl -sS --max-time 30 "${K[@]}" -o "$T/big.out" -w '%{http_code}' --data-binary @"$T/big.json" "$URL/v1/audio/speech")" 400
+    "$(speech_status @"$T/big.json" "$T/big.out")" 400
 contains "naming the limit" "$(jq -r .error.message "$T/big.out")" "longer than 32768 bytes"
 check "the program was not run for it" test ! -e "$T/fds"
 bad=0
 for i in $(seq 5); do
-	code=$(say "{\"input\":\"Refused $i.\",\"voice\":\"bad\",\"response_format\":\"wav\"}" "$T/bad.json")
+	code=$(speech_status "{\"input\":\"Refused $i.\",\"voice\":\"bad\",\"response_format\":\"wav\"}" "$T/bad.json")
 	[ "$code" = 400 ] || bad=$((bad + 1))
 done
 eq "5 voices the program refuses: 400 each" "$bad" 0
@@ -66,7 +60,7 @@ contains "with what the program said" "$(jq -r .error.message "$T/bad.json")" "u
 wait_for sh -c "curl -sS '$URL/health' | jq -e '.endpoints[0].in_flight == 0' >/dev/null"
 eq "the program is still up" "$(curl -sS "$URL/health" | jq -r '.endpoints[0] | "\(.state) \(.errors)"')" "up 0"
 rm -f "$T/fds"
-eq "and speaks for others" "$(say '{"input":"The program speaks.","response_format":"wav"}' "$T/prog.wav")" 200
+eq "and speaks for others" "$(speech_status '{"input":"The program speaks.","response_format":"wav"}' "$T/prog.wav")" 200
 eq "its streamed WAV (a guessed length) served whole" "$(stat -c %s "$T/prog.wav")" 9644
 # (3 is the directory ls lists)
 eq "it had only 0, 1 and 2 open" "$(sort -n "$T/fds" | tr '\n' ' ')" "0 1 2 3 "
@@ -74,7 +68,6 @@ stop_daemon
 
 # 3. Answers that are not audio of the format asked: never cached, never
 # served; retried on another endpoint.
-wavreq() { jq -cn --arg t "$1" '{input:$t,response_format:"wav"}'; }
 start_tts html --answer text
 html=$TTS_URL
 start_tts good
@@ -82,34 +75,34 @@ good=$TTS_URL
 TTS_ENDPOINTS="$html|weight=100,$good" NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
 bad=0
 for i in 1 2 3 4; do
-	code=$(say "$(wavreq "Served from the good one $i.")" "$T/g$i.wav")
+	code=$(speech_status "$(say "Served from the good one $i." wav)" "$T/g$i.wav")
 	{ [ "$code" = 200 ] && soxi "$T/g$i.wav" >/dev/null 2>&1; } || bad=$((bad + 1))
 done
 eq "an endpoint answering HTML: every request served as WAV by the other" "$bad" 0
-check "the HTML one was asked" test "$(nreq "$T/tts-html.jsonl")" -ge 1
+check "the HTML one was asked" test "$(nreq html)" -ge 1
 stop_daemon
 
 TTS_ENDPOINTS=$html NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
-n0=$(nreq "$T/tts-html.jsonl")
-eq "HTML alone: 502" "$(say "$(wavreq "Never audio.")" "$T/h.json")" 502
+n0=$(nreq html)
+eq "HTML alone: 502" "$(speech_status "$(say "Never audio." wav)" "$T/h.json")" 502
 contains "saying it is not audio" "$(jq -r .error.message "$T/h.json")" "not audio"
-say "$(wavreq "Never audio.")" "$T/h2.json" >/dev/null
-eq "not cached: asked again" "$(nreq "$T/tts-html.jsonl")" $((n0 + 2))
+speech_status "$(say "Never audio." wav)" "$T/h2.json" >/dev/null
+eq "not cached: asked again" "$(nreq html)" $((n0 + 2))
 stop_daemon
 
 start_tts cut --answer truncated
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
 # (its first bytes were streamed already: the client's answer ends short)
-say "$(wavreq "Cut in the middle.")" "$T/c.wav" >/dev/null
-check "a WAV cut short: the client's answer is not made whole" sh -c "! '$BUILD/tests/fake_tts' --wav-info '$T/c.wav' >/dev/null"
+speech_status "$(say "Cut in the middle." wav)" "$T/c.wav" >/dev/null
+check "a WAV cut short: the client's answer is not made whole" eval '! exact_wav "$T/c.wav"'
 check "the reason logged" grep -q "cut short" "$T/daemon.log"
-say "$(wavreq "Cut in the middle.")" /dev/null >/dev/null
-eq "not cached: asked again" "$(nreq "$T/tts-cut.jsonl")" 2
+speech_status "$(say "Cut in the middle." wav)" /dev/null >/dev/null
+eq "not cached: asked again" "$(nreq cut)" 2
 stop_daemon
 
 start_tts stream --unknown-length --chunks 4
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
-eq "a streamed WAV (unknown length) is audio" "$(say "$(wavreq "Streamed without a length.")" "$T/s.wav")" 200
+eq "a streamed WAV (unknown length) is audio" "$(speech_status "$(say "Streamed without a length." wav)" "$T/s.wav")" 200
 eq "served whole" "$(($(stat -c %s "$T/s.wav") - 44))" $((26 * 30 * 24 * 2))
 stop_daemon
 
@@ -117,10 +110,10 @@ stop_daemon
 # mp3, and mp3 is converted from its WAV from then on.
 start_tts wavonly --answer wav
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
-code=$(say '{"input":"Only WAV here.","response_format":"mp3"}' "$T/m1.out")
+code=$(speech_status '{"input":"Only WAV here.","response_format":"mp3"}' "$T/m1.out")
 eq "mp3 answered with WAV: refused (502), asking to ask again" "$code $(jq -r .error.message "$T/m1.out" | grep -o 'ask again')" "502 ask again"
-code=$(curl -sS --max-time 30 "${K[@]}" -D "$T/m2.h" -o "$T/m2.mp3" -w '%{http_code}' -d '{"input":"Only WAV here.","response_format":"mp3"}' "$URL/v1/audio/speech")
-eq "asked again: 200 audio/mpeg" "$code $(tr -d '\r' <"$T/m2.h" | sed -n 's/^Content-Type: //p')" "200 audio/mpeg"
+code=$(speech_status '{"input":"Only WAV here.","response_format":"mp3"}' "$T/m2.mp3")
+eq "asked again: 200 audio/mpeg" "$code $(header "$T/m2.mp3.h" Content-Type)" "200 audio/mpeg"
 eq "made from the WAV asked of it" "$(jq -r 'select(.path=="/v1/audio/speech") | .body.response_format // "wav"' "$T/tts-wavonly.jsonl" | tail -n1)" wav
 stop_daemon
 
@@ -128,11 +121,11 @@ stop_daemon
 # count against the endpoint.
 start_tts long --min-ms 5000
 TTS_ENDPOINTS=$TTS_URL TTS_MAX_AUDIO_BYTES=100K NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
-say "$(wavreq "Five seconds of audio.")" "$T/l.wav" >/dev/null
+speech_status "$(say "Five seconds of audio." wav)" "$T/l.wav" >/dev/null
 check "a 240 KB answer over a 100 KB cap: no more than the cap sent" test "$(stat -c %s "$T/l.wav")" -le 102400
 check "the reason logged, naming the limit" grep -q "TTS_MAX_AUDIO_BYTES (102400 bytes)" "$T/daemon.log"
-say "$(wavreq "Five seconds of audio.")" /dev/null >/dev/null
-eq "asked once each time: not retried, not cached" "$(nreq "$T/tts-long.jsonl")" 2
+speech_status "$(say "Five seconds of audio." wav)" /dev/null >/dev/null
+eq "asked once each time: not retried, not cached" "$(nreq long)" 2
 eq "the endpoint is up" "$(curl -sS "$URL/health" | jq -r '.endpoints[0] | "\(.state) \(.errors)"')" "up 0"
 stop_daemon
 
@@ -147,10 +140,7 @@ start_tts b --chunks 10 --chunk-delay-ms 80
 b=$TTS_URL
 TTS_ENDPOINTS="$a|weight=5,$b" TTS_DEFAULT_FORMAT=wav NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test \
     TTS_HEALTH_INTERVAL=0 start_daemon
-reply="ECHO:The first sentence is here. The second one follows it. A third one comes next. The fourth goes on. Then a fifth. And the sixth ends it."
-curl -sS "${K[@]}" -D "$T/chat.h" -o /dev/null \
-    -d "$(jq -cn --arg t "$reply" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" "$URL/v1/chat/completions"
-id=$(tr -d '\r' <"$T/chat.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+id=$(chat_reply "The first sentence is here. The second one follows it. A third one comes next. The fourth goes on. Then a fifth. And the sixth ends it.")
 curl -sS --max-time 60 "${K[@]}" -o "$T/live.wav" "$URL/v1/audio/replies/$id?format=wav" &
 live=$!
 check "a is synthesising part way" wait_for sh -c "grep -q '\"path\":\"/v1/audio/speech\"' '$T/tts-a.jsonl'"
@@ -177,12 +167,9 @@ start_tts stereo --latency-ms 50 --rate 48000 --channels 2
 stereo=$TTS_URL
 TTS_ENDPOINTS="$mono|max=1,$stereo|max=1" TTS_DEFAULT_FORMAT=wav NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test \
     TTS_HEALTH_INTERVAL=0 start_daemon
-reply="ECHO:One rate here for a start. Another rate there maybe. A third sentence to share. A fourth one for luck. The fifth is the last."
-curl -sS "${K[@]}" -D "$T/chat2.h" -o /dev/null \
-    -d "$(jq -cn --arg t "$reply" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" "$URL/v1/chat/completions"
-id=$(tr -d '\r' <"$T/chat2.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+id=$(chat_reply "One rate here for a start. Another rate there maybe. A third sentence to share. A fourth one for luck. The fifth is the last.")
 check "the reply's segments end" wait_for done_all
-check "both endpoints made some" sh -c "[ $(nreq "$T/tts-mono.jsonl") -ge 1 ] && [ $(nreq "$T/tts-stereo.jsonl") -ge 1 ]"
+check "both endpoints made some" sh -c "[ $(nreq mono) -ge 1 ] && [ $(nreq stereo) -ge 1 ]"
 segs=$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments")
 curl -sS --max-time 30 "${K[@]}" -o "$T/mixed.wav" "$URL/v1/audio/replies/$id?format=wav"
 rate=$(soxi -r "$T/mixed.wav"); ch=$(soxi -c "$T/mixed.wav")
@@ -203,13 +190,13 @@ stop_daemon
 start_tts wavpcm --formats wav,pcm
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
 eq "mp3 refused, nothing known yet: the backend's 400" \
-    "$(say '{"input":"Format one.","voice":"nova","response_format":"mp3"}' "$T/f1.json") $(jq -r .error.code "$T/f1.json")" "400 tts_request_refused"
-eq "the same voice as WAV works" "$(say '{"input":"Format two.","voice":"nova","response_format":"wav"}' "$T/f2.wav")" 200
-code=$(say '{"input":"Format three.","voice":"nova","response_format":"mp3"}' "$T/f3.json")
+    "$(speech_status '{"input":"Format one.","voice":"nova","response_format":"mp3"}' "$T/f1.json") $(jq -r .error.code "$T/f1.json")" "400 tts_request_refused"
+eq "the same voice as WAV works" "$(speech_status '{"input":"Format two.","voice":"nova","response_format":"wav"}' "$T/f2.wav")" 200
+code=$(speech_status '{"input":"Format three.","voice":"nova","response_format":"mp3"}' "$T/f3.json")
 eq "mp3 refused again: now known as the format's fault (502, ask again)" \
     "$code $(jq -r .error.message "$T/f3.json" | grep -o 'ask again')" "502 ask again"
-code=$(curl -sS --max-time 30 "${K[@]}" -D "$T/f4.h" -o "$T/f4.mp3" -w '%{http_code}' -d '{"input":"Format three.","voice":"nova","response_format":"mp3"}' "$URL/v1/audio/speech")
-eq "asked again: converted, 200 audio/mpeg" "$code $(tr -d '\r' <"$T/f4.h" | sed -n 's/^Content-Type: //p')" "200 audio/mpeg"
+code=$(speech_status '{"input":"Format three.","voice":"nova","response_format":"mp3"}' "$T/f4.mp3")
+eq "asked again: converted, 200 audio/mpeg" "$code $(header "$T/f4.mp3.h" Content-Type)" "200 audio/mpeg"
 eq "from the WAV asked of the endpoint" "$(jq -r 'select(.path=="/v1/audio/speech") | .body.response_format' "$T/tts-wavpcm.jsonl" | tail -n1)" wav
 eq "the endpoint is up, no error counted" "$(curl -sS "$URL/health" | jq -r '.endpoints[0] | "\(.state) \(.errors)"')" "up 0"
 stop_daemon

@@ -7,7 +7,6 @@
 start_upstream
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test start_daemon
 wait_probe
-K=(-H 'Authorization: Bearer sk-test')
 
 # raw REQUEST: send bytes as they are, print the whole answer (5 s at most).
 raw() {

@@ -180,12 +180,17 @@ need() {
 # give (root, say).
 skip_check() { echo "ok - # SKIP $1: $2"; }
 
-# wait_for CMD...: until CMD succeeds, up to 10 s.
-wait_for() {
-	local i
-	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
+# wait_secs SECONDS CMD...: until CMD succeeds, up to SECONDS (whole);
+# false if it never does.
+wait_secs() {
+	local n=$(($1 * 10)) i
+	shift
+	for i in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+
+# wait_for CMD...: until CMD succeeds, up to 10 s.
+wait_for() { wait_secs 10 "$@"; }
 
 # check DESCRIPTION COMMAND...: run a check, count its failure.
 check() {
@@ -273,3 +278,163 @@ wait_probe() {
 	fails=$((fails + 1))
 	return 1
 }
+
+# --- clients of the daemon and of the fakes ----------------------------------
+# K: the client's credentials, sent by speech_at and chat_at.  The daemon is
+# started with NEWAPI_API_KEY=sk-test or API_KEYS=sk-test; a script that
+# talks to a fake directly sets K=().
+K=(-H 'Authorization: Bearer sk-test')
+
+# say TEXT [FORMAT]: the JSON body of a speech request for TEXT (and
+# response_format FORMAT), as a client sends it.
+say() {
+	jq -cn --arg t "$1" --arg f "${2:-}" \
+	    '{input: $t} + (if $f == "" then {} else {response_format: $f} end)'
+}
+
+# speech_at URL JSON OUT [CURL ARGS...]: POST JSON to URL/v1/audio/speech
+# with K; the body goes to OUT and the headers to OUT.h (nowhere when OUT is
+# /dev/null).  Prints the status, then a space and the X-TTS-Cache header
+# when there is one: "200 hit", "502", "200" (from a fake).
+speech_at() {
+	local url=$1 body=$2 out=$3 hdr=/dev/null r
+	shift 3
+	[ "$out" = /dev/null ] || hdr=$out.h
+	r=$(curl -sS -m 30 "${K[@]}" -H 'Content-Type: application/json' \
+	    -o "$out" -D "$hdr" -w '%{http_code} %header{x-tts-cache}' "$@" \
+	    --data-binary "$body" "$url/v1/audio/speech")
+	printf '%s' "${r% }"
+}
+
+# speech JSON OUT [CURL ARGS...]: speech_at the daemon ($URL).
+speech() { speech_at "$URL" "$@"; }
+
+# speech_status JSON OUT [CURL ARGS...]: speech, but only the status.
+speech_status() {
+	local r
+	r=$(speech "$@")
+	printf '%s' "${r%% *}"
+}
+
+# speak TEXT: a speech request for TEXT to the daemon ($URL), the answer
+# dropped; only its status.
+speak() { speech_status "$(say "$1")" /dev/null; }
+
+# header FILE NAME: the value of header NAME (any case) in the headers
+# saved in FILE (by curl -D); nothing when it is absent.
+header() {
+	tr -d '\r' <"$1" | awk -v n="$2" 'tolower($0) ~ "^" tolower(n) ":" {
+		sub(/^[^:]*: */, ""); print }'
+}
+
+# chat_at URL BODY [CURL ARGS...]: POST BODY (JSON, or @FILE) to
+# URL/v1/chat/completions with K; the response on stdout (streamed as it
+# comes), its headers in $T/chat.h.  CURL ARGS come last and win.
+chat_at() {
+	local url=$1 body=$2
+	shift 2
+	curl -sS -N -m 30 "${K[@]}" -H 'Content-Type: application/json' \
+	    -D "$T/chat.h" "$@" --data-binary "$body" "$url/v1/chat/completions"
+}
+
+# chat BODY [CURL ARGS...]: chat_at the daemon ($URL).
+chat() { chat_at "$URL" "$@"; }
+
+# echo_chat TEXT [JSON]: the body of a streaming chat that the fake upstream
+# answers with TEXT (its ECHO: prefix), with the fields of the object JSON
+# added (tts_format, say).
+echo_chat() {
+	local x=${2:-}
+	[ -n "$x" ] || x='{}'
+	jq -cn --arg t "ECHO:$1" --argjson x "$x" \
+	    '{model: "m", stream: true, messages: [{role: "user", content: $t}]} + $x'
+}
+
+# reply_id: the X-TTS-Reply-Id of the last chat (from $T/chat.h).
+reply_id() { header "$T/chat.h" X-TTS-Reply-Id; }
+
+# chat_reply_at URL TEXT [JSON]: a chat at URL answered with TEXT
+# (echo_chat), read to its end; prints its reply id.
+chat_reply_at() {
+	chat_at "$1" "$(echo_chat "$2" "${3:-}")" -o /dev/null
+	reply_id
+}
+
+# chat_reply TEXT [JSON]: chat_reply_at the daemon ($URL).
+chat_reply() { chat_reply_at "$URL" "$@"; }
+
+# reply_done ID [URL]: true when reply ID (at URL, default $URL) is complete
+# and each of its segments, one at least, is synthesised.
+reply_done() {
+	curl -sS -m 10 "${K[@]}" "${2:-$URL}/v1/audio/replies/$1/segments" |
+	    jq -e '.state == "complete" and (.segments | length > 0) and
+	        all(.segments[]; .state == "done")' >/dev/null
+}
+
+# sse_events: read an SSE stream, print each event's data (several data:
+# lines joined by newlines, as the SSE spec says); CRLF or LF line ends,
+# "data:" with or without its space, comments and other fields ignored; an
+# event not ended by a blank line is dropped.
+sse_events() {
+	awk '{ sub(/\r$/, "") }
+	/^$/ { if (have) print data; data = ""; have = 0; next }
+	/^:/ { next }
+	{
+		i = index($0, ":")
+		if (i == 0) { f = $0; v = "" }
+		else {
+			f = substr($0, 1, i - 1); v = substr($0, i + 1)
+			if (substr(v, 1, 1) == " ") v = substr(v, 2)
+		}
+		if (f == "data") { data = have ? data "\n" v : v; have = 1 }
+	}'
+}
+
+# sse_json: the JSON chunks of an SSE stream (no [DONE]), one compact object
+# a line.
+sse_json() { sse_events | grep -v '^\[DONE\]$' | jq -c .; }
+
+# sse_text: the reassembled delta.content of an SSE chat stream.
+sse_text() { sse_json | jq -rj '.choices[0].delta.content // empty'; }
+
+# nreq NAME: how many speech requests fake_tts NAME (start_tts NAME) has
+# logged so far.
+nreq() {
+	local n
+	n=$(grep -c '"path":"/v1/audio/speech"' "$T/tts-$1.jsonl" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# nsynth NAME TEXT: how many speech requests for exactly TEXT fake_tts NAME
+# has logged so far.
+nsynth() {
+	jq -r 'select(.path == "/v1/audio/speech") | .body.input' \
+	    "$T/tts-$1.jsonl" 2>/dev/null | grep -cxF -- "$2"
+}
+
+# fake_stats URL FILTER: a fake's /_fake/stats through jq -r FILTER.
+fake_stats() { curl -sS -m 10 "$1/_fake/stats" | jq -r "$2"; }
+
+# exact_wav FILE: FILE is a WAV whose header parses and whose lengths match
+# the file (fake_tts --wav-info).
+exact_wav() { "$BUILD/tests/fake_tts" --wav-info "$1" >/dev/null 2>&1; }
+
+# adm LINE...: the lines sent to the admin socket $SOCK on one connection;
+# the answers on stdout.
+adm() { printf '%s\n' "$@" | timeout 10 socat -t 5 - UNIX-CONNECT:"$SOCK"; }
+
+# run CMD...: run CMD; its stdout in $out, its stderr in $err, its exit
+# status in $rc.
+run() {
+	rc=0
+	out=$("$@" 2>"$T/err") || rc=$?
+	err=$(cat "$T/err")
+}
+
+# shared_of URL FIELD: the daemon at URL's /health .shared.FIELD (Redis).
+shared_of() { curl -sS -m 5 "$1/health" | jq -r ".shared.$2"; }
+
+# shared_up URL / shared_down URL: the daemon at URL is (is not) connected
+# to its Redis.
+shared_up() { [ "$(shared_of "$1" state)" = up ]; }
+shared_down() { ! shared_up "$1"; }

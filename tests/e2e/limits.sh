@@ -13,11 +13,6 @@ s = "".join("Sentence number %d of the long test input is here. " % i for i in r
 print(json.dumps({"input": s}))' >"$T/big.json"
 check "the input is 1.4 MB" test "$(stat -c %s "$T/big.json")" -gt 1400000
 
-# post BODYFILE OUT: the status; the body in OUT.
-post() {
-	curl -sS -m 30 -o "$2" -w '%{http_code}' -H 'Content-Type: application/json' \
-	    --data-binary @"$1" "$URL/v1/audio/speech"
-}
 # health_times N: N /health requests one after another, the slowest in ms.
 health_times() {
 	local i worst=0 t
@@ -32,12 +27,12 @@ health_times() {
 
 # 1. Defaults: refused for its characters.
 TTS_ENDPOINTS=$TTS_URL TTS_HEALTH_INTERVAL=0 start_daemon
-eq "too many characters: 400" "$(post "$T/big.json" "$T/r1")" 400
+eq "too many characters: 400" "$(speech_status @"$T/big.json" "$T/r1")" 400
 eq "the code says which limit" "$(jq -r .error.code "$T/r1")" input_too_long
 contains "the message names the option" "$(jq -r .error.message "$T/r1")" TTS_MAX_INPUT_CHARS
 eq "the param is input" "$(jq -r .error.type "$T/r1")" invalid_request_error
 eq "no synthesis was asked for" "$(wc -l <"$T/tts-big.jsonl" 2>/dev/null || echo 0)" 0
-post "$T/big.json" "$T/r1b" >/dev/null &
+speech_status @"$T/big.json" "$T/r1b" >/dev/null &
 bg=$!
 check "/health answers meanwhile (each within 2 s)" test "$(health_times 10)" -lt 2000
 wait "$bg"
@@ -45,7 +40,7 @@ stop_daemon
 
 # 2. Characters allowed: refused for its segments.
 TTS_ENDPOINTS=$TTS_URL TTS_HEALTH_INTERVAL=0 TTS_MAX_INPUT_CHARS=2000000 start_daemon
-eq "too many segments: 400" "$(post "$T/big.json" "$T/r2")" 400
+eq "too many segments: 400" "$(speech_status @"$T/big.json" "$T/r2")" 400
 eq "the code says which limit" "$(jq -r .error.code "$T/r2")" too_many_segments
 contains "the message names the option" "$(jq -r .error.message "$T/r2")" TTS_MAX_SEGMENTS
 n=$(jq -r .error.message "$T/r2" | sed -n 's/.* makes \([0-9]*\) segments.*/\1/p')

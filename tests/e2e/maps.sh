@@ -3,23 +3,9 @@
 # backends' before keying, so a client's tts-1/alloy meets a chat prefetched
 # as liang/v1, and the backend only ever hears the mapped names.
 . "$(dirname "$0")/lib.sh"
-K=(-H 'Authorization: Bearer sk-test')
 
-speech() {  # speech JSON OUT -> "STATUS CACHE"
-	curl -sS "${K[@]}" -D "$T/h" -o "$2" -w '%{http_code}' -d "$1" "$URL/v1/audio/speech" >"$T/code"
-	printf '%s %s' "$(cat "$T/code")" "$(tr -d '\r' <"$T/h" | sed -n 's/^X-TTS-Cache: //p')"
-}
-nreq() { grep -c '"path":"/v1/audio/speech"' "$T/tts-maps.jsonl" 2>/dev/null || echo 0; }
 # The model/voice of the backend's speech requests, one line each, in order.
 heard() { jq -r 'select(.path=="/v1/audio/speech") | .body.model + "/" + .body.voice' "$T/tts-maps.jsonl"; }
-chat() {  # chat JSON-EXTRA TEXT -> reply id (the stream read to its end)
-	local body
-	body=$(jq -cn --arg t "ECHO:$2" --argjson x "$1" '{model:"m",stream:true,messages:[{role:"user",content:$t}]} + $x')
-	curl -sS -N "${K[@]}" -D - -o /dev/null -d "$body" "$URL/v1/chat/completions" | tr -d '\r' | sed -n 's/^X-TTS-Reply-Id: //p'
-}
-all_done() {
-	curl -sS "${K[@]}" "$URL/v1/audio/replies/$1/segments" | jq -e '[.segments[].state] | unique == ["done"]' >/dev/null
-}
 
 start_upstream --delay-ms 0
 start_tts maps
@@ -29,18 +15,18 @@ TTS_ENDPOINTS=$TTS_URL NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test \
 
 # A chat prefetched with the backend's names.
 text='The harbour was quiet at dawn. A single boat went out past the wall. Nobody on the pier waved.'
-id=$(chat '{"tts_model":"liang","tts_voice":"v1"}' "$text")
+id=$(chat_reply "$text" '{"tts_model":"liang","tts_voice":"v1"}')
 check "reply id" test -n "$id"
-check "every segment synthesised" wait_for all_done "$id"
+check "every segment synthesised" wait_for reply_done "$id"
 segs=$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments")
 n=$(jq '.segments | length' <<<"$segs")
 check "several segments" test "$n" -ge 2
-eq "one backend request per segment" "$(nreq)" "$n"
+eq "one backend request per segment" "$(nreq maps)" "$n"
 eq "the backend heard liang/v1" "$(heard | sort -u)" "liang/v1"
 
 # A client asking with its own names meets the prefetched audio.
 seg1=$(jq -r '.segments[1].text' <<<"$segs")
-before=$(nreq)
+before=$(nreq maps)
 eq "tts-1/alloy for a prefetched segment is a hit" \
     "$(speech "$(jq -cn --arg t "$seg1" '{model:"tts-1",voice:"alloy",input:$t}')" "$T/a.wav")" "200 hit"
 eq "tts-1-hd/alloy too" \
@@ -50,16 +36,16 @@ eq "no model or voice: the mapped defaults, a hit" \
     "$(speech "$(jq -cn --arg t "$seg1" '{input:$t}')" "$T/c.wav")" "200 hit"
 eq "the whole reply as tts-1/alloy is assembled from it" \
     "$(speech "$(jq -cn --arg t "$text" '{model:"tts-1",voice:"alloy",input:$t}')" "$T/d.wav")" "200 assembled"
-eq "no new backend request" "$(nreq)" "$before"
+eq "no new backend request" "$(nreq maps)" "$before"
 
 # A chat naming the client's names prefetches under the backend's: same keys.
-id2=$(chat '{"tts_model":"tts-1","tts_voice":"alloy","tts_events":true}' "$text")
+id2=$(chat_reply "$text" '{"tts_model":"tts-1","tts_voice":"alloy","tts_events":true}')
 check "second reply id" test -n "$id2"
-check "its segments done" wait_for all_done "$id2"
+check "its segments done" wait_for reply_done "$id2"
 eq "the same keys as the first reply" \
     "$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$id2/segments" | jq -c '[.segments[].key]')" \
     "$(jq -c '[.segments[].key]' <<<"$segs")"
-eq "still no new backend request" "$(nreq)" "$before"
+eq "still no new backend request" "$(nreq maps)" "$before"
 
 # Unmapped names pass unchanged; matching is exact and case-sensitive.
 eq "unmapped voice: a miss" \

@@ -3,18 +3,9 @@
 # streams whole to its client while its prefetch stops (logged once);
 # finished replies go after CACHE_TTL on a timer, with no later request.
 . "$(dirname "$0")/lib.sh"
-K=(-H 'Authorization: Bearer sk-test')
 
 start_upstream --chunk 64
 start_tts mem
-# chat BODYFILE: the streamed content, concatenated; headers in $T/ch.h.
-chat() {
-	curl -sS -N -m 60 "${K[@]}" -D "$T/ch.h" -H 'Content-Type: application/json' \
-	    --data-binary @"$1" "$URL/v1/chat/completions" |
-	    sed -n 's/^data: //p' | grep -v '^\[DONE\]' |
-	    jq -j '.choices[0].delta.content // empty'
-}
-reply_id() { tr -d '\r' <"$T/ch.h" | sed -n 's/^X-TTS-Reply-Id: //p'; }
 nsegs() { curl -sS "${K[@]}" "$URL/v1/audio/replies/$1/segments" | jq '.segments | length'; }
 
 # 1. A 60 KB reply with REPLY_MAX_BYTES=4K.
@@ -28,7 +19,7 @@ json.dump({"model": "m", "stream": True,
 PY
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-up API_KEYS=sk-test TTS_ENDPOINTS=$TTS_URL \
     TTS_HEALTH_INTERVAL=0 REPLY_MAX_BYTES=4K start_daemon
-chat "$T/long.json" >"$T/got.txt"
+chat @"$T/long.json" -m 60 | sse_text >"$T/got.txt"
 check "the client got the whole reply ($(stat -c %s "$T/got.txt") bytes)" cmp -s "$T/got.txt" "$T/long.txt"
 id=$(reply_id)
 check "a reply id ($id)" test -n "$id"
@@ -43,7 +34,7 @@ stop_daemon
 # 2. The same reply with the default cap: every segment is prefetched.
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-up API_KEYS=sk-test TTS_ENDPOINTS=$TTS_URL \
     TTS_HEALTH_INTERVAL=0 start_daemon
-chat "$T/long.json" >"$T/got2.txt"
+chat @"$T/long.json" -m 60 | sse_text >"$T/got2.txt"
 check "the client got the whole reply" cmp -s "$T/got2.txt" "$T/long.txt"
 n=$(nsegs "$(reply_id)")
 check "uncapped, far more segments ($n)" test "${n:-0}" -gt 1000
@@ -55,8 +46,8 @@ stop_daemon
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-up API_KEYS=sk-test TTS_ENDPOINTS=$TTS_URL \
     TTS_HEALTH_INTERVAL=0 CACHE_TTL=1 start_daemon
 printf '%s' '{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}' >"$T/short.json"
-chat "$T/short.json" >/dev/null
-chat "$T/short.json" >/dev/null
+chat @"$T/short.json" >/dev/null
+chat @"$T/short.json" >/dev/null
 eq "two replies kept" "$(curl -sS "$URL/cache/stats" | jq .replies)" 2
 sleep 3.5
 eq "gone after their TTL" "$(curl -sS "$URL/cache/stats" | jq .replies)" 0

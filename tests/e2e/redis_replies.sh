@@ -6,28 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 
 need redis-server redis-server || finish
-K=(-H 'Authorization: Bearer sk-test')
-jobs_=()
-
-wait_for() {  # wait_for SECONDS CMD...
-	local n=$(( $1 * 10 )) i
-	shift
-	for i in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-chat() {  # chat URL TEXT -> the reply id (headers in $T/chat.h)
-	curl -sS -m 30 "${K[@]}" -D "$T/chat.h" -o "$T/chat.out" \
-	    -d "$(jq -cn --arg t "ECHO:$2" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" \
-	    "$1/v1/chat/completions"
-	tr -d '\r' <"$T/chat.h" | sed -n 's/^X-TTS-Reply-Id: //p'
-}
-speech() {  # speech URL TEXT OUT -> "STATUS CACHE"
-	curl -sS -m 30 "${K[@]}" -D "$T/h.$$" -o "$3" -w '%{http_code}' \
-	    -d "$(jq -cn --arg t "$2" '{input:$t}')" "$1/v1/audio/speech" >"$T/code.$$"
-	printf '%s %s' "$(cat "$T/code.$$")" "$(tr -d '\r' <"$T/h.$$" | sed -n 's/^X-TTS-Cache: //p')"
-}
-nsynth() { jq -r 'select(.path=="/v1/audio/speech") | .body.input' "$T/tts-r.jsonl" 2>/dev/null | grep -cxF "$1"; }
-nall() { grep -c '"path":"/v1/audio/speech"' "$T/tts-r.jsonl" 2>/dev/null || echo 0; }
 samples() { sox "$1" -t raw - 2>/dev/null | md5sum | cut -d' ' -f1; }
 
 start_redis
@@ -41,14 +19,14 @@ for n in a b c; do
 	P[$n]=$DAEMON_PID
 done
 for n in a b c; do
-	check "instance $n is connected to Redis" wait_for 10 sh -c "[ \"\$(curl -sS '${U[$n]}/health' | jq -r .shared.state)\" = up ]"
+	check "instance $n is connected to Redis" wait_for shared_up "${U[$n]}"
 done
 
 # 1. A finished reply: its audio from A and from B, the same.
 text="The sun rose early today. Birds sang in the old oak. We walked to the river. Then we went home."
-id=$(chat "${U[a]}" "$text")
+id=$(chat_reply_at "${U[a]}" "$text")
 check "A gave a reply id" test -n "$id"
-check "A's segments are done" wait_for 10 sh -c "curl -sS -H \"Authorization: Bearer sk-test\" '${U[a]}/v1/audio/replies/$id/segments' | jq -e '[.segments[].state] | all(. == \"done\")' >/dev/null"
+check "A's segments are done" wait_for reply_done "$id" "${U[a]}"
 curl -sS -m 30 "${K[@]}" -o "$T/ra.wav" "${U[a]}/v1/audio/replies/$id"
 curl -sS -m 30 "${K[@]}" -D "$T/rb.h" -o "$T/rb.wav" -w '%{http_code}' "${U[b]}/v1/audio/replies/$id" >"$T/rb.code"
 eq "B serves A's reply" "$(cat "$T/rb.code")" 200
@@ -65,38 +43,37 @@ eq "B's /segments: the same keys" "$(jq -r '[.segments[].key] | join(" ")' <<<"$
     "$(curl -sS "${K[@]}" "${U[a]}/v1/audio/replies/$id/segments" | jq -r '[.segments[].key] | join(" ")')"
 eq "B's copy is complete" "$(jq -r .state <<<"$segs")" complete
 eq "C's /segments too" "$(curl -sS "${K[@]}" "${U[c]}/v1/audio/replies/$id/segments" | jq '.segments | length')" 4
-n_before=$(nall)
+n_before=$(nreq r)
 eq "each segment synthesised once for the cluster" "$n_before" 4
 # Its sentences asked of C: from the shared tier, the same samples as A's.
 i=0
 while IFS= read -r seg; do
 	i=$((i + 1))
-	out=$(speech "${U[c]}" "$seg" "$T/sc$i.wav")
+	out=$(speech_at "${U[c]}" "$(say "$seg")" "$T/sc$i.wav")
 	check "C: sentence $i served ($out)" test "${out%% *}" = 200
-	speech "${U[a]}" "$seg" "$T/sa$i.wav" >/dev/null
+	speech_at "${U[a]}" "$(say "$seg")" "$T/sa$i.wav" >/dev/null
 	check "C: sentence $i is A's audio" cmp -s "$T/sa$i.wav" "$T/sc$i.wav"
 done < <(jq -r '.segments[].text' <<<"$segs")
-eq "nothing synthesised again" "$(nall)" "$n_before"
+eq "nothing synthesised again" "$(nreq r)" "$n_before"
 # Client-cut text (runs of sentences, markdown, another case) asked of an
 # instance that did not serve the chat: matched against its copy of the
 # reply, served from the same segments.
 for input in "Birds sang in the old oak. We walked to the river." \
     "**The sun rose early today.** Birds sang in the OLD oak." \
     "We walked to the river. Then we went home."; do
-	out=$(speech "${U[c]}" "$input" "$T/cut.wav")
+	out=$(speech_at "${U[c]}" "$(say "$input")" "$T/cut.wav")
 	eq "C: '$input' from the reply's segments" "$out" "200 assembled"
 done
-eq "still nothing synthesised again" "$(nall)" "$n_before"
-check "C keeps a copy of A's reply" sh -c "curl -sS -H 'Authorization: Bearer sk-test' '${U[c]}/v1/audio/replies/$id/segments' | jq -e '.state == \"complete\"' >/dev/null"
+eq "still nothing synthesised again" "$(nreq r)" "$n_before"
+check "C keeps a copy of A's reply" test "$(curl -sS "${K[@]}" "${U[c]}/v1/audio/replies/$id/segments" | jq -r .state)" = complete
 
 # 2. A reply still streaming: B follows it as it grows.
 text2="First comes the opening line. A second line follows slowly. The third takes its time. And the last one ends it."
-curl -sS -m 60 "${K[@]}" -D "$T/chat2.h" -o /dev/null -H 'X-Fake-Delay-Ms: 60' \
-    -d "$(jq -cn --arg t "ECHO:$text2" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" \
-    "${U[a]}/v1/chat/completions" &
+chat_at "${U[a]}" "$(echo_chat "$text2")" -m 60 -D "$T/chat2.h" -o /dev/null \
+    -H 'X-Fake-Delay-Ms: 60' &
 jc=$!
-check "A's chat started" wait_for 5 sh -c "grep -q '^X-TTS-Reply-Id' '$T/chat2.h' 2>/dev/null"
-id2=$(tr -d '\r' <"$T/chat2.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+check "A's chat started" wait_for grep -qs '^X-TTS-Reply-Id' "$T/chat2.h"
+id2=$(header "$T/chat2.h" X-TTS-Reply-Id)
 curl -sS -m 60 "${K[@]}" -o "$T/r2b.wav" -w '%{http_code}' "${U[b]}/v1/audio/replies/$id2" >"$T/r2b.code" &
 jb=$!
 wait "$jc" "$jb"
@@ -105,17 +82,14 @@ curl -sS -m 30 "${K[@]}" -o "$T/r2a.wav" "${U[a]}/v1/audio/replies/$id2"
 check "the same samples as A's" test "$(samples "$T/r2a.wav")" = "$(samples "$T/r2b.wav")"
 check "all four sentences in it" test "$(stat -c %s "$T/r2b.wav")" -gt "$(stat -c %s "$T/rb.wav" | awk '{print int($1 / 2)}')"
 eq "B's copy has the four segments" "$(curl -sS "${K[@]}" "${U[b]}/v1/audio/replies/$id2/segments" | jq '.segments | length')" 4
-eq "still one synthesis per segment" "$(nall)" $((n_before + 4))
+eq "still one synthesis per segment" "$(nreq r)" $((n_before + 4))
 
 # 3. A chat asking for a format made by conversion (prefetched as WAV):
 # its copy elsewhere is served in that format too, the same bytes.
-curl -sS -m 30 "${K[@]}" -D "$T/chat3.h" -o /dev/null \
-    -d "$(jq -cn '{model:"m",stream:true,tts_format:"mp3",messages:[{role:"user",content:"ECHO:Rivers run to the sea. Mountains stand tall."}]}')" \
-    "${U[a]}/v1/chat/completions"
-id3=$(tr -d '\r' <"$T/chat3.h" | sed -n 's/^X-TTS-Reply-Id: //p')
+id3=$(chat_reply_at "${U[a]}" "Rivers run to the sea. Mountains stand tall." '{"tts_format":"mp3"}')
 curl -sS -m 30 "${K[@]}" -D "$T/r3a.h" -o "$T/r3a.mp3" "${U[a]}/v1/audio/replies/$id3"
 curl -sS -m 30 "${K[@]}" -D "$T/r3b.h" -o "$T/r3b.mp3" "${U[b]}/v1/audio/replies/$id3"
-eq "B serves it as MP3" "$(tr -d '\r' <"$T/r3b.h" | sed -n 's/^Content-Type: //p')" audio/mpeg
+eq "B serves it as MP3" "$(header "$T/r3b.h" Content-Type)" audio/mpeg
 check "the same bytes as A's" cmp -s "$T/r3a.mp3" "$T/r3b.mp3"
 check "and some" test "$(stat -c %s "$T/r3b.mp3")" -gt 1000
 

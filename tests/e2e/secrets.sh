@@ -4,15 +4,10 @@
 # admin socket (endpoint list, stats, watch events, errors), not in the
 # log.  An endpoint is named either by the URL typed or by the name shown.
 . "$(dirname "$0")/lib.sh"
-command -v jq >/dev/null || { echo "jq is needed for this test" >&2; exit 1; }
+need jq jq || finish
 CTL=$TTSACCELCTL
-K=(-H 'Authorization: Bearer sk-test')
 PW=pw-s3cr3t
 KEY=sk-k3ys3cr3t
-speak() {  # speak TEXT: one speech request, its HTTP status
-	curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' \
-	    -d "$(jq -nc --arg t "$1" '{input: $t}')" "$URL/v1/audio/speech"
-}
 # none DESCRIPTION TEXT: neither secret is in TEXT (and TEXT is not empty).
 none() {
 	if [ -n "$2" ] && [[ $2 != *"$PW"* ]] && [[ $2 != *"$KEY"* ]] &&

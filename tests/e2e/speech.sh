@@ -6,12 +6,7 @@
 need espeak-ng espeak-ng || finish
 start_upstream --delay-ms 10
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
-K=(-H 'Authorization: Bearer sk-test')
 
-speech() {  # speech JSON OUT: prints the X-TTS-Cache header and status
-	curl -sS "${K[@]}" -D "$T/h" -o "$2" -w '%{http_code}' -d "$1" "$URL/v1/audio/speech" >"$T/code"
-	printf '%s %s' "$(cat "$T/code")" "$(tr -d '\r' <"$T/h" | sed -n 's/^X-TTS-Cache: //p')"
-}
 rms() { sox "$1" -n stat 2>&1 | sed -n 's/^RMS *amplitude: *//p'; }
 
 eq "health lists the local voice" "$(curl -sS "$URL/health" | jq -r '.endpoints[0].url + " " + .endpoints[0].state')" "exec:espeak-ng --stdout up"
@@ -20,7 +15,7 @@ eq "health lists the local voice" "$(curl -sS "$URL/health" | jq -r '.endpoints[
 eq "first request synthesises" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/a.wav")" "200 miss"
 check "a WAV file" sh -c "soxi '$T/a.wav' >/dev/null 2>&1"
 check "with sound in it (RMS > 0.01)" awk -v r="$(rms "$T/a.wav")" 'BEGIN { exit !(r > 0.01) }'
-eq "Content-Type" "$(tr -d '\r' <"$T/h" | sed -n 's/^Content-Type: //p')" audio/wav
+eq "Content-Type" "$(header "$T/a.wav.h" Content-Type)" audio/wav
 eq "second request is a hit" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/b.wav")" "200 hit"
 check "same bytes" cmp -s "$T/a.wav" "$T/b.wav"
 eq "clean-up applied before keying" "$(speech '{"model":"tts-1","input":"**Good** morning. 🙂"}' "$T/c.wav")" "200 hit"
@@ -36,7 +31,6 @@ check "assembled from the cache: same samples" cmp -s <(sox "$T/long.wav" -t raw
 eq "a complete assembly has an exact header" "$(soxi -s "$T/long2.wav")" "$(( ($(stat -c %s "$T/long2.wav") - 44) / 2 ))"
 
 # Formats the local voice does not make are converted from its WAV.
-ctype() { tr -d '\r' <"$T/h" | sed -n 's/^Content-Type: //p'; }
 close() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > 0 && b > 0 && (a - b) / b < 0.05 && (b - a) / b < 0.05) }'; }
 conv_text='{"input":"Conversion keeps the words intact.","response_format":"FMT"}'
 eq "the WAV of the sentence" "$(speech "${conv_text//FMT/wav}" "$T/cv.wav")" "200 miss"
@@ -47,7 +41,7 @@ syn=$(curl -sS "$URL/cache/stats" | jq .syntheses)
 for f in mp3:audio/mpeg flac:audio/flac opus:audio/ogg pcm:audio/pcm; do
 	fmt=${f%%:*}
 	eq "$fmt from the cached WAV is a hit" "$(speech "${conv_text//FMT/$fmt}" "$T/cv.$fmt")" "200 hit"
-	eq "$fmt Content-Type" "$(ctype)" "${f#*:}"
+	eq "$fmt Content-Type" "$(header "$T/cv.$fmt.h" Content-Type)" "${f#*:}"
 	eq "$fmt again: a hit" "$(speech "${conv_text//FMT/$fmt}" "$T/cv2.$fmt")" "200 hit"
 	check "$fmt again: same bytes" cmp -s "$T/cv.$fmt" "$T/cv2.$fmt"
 done
@@ -68,7 +62,7 @@ eq "its WAV is in the cache" "$(speech '{"input":"A fresh sentence in another fo
 check "the mp3 is as long as that WAV" close "$(dur mp3 "$T/n.mp3")" "$(wsecs "$T/n.wav")"
 long='{"input":"Rivers run to the sea. Mountains stand tall and still! Clouds drift over them all day.","response_format":"flac"}'
 eq "several sentences in flac: assembled" "$(speech "$long" "$T/l.flac")" "200 assembled"
-eq "flac Content-Type" "$(ctype)" audio/flac
+eq "flac Content-Type" "$(header "$T/l.flac.h" Content-Type)" audio/flac
 eq "again: every segment was cached, a hit" "$(speech "$long" "$T/l2.flac")" "200 hit"
 check "same bytes" cmp -s "$T/l.flac" "$T/l2.flac"
 eq "the same text as WAV" "$(speech "${long/\"flac\"/\"wav\"}" "$T/l.wav")" "200 assembled"
@@ -77,7 +71,7 @@ check "assembled flac = assembled WAV's samples" cmp -s <(sox "$T/l.flac" -t raw
 # Validation: 400/401/413 with a clear message.
 bad() {  # bad WANT DESCRIPTION BODY
 	local code
-	code=$(curl -sS "${K[@]}" -o "$T/err" -w '%{http_code}' --data-binary "$3" "$URL/v1/audio/speech")
+	code=$(speech_status "$3" "$T/err")
 	eq "$2" "$code" "$1"
 	check "$2: says why" jq -e '.error.message | length > 10' "$T/err"
 }
@@ -89,7 +83,7 @@ s0=$(curl -sS "$URL/cache/stats" | jq .syntheses)
 eq "nothing speakable: silence" "$(speech '{"input":"🙂 🎉 **\n```\nx = 1\n```"}' "$T/empty.wav")" "200 empty"
 check "a WAV of silence" awk -v r="$(rms "$T/empty.wav")" -v d="$(soxi -D "$T/empty.wav")" 'BEGIN { exit !(r == 0 && d > 0.05 && d < 0.2) }'
 eq "a lone '.' in mp3: silence too" "$(speech '{"input":".","response_format":"mp3"}' "$T/empty.mp3")" "200 empty"
-eq "mp3 Content-Type" "$(tr -d '\r' <"$T/h" | sed -n 's/^Content-Type: //p')" audio/mpeg
+eq "mp3 Content-Type" "$(header "$T/empty.mp3.h" Content-Type)" audio/mpeg
 check "an MP3 of about 0.1 s" awk -v d="$(dur mp3 "$T/empty.mp3")" 'BEGIN { exit !(d > 0.05 && d < 0.2) }'
 eq "no synthesis for them" "$(curl -sS "$URL/cache/stats" | jq .syntheses)" "$s0"
 eq "counted as empty" "$(curl -sS "$URL/cache/stats" | jq .served.empty)" 2
@@ -104,7 +98,7 @@ bad 400 "invalid UTF-8" "$(printf '{"input":"caf\xe9"}')"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -d '{"input":"Hi."}' "$URL/v1/audio/speech")
 eq "no key: 401" "$code" 401
 head -c 5000000 /dev/zero | tr '\0' 'a' >"$T/big"
-code=$(curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' --data-binary @"$T/big" "$URL/v1/audio/speech")
+code=$(speech_status @"$T/big" /dev/null)
 eq "too large: 413" "$code" 413
 
 # Cache figures, metrics, clearing (which needs a key).
@@ -121,8 +115,7 @@ eq "a miss again" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/a2.w
 # A chat's reply: its segments are prefetched, its audio is one WAV whose
 # samples are the segments' samples in order.
 text='First, a short greeting. Then a second sentence follows! Finally the third one ends it.'
-body=$(jq -cn --arg t "ECHO:$text" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')
-id=$(curl -sS -N "${K[@]}" -D - -o /dev/null -d "$body" "$URL/v1/chat/completions" | tr -d '\r' | sed -n 's/^X-TTS-Reply-Id: //p')
+id=$(chat_reply "$text")
 check "reply id" test -n "$id"
 curl -sS "${K[@]}" -o "$T/reply.wav" "$URL/v1/audio/replies/$id"
 check "reply audio is a WAV" sh -c "soxi '$T/reply.wav' >/dev/null 2>&1"
@@ -133,10 +126,10 @@ check "several segments" test "$n" -ge 3
 : >"$T/concat.raw"
 for i in $(seq 0 $((n - 1))); do
 	seg=$(echo "$segs" | jq -r ".segments[$i].text")
-	eq "segment $i is a hit" "$(speech "$(jq -cn --arg t "$seg" '{input:$t}')" "$T/s$i.wav")" "200 hit"
+	eq "segment $i is a hit" "$(speech "$(say "$seg")" "$T/s$i.wav")" "200 hit"
 	sox "$T/s$i.wav" -t raw - >>"$T/concat.raw" 2>/dev/null
 done
-check "reply WAV header parses, exact length" "$BUILD/tests/fake_tts" --wav-info "$T/reply.wav"
+check "reply WAV header parses, exact length" exact_wav "$T/reply.wav"
 check "reply PCM = the segments' PCM in order" cmp -s <(sox "$T/reply.wav" -t raw - 2>/dev/null) "$T/concat.raw"
 code=$(curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' "$URL/v1/audio/replies/rnope")
 eq "unknown reply: 404" "$code" 404
@@ -144,8 +137,7 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/v1/audio/replies/$id")
 eq "reply audio needs a key" "$code" 401
 
 # tts_events: an SSE comment per segment as it is queued.
-body=$(jq -cn --arg t "ECHO:$text" '{model:"m",stream:true,tts_events:true,messages:[{role:"user",content:$t}]}')
-out=$(curl -sS -N "${K[@]}" -d "$body" "$URL/v1/chat/completions")
+out=$(chat "$(echo_chat "$text" '{"tts_events":true}')")
 evs=$(printf '%s\n' "$out" | sed -n 's/^: tts //p')
 eq "one event per segment" "$(printf '%s\n' "$evs" | grep -c .)" "$n"
 eq "events in order" "$(printf '%s\n' "$evs" | jq -r .index | tr '\n' ' ')" "$(seq 0 $((n - 1)) | tr '\n' ' ')"
@@ -172,6 +164,6 @@ for i in $(seq 50); do
 done
 eq "health is 503 with no usable endpoint" "$(curl -sS -o "$T/health.json" -w '%{http_code}' "$URL/health")" 503
 eq "the endpoint shows as down" "$(jq -r '.endpoints[0].state' "$T/health.json")" down
-eq "speech is 503 meanwhile" "$(curl -sS "${K[@]}" -o /dev/null -w '%{http_code}' -d '{"input":"Hello there."}' "$URL/v1/audio/speech")" 503
+eq "speech is 503 meanwhile" "$(speak "Hello there.")" 503
 stop_daemon
 finish

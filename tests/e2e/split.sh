@@ -15,24 +15,15 @@ contains "--split names the keys" "$out" SPLITTER_MIN_LEN
 # A streamed chat, one code point per delta, is cut like the whole text.
 start_upstream --chunk 1
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test LOG_LEVEL=DEBUG start_daemon
-body=$(jq -cn --arg t "ECHO:$text" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')
-id=$(curl -sS -N -D - -o /dev/null -H 'Authorization: Bearer sk-test' -d "$body" \
-    "$URL/v1/chat/completions" | tr -d '\r' | sed -n 's/^X-TTS-Reply-Id: //p')
+id=$(chat_reply "$text")
 check "reply id given" test -n "$id"
-for i in $(seq 50); do
-	grep -q "$id reply complete" "$T/daemon.log" && break
-	sleep 0.05
-done
+wait_for grep -q "$id reply complete" "$T/daemon.log"
 got=$(sed -n "s/.* $id segment [0-9]*: //p" "$T/daemon.log")
 eq "streamed segments equal --split's" "$got" "$want"
-body=$(jq -cn '{model:"m",stream:true,messages:[{role:"user",content:"x"}]}')
-id=$(curl -sS -N -D - -o /dev/null -H 'Authorization: Bearer sk-test' \
-    -H 'X-Fake-Reasoning: Secret thoughts here.' -H 'X-Fake-Reply: Spoken words.' \
-    -d "$body" "$URL/v1/chat/completions" | tr -d '\r' | sed -n 's/^X-TTS-Reply-Id: //p')
-for i in $(seq 50); do
-	grep -q "$id reply complete" "$T/daemon.log" && break
-	sleep 0.05
-done
+chat '{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}' -o /dev/null \
+    -H 'X-Fake-Reasoning: Secret thoughts here.' -H 'X-Fake-Reply: Spoken words.'
+id=$(reply_id)
+wait_for grep -q "$id reply complete" "$T/daemon.log"
 got=$(sed -n "s/.* $id segment [0-9]*: //p" "$T/daemon.log")
 eq "only content is segmented" "$got" "Spoken words."
 stop_daemon

@@ -7,13 +7,11 @@
 need jq jq || finish
 
 start_tts fast --latency-ms 5
-AUTH=(-H 'Authorization: Bearer sk-test')
 health() { curl -sS "$URL/health"; }
 ustate() { [ "$(health | jq -r .upstream.state)" = "$1" ]; }
 chat_code() {  # chat_code [CURL ARGS...]: the status of a short chat
-	curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "$@" \
-	    -d '{"model":"m","messages":[{"role":"user","content":"ECHO:Hi."}]}' \
-	    "$URL/v1/chat/completions"
+	chat '{"model":"m","messages":[{"role":"user","content":"ECHO:Hi."}]}' \
+	    -o /dev/null -w '%{http_code}' "$@"
 }
 
 # --- an upstream that does not exist: one warning, /health says so.
@@ -33,7 +31,6 @@ check "/health: and when" jq -e '.upstream.error_seconds_ago >= 0' "$T/h1.json" 
 eq "a chat: 502" "$(chat_code)" 502
 eq "the warning is said once" \
     "$(grep -c 'cannot be reached' "$T/daemon.log")" 1
-run() { out=$("$@" 2>"$T/err"); rc=$?; err=$(cat "$T/err"); }
 run "$TTSACCELCTL" -s "$SOCK" health
 eq "ttsaccelctl health: exit 0 (speech works)" "$rc" 0
 contains "ttsaccelctl health: says the upstream is unreachable" "$out" \

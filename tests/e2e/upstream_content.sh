@@ -3,7 +3,6 @@
 # must not cut the rest of the delta in a non-streamed answer, and bytes
 # that are not UTF-8 must not reach the JSON answer (U+FFFD instead).
 . "$(dirname "$0")/lib.sh"
-K=(-H 'Authorization: Bearer sk-test')
 
 start_upstream --fault dirty --chunk 100
 NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-up API_KEYS=sk-test start_daemon
