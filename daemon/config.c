@@ -13,7 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "params.h"
-#include "shared.h"
+#include "shared_url.h"
 #include "ttsmap.h"
 #include "util.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "sha256.h"
-#include "shared.h"
+#include "shared_env.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,7 +9,8 @@
 
 #include "check.h"
 #include "sha256.h"
-#include "shared.h"
+#include "shared_env.h"
+#include "shared_url.h"
 
 static void
 url_ok(const char *url, const char *host, int port, const char *path,
@@ -94,6 +95,27 @@ main(void)
 	    "/tmp/r.sock", NULL, "p&w", 2);
 	url_ok("unix:///tmp/r.sock?db=3&password=pw", NULL, 6379,
 	    "/tmp/r.sock", NULL, "pw", 3);
+	/* What curl's parser would read otherwise: the credentials run to
+	 * the last '@' before the path, '?' and '#' included; so does a
+	 * unix:// URL's query. */
+	url_ok("redis://:pa?ss@h", "h", 6379, NULL, NULL, "pa?ss", 0);
+	url_ok("redis://u:p#w@h/2", "h", 6379, NULL, "u", "p#w", 2);
+	url_ok("redis://u:a@b?c#d@h:7", "h", 7, NULL, "u", "a@b?c#d", 0);
+	url_ok("unix:///tmp/r.sock?password=a#b&db=1", NULL, 6379,
+	    "/tmp/r.sock", NULL, "a#b", 1);
+	url_ok("redis://[fe80::1%25eth0]:5/1", "fe80::1%eth0", 5, NULL, NULL,
+	    NULL, 1);
+	url_ok("unix:///tmp/a%20b/../r.sock", NULL, 6379,
+	    "/tmp/a%20b/../r.sock", NULL, NULL, 0);
+	/* Not a host after three slashes, no query, no fragment, even an
+	 * empty one (which curl drops). */
+	url_bad("redis:///3");
+	url_bad("redis://h?x");
+	url_bad("redis://h/1?");
+	url_bad("redis://h#");
+	url_bad("unix:///tmp/r.sock?");
+	url_bad("unix:///tmp/r#sock");
+	url_bad("redis://:p%00w@h");
 
 	sha256("v1\x1fkey", 6, d);
 	sha256("v1\x1fother", 8, d2);
