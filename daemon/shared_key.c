@@ -366,6 +366,24 @@ key_try_lock(struct shared_key *k)
 		key_give_up(k, "Redis is down");
 }
 
+/*
+ * Nothing from the holder for a while.  One alive but stuck (its
+ * endpoints down, its queue long) must not hold us longer than a backend
+ * request may take: we go on alone.  Else: is the holder alive?
+ */
+static void
+key_recheck(struct shared_key *k)
+{
+	if (now_usec() - k->t_data > (uint64_t)(k->sh->srv->cf->
+	    tts_request_timeout * 1000 + SH_LOCK_MS) * 1000) {
+		key_give_up(k, "the instance synthesising it makes no "
+		    "progress");
+		return;
+	}
+	k->following = 1;
+	key_try_lock(k);
+}
+
 static void
 xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 {
@@ -380,18 +398,7 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 		return;
 	}
 	if (rep->type == REDIS_REPLY_NIL) {
-		/* A holder alive but stuck (its endpoints down, its queue
-		 * long) must not hold us longer than a backend request may
-		 * take: we go on alone. */
-		if (now_usec() - k->t_data > (uint64_t)(sh->srv->cf->
-		    tts_request_timeout * 1000 + SH_LOCK_MS) * 1000) {
-			key_give_up(k, "the instance synthesising it makes no "
-			    "progress");
-			return;
-		}
-		/* Nothing for a while: is the holder alive? */
-		k->following = 1;
-		key_try_lock(k);
+		key_recheck(k);
 		return;
 	}
 	if ((es = sh_xread_entries(rep)) == NULL) {
@@ -462,17 +469,7 @@ static const struct timeval park_tv = { SH_BLOCK_MS / 1000,
 static void
 park_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct shared_key	*k = arg;
-	struct shared		*sh = k->sh;
-
-	if (now_usec() - k->t_data > (uint64_t)(sh->srv->cf->
-	    tts_request_timeout * 1000 + SH_LOCK_MS) * 1000) {
-		key_give_up(k, "the instance synthesising it makes no "
-		    "progress");
-		return;
-	}
-	k->following = 1;
-	key_try_lock(k);
+	key_recheck(arg);
 }
 
 /* Read the holder's stream from where we are, blocking a while. */
