@@ -16,7 +16,6 @@
 #include <cjson/cJSON.h>
 
 #include "admin.h"
-#include "config.h"
 #include "util.h"
 
 #define ADMIN_MAX_LINE	(64 * 1024 * 1024)	/* longest reply accepted */
@@ -37,9 +36,9 @@ admin_default_path(void)
 	const char	*s;
 	char		*path, *dir;
 
-	if ((s = getenv("TTSACCEL_SOCKET")) != NULL && *s != '\0')
+	if ((s = getenv(ADMIN_SOCKET_ENV)) != NULL && *s != '\0')
 		return xstrdup(s);
-	path = config_socket_default(getenv("XDG_RUNTIME_DIR"),
+	path = admin_proto_socket_path(getenv("XDG_RUNTIME_DIR"),
 	    getenv("TMPDIR"), geteuid(), &dir);
 	free(dir);
 	return path;

@@ -5,14 +5,14 @@
 
 #include <cjson/cJSON.h>
 
-#define ADMIN_VERSION		1	/* the protocol version sent as "v" */
+#include "admin_proto.h"	/* the version, command names, default path */
+
 #define ADMIN_TIMEOUT_MS	10000	/* for a reply, except watch's events */
 
 struct admin;
 
 /* The socket the daemon uses when none is given: $TTSACCEL_SOCKET, else
- * $XDG_RUNTIME_DIR/ttsaccel.sock, else /run/ttsaccel/ttsaccel.sock for
- * root, else /tmp/ttsaccel-UID.sock.  Allocated. */
+ * admin_proto_socket_path() of this environment.  Allocated. */
 char		*admin_default_path(void);
 /* Connect to the daemon at path; NULL with *cause on failure. */
 struct admin	*admin_open(const char *path, char **cause);

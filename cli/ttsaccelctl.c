@@ -22,7 +22,9 @@
 #define USAGE		2	/* exit status of a usage error */
 
 /* The command table: drives both dispatch and usage.  A name of two words
- * is a command with a subcommand ("cache list"). */
+ * is a command with a subcommand ("cache list"); a command that speaks to
+ * the daemon has the name of the protocol's, a space for each dot
+ * (cache.list, admin_proto.h). */
 struct cmd {
 	const char	*name;
 	int		 (*fn)(int, char **);
@@ -34,10 +36,10 @@ static int	cmd_stats(int, char **);
 static int	cmd_health(int, char **);
 static int	cmd_cache_clear(int, char **);
 static int	cmd_cache_list(int, char **);
-static int	cmd_endpoint_list(int, char **);
-static int	cmd_endpoint_add(int, char **);
-static int	cmd_endpoint_drain(int, char **);
-static int	cmd_endpoint_remove(int, char **);
+static int	cmd_endpoints_list(int, char **);
+static int	cmd_endpoints_add(int, char **);
+static int	cmd_endpoints_drain(int, char **);
+static int	cmd_endpoints_remove(int, char **);
 static int	cmd_reload(int, char **);
 static int	cmd_log_level(int, char **);
 static int	cmd_watch(int, char **);
@@ -51,17 +53,17 @@ static const struct cmd cmds[] = {
 	  "empty the cache (--shared: and this cluster's keys in Redis)" },
 	{ "cache list", cmd_cache_list, "[-n N]",
 	  "the N newest cache entries (20)" },
-	{ "endpoint list", cmd_endpoint_list, "[--names]",
+	{ "endpoints list", cmd_endpoints_list, "[--names]",
 	  "the TTS endpoints (--names: their URLs only)" },
-	{ "endpoint add", cmd_endpoint_add, "URL [--max N] [--weight W]",
+	{ "endpoints add", cmd_endpoints_add, "URL [--max N] [--weight W]",
 	  "add a TTS endpoint" },
-	{ "endpoint drain", cmd_endpoint_drain, "URL",
+	{ "endpoints drain", cmd_endpoints_drain, "URL",
 	  "give an endpoint no new work; it leaves when idle" },
-	{ "endpoint remove", cmd_endpoint_remove, "URL",
+	{ "endpoints remove", cmd_endpoints_remove, "URL",
 	  "remove an endpoint (after its work is done)" },
 	{ "reload", cmd_reload, "",
 	  "re-read the configuration" },
-	{ "log-level", cmd_log_level, "LEVEL",
+	{ "log level", cmd_log_level, "LEVEL",
 	  "set the log level: DEBUG, INFO, WARNING or ERROR" },
 	{ "watch", cmd_watch, "",
 	  "print events as they happen, until interrupted" },
@@ -74,7 +76,17 @@ static const struct cmd cmds[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
+/* Earlier names, still understood: the first word OLD is NEW. */
+static const struct {
+	const char	*old;
+	const char	*new;
+} aliases[] = {
+	{ "endpoint",	"endpoints" },
+	{ "log-level",	"log level" },
+};
+
 static const struct cmd	*cur;		/* the command running */
+static char		 cur_typed[64];	/* its name as typed, for messages */
 static char		*sockpath;	/* -s, or the default */
 static int		 json_out;	/* --json */
 static volatile sig_atomic_t stop;	/* watch: SIGINT or SIGTERM */
@@ -89,7 +101,7 @@ usage(FILE *f)
 	const struct cmd	*c;
 	char			 left[160];
 	const char		*p;
-	size_t			 n;
+	size_t			 i, n;
 	int			 col;
 
 	fprintf(f,
@@ -101,7 +113,7 @@ usage(FILE *f)
 "  -s, --socket PATH  the daemon's admin socket (default: $TTSACCEL_SOCKET,\n"
 "                     else $XDG_RUNTIME_DIR/ttsaccel.sock, else\n"
 "                     /run/ttsaccel/ttsaccel.sock for root, else\n"
-"                     /tmp/ttsaccel-UID.sock)\n"
+"                     ttsaccel.sock in $TMPDIR/ttsaccel-UID)\n"
 "  --json             print the daemon's data as one line of JSON (watch:\n"
 "                     the event lines as they come)\n"
 "  -h, --help         this help\n"
@@ -129,7 +141,11 @@ usage(FILE *f)
 		}
 		fprintf(f, "\n  %-26s %s\n", "", c->help);
 	}
-	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+	fprintf(f, "\nEarlier names still work:");
+	for (i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		fprintf(f, "%s %s for %s", i > 0 ? "," : "", aliases[i].old,
+		    aliases[i].new);
+	fprintf(f, ".\n\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 /* A failure: "ttsaccelctl: reason" on stderr; returns 1. */
@@ -225,7 +241,7 @@ plain_args(int argc, char **argv, int nargs)
 		if (ch == OPT_ERROR)
 			return USAGE;
 	if (argc - optind < nargs)
-		return usage_error("%s needs %s", cur->name, cur->args);
+		return usage_error("%s needs %s", cur_typed, cur->args);
 	if (argc - optind > nargs)
 		return usage_error("unexpected argument '%s'",
 		    argv[optind + nargs]);
@@ -690,7 +706,7 @@ cmd_stats(int argc, char **argv)
 
 	if ((rc = plain_args(argc, argv, 0)) != 0)
 		return rc;
-	if ((d = call("stats", NULL)) == NULL)
+	if ((d = call(ADMIN_CMD_STATS, NULL)) == NULL)
 		return 1;
 	if (json_out)
 		rc = print_json(d);
@@ -733,7 +749,7 @@ cmd_health(int argc, char **argv)
 
 	if ((rc = plain_args(argc, argv, 0)) != 0)
 		return rc;
-	if ((d = call("stats", NULL)) == NULL)
+	if ((d = call(ADMIN_CMD_STATS, NULL)) == NULL)
 		return 1;
 	usable = cJSON_IsTrue(get(d, "usable"));
 	cJSON_ArrayForEach(ep, get(d, "endpoints")) {
@@ -791,7 +807,7 @@ cmd_cache_clear(int argc, char **argv)
 		args = cJSON_CreateObject();
 		cJSON_AddTrueToObject(args, "shared");
 	}
-	if ((d = call("cache.clear", args)) == NULL)
+	if ((d = call(ADMIN_CMD_CACHE_CLEAR, args)) == NULL)
 		return 1;
 	if (json_out)
 		rc = print_json(d);
@@ -835,7 +851,7 @@ cmd_cache_list(int argc, char **argv)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	args = cJSON_CreateObject();
 	cJSON_AddNumberToObject(args, "limit", (double)limit);
-	if ((d = call("cache.list", args)) == NULL)
+	if ((d = call(ADMIN_CMD_CACHE_LIST, args)) == NULL)
 		return 1;
 	if (json_out)
 		rc = print_json(d);
@@ -862,7 +878,7 @@ cmd_cache_list(int argc, char **argv)
 }
 
 static int
-cmd_endpoint_list(int argc, char **argv)
+cmd_endpoints_list(int argc, char **argv)
 {
 	static const struct option	 lopts[] = {
 		{ "names", no_argument, NULL, 'N' },
@@ -880,7 +896,7 @@ cmd_endpoint_list(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if ((d = call("endpoints.list", NULL)) == NULL)
+	if ((d = call(ADMIN_CMD_ENDPOINTS_LIST, NULL)) == NULL)
 		return 1;
 	if (!cJSON_IsArray(d))
 		rc = fail("the daemon's endpoint list is not an array");
@@ -897,7 +913,7 @@ cmd_endpoint_list(int argc, char **argv)
 }
 
 static int
-cmd_endpoint_add(int argc, char **argv)
+cmd_endpoints_add(int argc, char **argv)
 {
 	static const struct option	 lopts[] = {
 		{ "max", required_argument, NULL, 'm' },
@@ -931,7 +947,7 @@ cmd_endpoint_add(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 1)
-		return usage_error("endpoint add needs a URL");
+		return usage_error("%s needs a URL", cur_typed);
 	if (argc - optind > 1)
 		return usage_error("unexpected argument '%s'",
 		    argv[optind + 1]);
@@ -941,7 +957,7 @@ cmd_endpoint_add(int argc, char **argv)
 		cJSON_AddNumberToObject(args, "max", (double)max);
 	if (weight != 0)
 		cJSON_AddNumberToObject(args, "weight", weight);
-	if ((d = call("endpoints.add", args)) == NULL)
+	if ((d = call(ADMIN_CMD_ENDPOINTS_ADD, args)) == NULL)
 		return 1;
 	if (json_out)
 		rc = print_json(d);
@@ -951,9 +967,9 @@ cmd_endpoint_add(int argc, char **argv)
 	return rc;
 }
 
-/* endpoint drain and endpoint remove: one URL. */
+/* endpoints drain and endpoints remove: one URL. */
 static int
-endpoint_one(int argc, char **argv, const char *cmd)
+endpoints_one(int argc, char **argv, const char *cmd)
 {
 	const char	*state, *note, *url;
 	cJSON		*d, *args;
@@ -985,15 +1001,15 @@ endpoint_one(int argc, char **argv, const char *cmd)
 }
 
 static int
-cmd_endpoint_drain(int argc, char **argv)
+cmd_endpoints_drain(int argc, char **argv)
 {
-	return endpoint_one(argc, argv, "endpoints.drain");
+	return endpoints_one(argc, argv, ADMIN_CMD_ENDPOINTS_DRAIN);
 }
 
 static int
-cmd_endpoint_remove(int argc, char **argv)
+cmd_endpoints_remove(int argc, char **argv)
 {
-	return endpoint_one(argc, argv, "endpoints.remove");
+	return endpoints_one(argc, argv, ADMIN_CMD_ENDPOINTS_REMOVE);
 }
 
 static int
@@ -1005,7 +1021,7 @@ cmd_reload(int argc, char **argv)
 
 	if ((rc = plain_args(argc, argv, 0)) != 0)
 		return rc;
-	if ((d = call("reload", NULL)) == NULL)
+	if ((d = call(ADMIN_CMD_RELOAD, NULL)) == NULL)
 		return 1;
 	if (json_out)
 		rc = print_json(d);
@@ -1030,7 +1046,7 @@ cmd_log_level(int argc, char **argv)
 		return rc;
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "level", argv[optind]);
-	if ((d = call("log.level", args)) == NULL)
+	if ((d = call(ADMIN_CMD_LOG_LEVEL, args)) == NULL)
 		return 1;
 	if (json_out)
 		rc = print_json(d);
@@ -1126,7 +1142,7 @@ cmd_watch(int argc, char **argv)
 	watch_fd = admin_fd(a);
 	if (stop)
 		goto out;
-	if (admin_send(a, "watch", NULL, &cause) != 0)
+	if (admin_send(a, ADMIN_CMD_WATCH, NULL, &cause) != 0)
 		goto out;
 	n = admin_recv(a, ADMIN_TIMEOUT_MS, &line, &cause);
 	if (n == 0)
@@ -1173,33 +1189,41 @@ out:
 	return rc;
 }
 
-/* The command named by the first words of argv: *used is how many words
- * it took; NULL after a usage message. */
+/* The command named by the first words of argv (or their earlier name):
+ * *used is how many words it took; NULL after a usage message. */
 static const struct cmd *
 cmd_find(int argc, char **argv, int *used)
 {
 	const struct cmd	*c;
-	const char		*sp;
-	size_t			 len;
+	const char		*sp, *word = argv[0];
+	size_t			 i, len;
 	int			 group = 0;
 	char			 subs[256];
 
+	for (i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (strcmp(argv[0], aliases[i].old) == 0) {
+			word = aliases[i].new;
+			break;
+		}
 	subs[0] = '\0';
 	for (c = cmds; c->name != NULL; c++) {
-		if ((sp = strchr(c->name, ' ')) == NULL) {
-			if (strcmp(argv[0], c->name) == 0) {
-				*used = 1;
-				return c;
-			}
-			continue;
+		/* A whole name: one word, or two an alias stands for. */
+		if ((word != argv[0] || strchr(c->name, ' ') == NULL) &&
+		    strcmp(word, c->name) == 0) {
+			*used = 1;
+			snprintf(cur_typed, sizeof cur_typed, "%s", argv[0]);
+			return c;
 		}
+		if ((sp = strchr(c->name, ' ')) == NULL)
+			continue;
 		len = (size_t)(sp - c->name);
-		if (strlen(argv[0]) != len ||
-		    strncmp(argv[0], c->name, len) != 0)
+		if (strlen(word) != len || strncmp(word, c->name, len) != 0)
 			continue;
 		group = 1;
 		if (argc > 1 && strcmp(argv[1], sp + 1) == 0) {
 			*used = 2;
+			snprintf(cur_typed, sizeof cur_typed, "%s %s", argv[0],
+			    argv[1]);
 			return c;
 		}
 		snprintf(subs + strlen(subs), sizeof subs - strlen(subs),

@@ -5,7 +5,7 @@ _ttsaccelctl()
 {
 	local cur prev words cword
 	local opts='-s --socket --json -h --help -V --version'
-	local cmds='stats health cache endpoint reload log-level watch say chat'
+	local cmds='stats health cache endpoints reload log watch say chat'
 	local args=() sock=() i w
 
 	if declare -F _get_comp_words_by_ref >/dev/null; then
@@ -38,6 +38,11 @@ _ttsaccelctl()
 		*) args+=("$w") ;;
 		esac
 	done
+	# The earlier names: endpoint is endpoints, log-level is log level.
+	case ${args[0]-} in
+	endpoint) args[0]=endpoints ;;
+	log-level) args=(log level "${args[@]:1}") ;;
+	esac
 	local words_=
 	case ${#args[@]}:${args[*]} in
 	0:*)
@@ -46,19 +51,20 @@ _ttsaccelctl()
 		*) words_=$cmds ;;
 		esac ;;
 	1:cache) words_='clear list' ;;
-	1:endpoint) words_='list add drain remove' ;;
-	1:log-level) words_='DEBUG INFO WARNING ERROR' ;;
+	1:endpoints) words_='list add drain remove' ;;
+	1:log) words_=level ;;
+	2:log\ level) words_='DEBUG INFO WARNING ERROR' ;;
 	2:cache\ list) words_='-n --json' ;;
 	2:cache\ clear) words_='--shared --json' ;;
-	2:endpoint\ list) words_='--names --json' ;;
-	2:endpoint\ add) [ "${cur#-}" != "$cur" ] && words_='--max --weight --json' ;;
-	3:endpoint\ add*) words_='--max --weight --json' ;;
-	2:endpoint\ drain | 2:endpoint\ remove)
+	2:endpoints\ list) words_='--names --json' ;;
+	2:endpoints\ add) [ "${cur#-}" != "$cur" ] && words_='--max --weight --json' ;;
+	3:endpoints\ add*) words_='--max --weight --json' ;;
+	2:endpoints\ drain | 2:endpoints\ remove)
 		case $cur in
 		-*) words_=--json ;;
 		*)
 			mapfile -t COMPREPLY < <(compgen -W "$(ttsaccelctl \
-			    "${sock[@]}" endpoint list --names 2>/dev/null)" \
+			    "${sock[@]}" endpoints list --names 2>/dev/null)" \
 			    -- "$cur")
 			declare -F __ltrim_colon_completions >/dev/null &&
 			    __ltrim_colon_completions "$cur"

@@ -13,14 +13,16 @@ function __ttsaccelctl_endpoints
 				set sock -s (string replace -- --socket= '' $tokens[$i])
 		end
 	end
-	ttsaccelctl $sock endpoint list --names 2>/dev/null
+	ttsaccelctl $sock endpoints list --names 2>/dev/null
 end
 
-# The words after the command (options and their values left out).
+# The words after the command (options and their values left out); the
+# earlier names endpoint and log-level as endpoints and log level.
 function __ttsaccelctl_args
 	set -l tokens (commandline -opc)
 	set -e tokens[1]
 	set -l skip 0
+	set -l first 1
 	for t in $tokens
 		if test $skip -eq 1
 			set skip 0
@@ -31,7 +33,16 @@ function __ttsaccelctl_args
 				set skip 1
 			case '-*'
 			case '*'
-				echo $t
+				if test $first -eq 1
+					set first 0
+					switch $t
+						case endpoint
+							set t endpoints
+						case log-level
+							set t log level
+					end
+				end
+				printf '%s\n' $t
 		end
 	end
 end
@@ -64,9 +75,9 @@ $c -n '__ttsaccelctl_at ""' -s V -l version -d 'Print the version and exit'
 $c -n '__ttsaccelctl_at ""' -a stats -d 'Cache and endpoint figures'
 $c -n '__ttsaccelctl_at ""' -a health -d 'Exit 0 if the daemon can serve'
 $c -n '__ttsaccelctl_at ""' -a cache -d 'Clear or list the cache'
-$c -n '__ttsaccelctl_at ""' -a endpoint -d 'List, add, drain or remove TTS endpoints'
+$c -n '__ttsaccelctl_at ""' -a endpoints -d 'List, add, drain or remove TTS endpoints'
 $c -n '__ttsaccelctl_at ""' -a reload -d 'Re-read the configuration'
-$c -n '__ttsaccelctl_at ""' -a log-level -d 'Set the log level'
+$c -n '__ttsaccelctl_at ""' -a log -d 'Set the log level (log level LEVEL)'
 $c -n '__ttsaccelctl_at ""' -a watch -d 'Print events as they happen'
 $c -n '__ttsaccelctl_at ""' -a say -d 'Speak TEXT through the daemon'
 $c -n '__ttsaccelctl_at ""' -a chat -d 'Chat with spoken replies'
@@ -76,17 +87,18 @@ $c -n '__ttsaccelctl_at cache' -a list -d 'The newest cache entries'
 $c -n '__ttsaccelctl_in cache list' -s n -x -d 'The number of entries to list'
 $c -n '__ttsaccelctl_in cache clear' -l shared -d 'Also remove this cluster\'s keys from Redis'
 
-$c -n '__ttsaccelctl_at endpoint' -a list -d 'The TTS endpoints'
-$c -n '__ttsaccelctl_at endpoint' -a add -d 'Add a TTS endpoint'
-$c -n '__ttsaccelctl_at endpoint' -a drain -d 'Give an endpoint no new work'
-$c -n '__ttsaccelctl_at endpoint' -a remove -d 'Remove an endpoint'
-$c -n '__ttsaccelctl_in endpoint list' -l names -d 'Print only the URLs'
-$c -n '__ttsaccelctl_in endpoint add' -l max -x -d 'Requests in flight at most'
-$c -n '__ttsaccelctl_in endpoint add' -l weight -x -d 'The share of the work'
-$c -n '__ttsaccelctl_at endpoint drain' -a '(__ttsaccelctl_endpoints)' -d 'Endpoint'
-$c -n '__ttsaccelctl_at endpoint remove' -a '(__ttsaccelctl_endpoints)' -d 'Endpoint'
+$c -n '__ttsaccelctl_at endpoints' -a list -d 'The TTS endpoints'
+$c -n '__ttsaccelctl_at endpoints' -a add -d 'Add a TTS endpoint'
+$c -n '__ttsaccelctl_at endpoints' -a drain -d 'Give an endpoint no new work'
+$c -n '__ttsaccelctl_at endpoints' -a remove -d 'Remove an endpoint'
+$c -n '__ttsaccelctl_in endpoints list' -l names -d 'Print only the URLs'
+$c -n '__ttsaccelctl_in endpoints add' -l max -x -d 'Requests in flight at most'
+$c -n '__ttsaccelctl_in endpoints add' -l weight -x -d 'The share of the work'
+$c -n '__ttsaccelctl_at endpoints drain' -a '(__ttsaccelctl_endpoints)' -d 'Endpoint'
+$c -n '__ttsaccelctl_at endpoints remove' -a '(__ttsaccelctl_endpoints)' -d 'Endpoint'
 
-$c -n '__ttsaccelctl_at log-level' -a 'DEBUG INFO WARNING ERROR' -d 'Log level'
+$c -n '__ttsaccelctl_at log' -a level -d 'Set the log level'
+$c -n '__ttsaccelctl_at log level' -a 'DEBUG INFO WARNING ERROR' -d 'Log level'
 
 # say and chat: options anywhere after the command.
 $c -n '__ttsaccelctl_cmd chat' -s m -l model -x -d 'The chat model'

@@ -21,10 +21,14 @@
 
 #include "admin.h"
 #include "admin_cmd.h"
+#include "admin_proto.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
+
+#define ADMIN_STR(x)	ADMIN_STR1(x)
+#define ADMIN_STR1(x)	#x
 
 #define ADMIN_LINE_MAX	(64 * 1024)	/* longest request line */
 #define ADMIN_OUT_MAX	(1024 * 1024)	/* unsent output a client may have */
@@ -250,7 +254,8 @@ admin_parse(char *line, size_t len, cJSON **reqp, const char **cmdp,
 	v = cJSON_GetObjectItemCaseSensitive(req, "v");
 	if (v != NULL && !(cJSON_IsNumber(v) &&
 	    v->valuedouble == ADMIN_VERSION)) {
-		*error = "version mismatch: this daemon speaks version 1";
+		*error = "version mismatch: this daemon speaks version "
+		    ADMIN_STR(ADMIN_VERSION);
 		goto bad;
 	}
 	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");

@@ -9,9 +9,6 @@ struct server;
 
 #include <cjson/cJSON.h>
 
-/* The protocol version this daemon speaks. */
-#define ADMIN_VERSION	1
-
 /*
  * Parse one request line (pure): LINE is NUL-terminated at LEN, without
  * its newline; trailing blanks are cut in place.  ADMIN_PARSE_BLANK for a

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin_cmd.h"
+#include "admin_proto.h"
 #include "audio.h"
 #include "cache.h"
 #include "config.h"
@@ -359,16 +360,16 @@ cmd_watch(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 /* --- the table ------------------------------------------------------- */
 
 static const struct admin_cmd admin_cmds[] = {
-	{ "stats",		cmd_stats,		0 },
-	{ "cache.clear",	cmd_cache_clear,	0 },
-	{ "cache.list",		cmd_cache_list,		0 },
-	{ "endpoints.list",	cmd_endpoints_list,	0 },
-	{ "endpoints.add",	cmd_endpoints_add,	1 },
-	{ "endpoints.drain",	cmd_endpoints_drain,	0 },
-	{ "endpoints.remove",	cmd_endpoints_remove,	0 },
-	{ "reload",		cmd_reload,		0 },
-	{ "log.level",		cmd_log_level,		0 },
-	{ "watch",		cmd_watch,		0 },
+	{ ADMIN_CMD_STATS,		cmd_stats,		0 },
+	{ ADMIN_CMD_CACHE_CLEAR,	cmd_cache_clear,	0 },
+	{ ADMIN_CMD_CACHE_LIST,		cmd_cache_list,		0 },
+	{ ADMIN_CMD_ENDPOINTS_LIST,	cmd_endpoints_list,	0 },
+	{ ADMIN_CMD_ENDPOINTS_ADD,	cmd_endpoints_add,	1 },
+	{ ADMIN_CMD_ENDPOINTS_DRAIN,	cmd_endpoints_drain,	0 },
+	{ ADMIN_CMD_ENDPOINTS_REMOVE,	cmd_endpoints_remove,	0 },
+	{ ADMIN_CMD_RELOAD,		cmd_reload,		0 },
+	{ ADMIN_CMD_LOG_LEVEL,		cmd_log_level,		0 },
+	{ ADMIN_CMD_WATCH,		cmd_watch,		0 },
 };
 
 const struct admin_cmd *

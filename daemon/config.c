@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "admin_proto.h"
 #include "config.h"
 #include "log.h"
 #include "params.h"
@@ -49,7 +50,7 @@ static const struct copt copts[] = {
 	  "HTTP listen port" },
 	{ "TTSACCEL_LISTEN", CT_LISTEN, O(listen), 0, 0, NULL, 0, "ADDR:PORT",
 	  "HTTP listen address and port (overrides HOST and PORT)" },
-	{ "TTSACCEL_SOCKET", CT_STR, O(socket_path), 0, 0, NULL, 0, "PATH",
+	{ ADMIN_SOCKET_ENV, CT_STR, O(socket_path), 0, 0, NULL, 0, "PATH",
 	  "admin socket path" },
 	{ "TTSACCEL_CORS_ORIGIN", CT_STR, O(cors_origin), 0, 0, "*", 0, "ORIGIN",
 	  "Access-Control-Allow-Origin sent to browsers" },
@@ -531,29 +532,10 @@ finish(struct config *cf, char **envp, char **cause)
 	cf->params.split.max_len = (size_t)cf->splitter_max_len;
 	cf->params.split.first_len = (size_t)cf->splitter_first_len;
 	if (cf->socket_path == NULL)
-		cf->socket_path = config_socket_default(
+		cf->socket_path = admin_proto_socket_path(
 		    env_get(envp, "XDG_RUNTIME_DIR"), env_get(envp, "TMPDIR"),
 		    geteuid(), &cf->socket_private);
 	return 0;
-}
-
-char *
-config_socket_default(const char *runtime_dir, const char *tmpdir,
-    uid_t uid, char **private_dir)
-{
-	char	*dir, *path;
-
-	*private_dir = NULL;
-	if (runtime_dir != NULL && *runtime_dir == '/')
-		return xasprintf("%s/ttsaccel.sock", runtime_dir);
-	if (uid == 0)
-		return xstrdup("/run/ttsaccel/ttsaccel.sock");
-	if (tmpdir == NULL || *tmpdir != '/')
-		tmpdir = "/tmp";
-	dir = xasprintf("%s/ttsaccel-%u", tmpdir, (unsigned)uid);
-	path = xasprintf("%s/ttsaccel.sock", dir);
-	*private_dir = dir;
-	return path;
 }
 
 int

@@ -65,14 +65,8 @@ struct config {
 	struct params_conf params;		/* the above, for params_* */
 };
 
-/* The admin socket's default path (spec §6): RUNTIME_DIR/ttsaccel.sock
- * ($XDG_RUNTIME_DIR, if absolute), else /run/ttsaccel/ttsaccel.sock for
- * root, else ttsaccel.sock in the private directory TMPDIR/ttsaccel-UID
- * (TMPDIR: /tmp unless absolute).  *private_dir gets that directory (to
- * check with config_private_dir), or NULL.  The daemon and ttsaccelctl
- * both use it. */
-char	*config_socket_default(const char *, const char *, uid_t, char **);
-/* Is DIR a directory private to UID: not a symbolic link, owned by UID,
+/* Is DIR (the admin socket's default directory, admin_proto.h) a
+ * directory private to UID: not a symbolic link, owned by UID,
  * mode 0700?  With CREATE, a missing one is made so.  0, or -1 with
  * *cause saying what is wrong and what to do. */
 int	 config_private_dir(const char *, uid_t, int, char **);

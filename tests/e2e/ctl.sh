@@ -105,8 +105,8 @@ fi
 # --- help and version
 run "$CTL" --help
 eq "--help: exit 0" "$rc" 0
-for c in stats health "cache clear" "cache list" "endpoint list" \
-    "endpoint add" "endpoint drain" "endpoint remove" reload log-level watch \
+for c in stats health "cache clear" "cache list" "endpoints list" \
+    "endpoints add" "endpoints drain" "endpoints remove" reload "log level" watch \
     --socket --json --names --max --weight; do
 	contains "--help lists $c" "$out" "$c"
 done
