@@ -10,13 +10,13 @@
 
 #include "admin_cmd.h"
 #include "admin_proto.h"
-#include "audio.h"
 #include "cache.h"
 #include "config.h"
 #include "log.h"
 #include "reply.h"
 #include "server.h"
 #include "shared.h"
+#include "stats.h"
 #include "tts.h"
 #include "upstream.h"
 #include "util.h"
@@ -79,7 +79,7 @@ cmd_stats(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 	cJSON_AddNumberToObject(o, "replies",
 	    (double)reply_count(srv->replies));
 	cJSON_AddItemToObject(o, "cache", tts_cache_json(srv->tts));
-	cJSON_AddItemToObject(o, "served", audio_served_json(srv));
+	cJSON_AddItemToObject(o, "served", stats_served_json(srv));
 	cJSON_AddItemToObject(o, "endpoints", tts_endpoints_json(srv->tts));
 	if (srv->shared != NULL)
 		cJSON_AddItemToObject(o, "shared", shared_json(srv->shared));

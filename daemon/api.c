@@ -9,9 +9,13 @@
 #include "audio.h"
 #include "config.h"
 #include "conn.h"
+#include "log.h"
 #include "proxy.h"
+#include "replies.h"
 #include "server.h"
 #include "shared.h"
+#include "speech.h"
+#include "stats.h"
 #include "tts.h"
 #include "upstream.h"
 #include "util.h"
@@ -120,6 +124,23 @@ api_preflight(struct hreq *h)
 	http_reply(h, 204, NULL, NULL, 0);
 }
 
+static void
+api_cache_clear(struct hreq *h)
+{
+	cJSON	*j;
+	size_t	 n;
+
+	if (http_auth(h) != 0)
+		return;
+	n = tts_clear(h->srv->tts);
+	log_info("%s cache cleared: %zu entries", h->id, n);
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "status", "cleared");
+	cJSON_AddNumberToObject(j, "removed", (double)n);
+	http_json(h, 200, j);
+	cJSON_Delete(j);
+}
+
 void
 api_route(struct hreq *h)
 {
@@ -141,23 +162,23 @@ api_route(struct hreq *h)
 		else if (strcmp(p, "/health") == 0)
 			api_health(h);
 		else if (strcmp(p, "/cache/stats") == 0)
-			audio_cache_stats(h);
+			stats_cache(h);
 		else
-			audio_metrics(h);
+			stats_metrics(h);
 		return;
 	}
 	if (strcmp(p, "/cache/clear") == 0) {
 		if (!post)
 			http_not_allowed(h, "POST, OPTIONS");
 		else
-			audio_cache_clear(h);
+			api_cache_clear(h);
 		return;
 	}
 	if (strcmp(p, "/v1/audio/speech") == 0) {
 		if (!post)
 			http_not_allowed(h, "POST, OPTIONS");
 		else
-			audio_speech(h);
+			speech_post(h);
 		return;
 	}
 	if (strcmp(p, "/v1/chat/completions") == 0) {
@@ -178,7 +199,7 @@ api_route(struct hreq *h)
 		return;
 	}
 	if (strncmp(p, "/v1/audio/replies/", 18) == 0 && get) {
-		audio_reply(h, p + 18);
+		replies_get(h, p + 18);
 		return;
 	}
 	if (strcmp(p, "/v1/audio/models") == 0 && get) {

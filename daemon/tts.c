@@ -96,6 +96,17 @@ tts_key(const struct tts_params *p, const char *text)
 	    p->instructions : "", text);
 }
 
+struct cache_entry *
+tts_peek(struct tts *tts, const struct tts_params *p, const char *text)
+{
+	struct cache_entry	*e;
+	char			*key = tts_key(p, text);
+
+	e = cache_peek(tts->cache, key, strlen(key), now_usec());
+	free(key);
+	return e;
+}
+
 char *
 tts_key_id(const char *key)
 {

@@ -28,6 +28,10 @@ struct tts *tts_new(struct server *, char **);
 void	 tts_free(struct tts *);
 /* The cache key of a text said with these parameters (to free). */
 char	*tts_key(const struct tts_params *, const char *);
+/* The live entry of text said with p, if any (not pinned; LRU order
+ * untouched). */
+struct cache_entry *tts_peek(struct tts *, const struct tts_params *,
+	    const char *);
 /* A short stable id (16 hex digits) of a key, for listings (to free). */
 char	*tts_key_id(const char *);
 /*

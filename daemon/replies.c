@@ -1,0 +1,262 @@
+/* replies: GET /v1/audio/replies/{id} and .../segments — a chat reply's
+ * audio, whole, here or copied from another instance. */
+#include <sys/queue.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio.h"
+#include "convert.h"
+#include "mirror.h"
+#include "replies.h"
+#include "reply.h"
+#include "server.h"
+#include "stream.h"
+#include "tts.h"
+#include "util.h"
+
+/*
+ * A whole reply in a format converted from its WAV: wait for the reply to
+ * end, then convert its segments as one.
+ */
+struct rconv {
+	struct hreq			*h;
+	struct reply			*r;
+	struct reply_watch		*w;
+	struct evhttp_connection	*evcon;
+	struct event			*ev;
+	char				*format;
+};
+
+static void
+rc_free(struct rconv *rc)
+{
+	reply_unwatch(rc->w);
+	reply_release(rc->r);
+	event_free(rc->ev);
+	free(rc->format);
+	free(rc);
+}
+
+static void
+rc_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct rconv	*rc = arg;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	rc->h->note = "client-closed";
+	http_done(rc->h);
+	rc_free(rc);
+}
+
+static void
+rc_check(struct rconv *rc)
+{
+	struct tts_params	 p;
+	struct hreq		*h = rc->h;
+	struct reply		*r = rc->r;
+	char			**texts;
+	size_t			 i, n = 0;
+
+	if (!reply_finished(r))
+		return;
+	evhttp_connection_set_closecb(rc->evcon, NULL, NULL);
+	p = *reply_params(r);
+	p.format = rc->format;
+	texts = xcalloc(reply_nsegs(r), sizeof *texts);
+	for (i = 0; i < reply_nsegs(r); i++)
+		if (reply_seg_state(r, i) != RSEG_FAILED)
+			texts[n++] = xstrdup(reply_seg_text(r, i));
+	if (n == 0)
+		http_error(h, 502, "server_error", "synthesis_failed",
+		    "The reply has no audio: %s.", reply_nsegs(r) == 0 ?
+		    "nothing in it is speakable" : "every segment failed");
+	else
+		stream_convert(h, &p, texts, n, r);
+	for (i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	rc_free(rc);
+}
+
+static void
+rc_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rc_check(arg);
+}
+
+static void
+rc_reply_cb(void *arg)
+{
+	struct rconv	*rc = arg;
+
+	event_active(rc->ev, EV_TIMEOUT, 0);
+}
+
+static void
+rc_start(struct hreq *h, struct reply *r, const char *format)
+{
+	struct rconv	*rc;
+
+	rc = xcalloc(1, sizeof *rc);
+	rc->h = h;
+	rc->r = r;
+	rc->evcon = evhttp_request_get_connection(h->req);
+	rc->format = xstrdup(format);
+	rc->ev = evtimer_new(h->srv->base, rc_check_cb, rc);
+	reply_hold(r);
+	rc->w = reply_watch(r, rc_reply_cb, rc);
+	evhttp_connection_set_closecb(rc->evcon, rc_close_cb, rc);
+	rc_check(rc);
+}
+
+static void	replies_serve(struct hreq *, struct reply *, int);
+
+/* A reply not known here, asked of the shared tier. */
+struct rwait {
+	struct hreq			*h;
+	struct evhttp_connection	*evcon;
+	struct mirror_wait		*mw;
+	int				 segments;
+	char				 id[64];
+};
+
+static void
+rwait_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct rwait	*rw = arg;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	mirror_wait_cancel(rw->mw);
+	rw->h->note = "client-closed";
+	http_done(rw->h);
+	free(rw);
+}
+
+static void
+rwait_found_cb(void *arg, struct reply *r)
+{
+	struct rwait	*rw = arg;
+
+	evhttp_connection_set_closecb(rw->evcon, NULL, NULL);
+	if (r == NULL)
+		http_error(rw->h, 404, "invalid_request_error",
+		    "reply_not_found", "No reply '%s' here (it may have "
+		    "expired).", rw->id);
+	else
+		replies_serve(rw->h, r, rw->segments);
+	free(rw);
+}
+
+void
+replies_get(struct hreq *h, const char *rest)
+{
+	struct server		*srv = h->srv;
+	struct reply		*r;
+	struct rwait		*rw;
+	char			 id[64];
+	size_t			 n;
+	int			 segments = 0;
+
+	if (http_auth(h) != 0)
+		return;
+	n = strcspn(rest, "/");
+	if (n == 0 || n >= sizeof id) {
+		http_error(h, 404, "invalid_request_error", "not_found",
+		    "No such reply.");
+		return;
+	}
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	if (strcmp(rest + n, "/segments") == 0)
+		segments = 1;
+	else if (rest[n] != '\0') {
+		http_error(h, 404, "invalid_request_error", "not_found",
+		    "Unknown path %s.", h->path);
+		return;
+	}
+	if (srv->replies == NULL || (r = reply_find(srv->replies, id)) ==
+	    NULL) {
+		/* Several instances: perhaps another one's. */
+		rw = xcalloc(1, sizeof *rw);
+		rw->h = h;
+		rw->evcon = evhttp_request_get_connection(h->req);
+		rw->segments = segments;
+		snprintf(rw->id, sizeof rw->id, "%s", id);
+		if (srv->replies != NULL && (rw->mw = mirror_find(srv->mirrors,
+		    id, rwait_found_cb, rw)) != NULL) {
+			evhttp_connection_set_closecb(rw->evcon,
+			    rwait_close_cb, rw);
+			return;
+		}
+		free(rw);
+		http_error(h, 404, "invalid_request_error", "reply_not_found",
+		    "No reply '%s' here (it may have expired).", id);
+		return;
+	}
+	replies_serve(h, r, segments);
+}
+
+/* Serve a reply found (here, or copied from another instance). */
+static void
+replies_serve(struct hreq *h, struct reply *r, int segments)
+{
+	struct server		*srv = h->srv;
+	struct tts_params	 p;
+	const struct evhttp_uri	*uri;
+	struct evkeyvalq	 q;
+	const char		*fmt;
+	cJSON			*j;
+
+	if (segments) {
+		j = reply_segments_json(r);
+		http_json(h, 200, j);
+		cJSON_Delete(j);
+		return;
+	}
+	p = *reply_params(r);
+	uri = evhttp_request_get_evhttp_uri(h->req);
+	TAILQ_INIT(&q);
+	fmt = NULL;
+	if (evhttp_uri_get_query(uri) != NULL &&
+	    evhttp_parse_query_str(evhttp_uri_get_query(uri), &q) == 0)
+		fmt = evhttp_find_header(&q, "format");
+	if (fmt == NULL)
+		fmt = reply_format(r);	/* the chat's tts_format */
+	if (fmt != NULL && strcmp(fmt, p.format) != 0) {
+		if (audio_content_type(fmt) == NULL) {
+			http_error(h, 400, "invalid_request_error",
+			    "invalid_format", "'format' must be one of mp3, "
+			    "opus, aac, flac, wav, pcm.");
+			evhttp_clear_headers(&q);
+			return;
+		}
+		/* Another format: converted from the reply's WAV, as one
+		 * synthesis serves every format. */
+		if (strcmp(p.format, "wav") == 0 && convert_can(fmt)) {
+			h->note = "reply";
+			rc_start(h, r, fmt);
+			evhttp_clear_headers(&q);
+			return;
+		}
+		if (!tts_has_format(srv->tts, fmt)) {
+			http_error(h, 400, "invalid_request_error",
+			    "unsupported_response_format", "%s is not "
+			    "supported for this reply; ask for %s.", fmt,
+			    audio_made_formats(srv->tts));
+			evhttp_clear_headers(&q);
+			return;
+		}
+		/* else made again in that format */
+		p.format = fmt;
+	}
+	stream_reply(h, &p, r);	/* p copied: q may go */
+	evhttp_clear_headers(&q);
+}
+

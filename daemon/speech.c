@@ -1,0 +1,330 @@
+/* speech: POST /v1/audio/speech — the request read, its texts found
+ * (recent replies' segments where the input is made of them), and the
+ * answer from the cache, a stream or a conversion. */
+#include <cjson/cJSON.h>
+#include <event2/http.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio.h"
+#include "cache.h"
+#include "config.h"
+#include "convert.h"
+#include "reply.h"
+#include "request.h"
+#include "sched.h"
+#include "segment.h"
+#include "server.h"
+#include "speech.h"
+#include "split.h"
+#include "stream.h"
+#include "tts.h"
+#include "ttsmap.h"
+#include "util.h"
+#include "wav.h"
+
+#define SILENCE_RATE	24000	/* nothing to say: 100 ms of this */
+
+struct seglist {
+	char	**v;
+	size_t	  n, cap;
+};
+
+/* Validate and read a speech request into p (strings in the JSON); *conv
+ * set when its format is to be converted from WAV. */
+static int
+speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
+    const char **input, int *conv)
+{
+	const struct config	*cf = h->srv->cf;
+	struct speech_req	 r;
+	struct req_error	 e;
+	size_t			 n;
+
+	if (request_speech(root, &r, &e) != 0) {
+		http_error_param(h, 400, "invalid_request_error", e.code,
+		    e.param, "%s", e.msg);
+		return -1;
+	}
+	*input = r.input;
+	if ((n = utf8_chars(*input)) > (size_t)cf->tts_max_input_chars) {
+		http_error_param(h, 400, "invalid_request_error",
+		    "input_too_long", "input", "'input' has %zu characters; at "
+		    "most %lld are spoken per request (TTS_MAX_INPUT_CHARS): "
+		    "send it in smaller pieces.", n, cf->tts_max_input_chars);
+		return -1;
+	}
+	/* Names clients send become the backends' before keying, so a
+	 * client's tts-1/alloy meets a prefetch made as liang/v1. */
+	p->model = ttsmap_lookup(cf->model_map, r.model != NULL ? r.model :
+	    cf->tts_default_model);
+	p->voice = ttsmap_lookup(cf->voice_map, r.voice != NULL ? r.voice :
+	    cf->tts_default_voice);
+	p->format = r.format != NULL ? r.format : cf->tts_default_format;
+	p->speed = r.speed;
+	p->instructions = r.instructions;
+	*conv = 0;
+	if (tts_has_format(h->srv->tts, p->format))
+		return 0;
+	/* No endpoint makes it: made from the WAV of the same text, if we
+	 * can convert to it and some endpoint makes WAV. */
+	if (tts_has_format(h->srv->tts, "wav")) {
+		if (convert_can(p->format)) {
+			*conv = 1;
+			return 0;
+		}
+		http_error(h, 400, "invalid_request_error",
+		    "unsupported_response_format", "%s is not supported; ask "
+		    "for %s.", p->format, audio_made_formats(h->srv->tts));
+		return -1;
+	}
+	http_error(h, 400, "invalid_request_error",
+	    "unsupported_response_format", "No TTS endpoint here makes '%s' "
+	    "or WAV to convert from; configure an HTTP endpoint that does in "
+	    "TTS_ENDPOINTS.", p->format);
+	return -1;
+}
+
+struct held {
+	struct tts		*tts;
+	struct cache_entry	*e;
+};
+
+static void
+unpin_cb(const void *data, size_t len, void *arg)
+{
+	struct held	*held = arg;
+
+	tts_release(held->tts, held->e);
+	free(held);
+}
+
+static void
+collect_cb(void *arg, const char *seg)
+{
+	struct seglist	*l = arg;
+
+	if (l->n == l->cap) {	/* doubled: no quadratic copying */
+		l->cap = l->cap != 0 ? l->cap * 2 : 16;
+		l->v = xreallocarray(l->v, l->cap, sizeof *l->v);
+	}
+	l->v[l->n++] = xstrdup(seg);
+}
+
+/* Replies said as a request is: same model, voice, speed, instructions,
+ * and in format. */
+struct fits {
+	const struct tts_params	*p;
+	const char		*format;
+};
+
+static int
+same_str(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static int
+reply_fits(void *arg, const struct reply *r)
+{
+	const struct fits	*f = arg;
+	const struct tts_params	*rp = reply_params(r);
+
+	return strcmp(rp->format, f->format) == 0 &&
+	    strcmp(rp->model, f->p->model) == 0 &&
+	    strcmp(rp->voice, f->p->voice) == 0 && rp->speed == f->p->speed &&
+	    same_str(rp->instructions, f->p->instructions);
+}
+
+
+/*
+ * The texts to obtain for a speech request, in order: where the input is
+ * made of recent replies' segments (however the client cut and cleaned
+ * it), those segments; the rest cut as the segmenter cuts.  *conv is set
+ * when the segments found are WAV to convert from.
+ */
+static void
+speech_texts(struct server *srv, const struct tts_params *p,
+    const char *input, int *conv, struct seglist *segs)
+{
+	struct segment_opts	 so;
+	struct tts_params	 pw = *p;
+	struct fits		 f = { p, p->format };
+	struct reply_part	*parts = NULL;
+	size_t			 n = 0, matched, i;
+	char			*clean;
+
+	split_opts(srv->cf, &so);
+	segment_split(&so, input, strlen(input), collect_cb, segs);
+	if (*conv)
+		pw.format = "wav";
+	if (segs->n == 0 || srv->replies == NULL ||
+	    (segs->n == 1 && tts_peek(srv->tts, &pw, segs->v[0]) != NULL))
+		return;		/* nothing to say, or found as it is */
+	clean = segment_clean(input, strlen(input));
+	if (!*conv)
+		n = reply_match(srv->replies, clean, strlen(clean),
+		    reply_fits, &f, &parts, &matched);
+	if (n == 0 && strcmp(p->format, "wav") != 0 &&
+	    convert_can(p->format) && tts_has_format(srv->tts, "wav")) {
+		/* One synthesis, every format: the replies' WAV. */
+		f.format = "wav";
+		if ((n = reply_match(srv->replies, clean, strlen(clean),
+		    reply_fits, &f, &parts, &matched)) > 0)
+			*conv = 1;
+	}
+	if (n > 0) {
+		for (i = 0; i < segs->n; i++)
+			free(segs->v[i]);
+		segs->n = 0;
+		for (i = 0; i < n; i++) {
+			if (parts[i].r != NULL && parts[i].idx == REPLY_UNSPOKEN)
+				continue;	/* the reply's code: not said */
+			if (parts[i].r != NULL)
+				collect_cb(segs, reply_seg_text(parts[i].r,
+				    parts[i].idx));
+			else
+				segment_split(&so, clean + parts[i].off,
+				    parts[i].len, collect_cb, segs);
+		}
+	}
+	free(parts);
+	free(clean);
+}
+
+/*
+ * Nothing to say (only punctuation, markup or emoji; or only a reply's
+ * code, which is not spoken): a short silence in the format asked for,
+ * so that a client reading a message piece by piece goes on.
+ */
+static void
+speech_silence(struct hreq *h, const struct tts_params *p)
+{
+	struct wav_info	 wi;
+	unsigned char	*wav, *out = NULL;
+	const char	*err = NULL, *what;
+	size_t		 n = SILENCE_RATE / 10 * 2, len;
+
+	memset(&wi, 0, sizeof wi);
+	wi.format = 1;
+	wi.channels = 1;
+	wi.rate = SILENCE_RATE;
+	wi.bits = 16;
+	wav = xcalloc(1, 44 + n);
+	wav_header(wav, &wi, (uint32_t)n);
+	what = strcmp(p->format, "wav") == 0 ? "wav" : p->format;
+	if (convert(wav, 44 + n, "wav", 0, what, &out, &len, &err) != 0) {
+		http_error(h, 400, "invalid_request_error", "invalid_input",
+		    "'input' has nothing to speak once markup, code and emoji "
+		    "are removed.");
+		free(wav);
+		return;
+	}
+	h->srv->served[SERVED_EMPTY]++;
+	evhttp_add_header(evhttp_request_get_output_headers(h->req),
+	    "X-TTS-Cache", "empty");
+	h->note = "empty";
+	http_reply(h, 200, audio_content_type(p->format), (const char *)out,
+	    len);
+	free(out);
+	free(wav);
+}
+
+void
+speech_post(struct hreq *h)
+{
+	struct server		*srv = h->srv;
+	struct seglist		 segs = { NULL, 0, 0 };
+	struct tts_params	 p;
+	struct cache_entry	*e, **ents;
+	struct held		*held;
+	const unsigned char	*d;
+	const char		*body, *input, *label;
+	cJSON			*root = NULL;
+	struct req_error	 re;
+	size_t			 len, i, missed;
+	int			 how, conv;
+
+	if (http_auth(h) != 0)
+		return;
+	if ((body = http_body_checked(h, &len)) == NULL ||
+	    !http_utf8_ok(h, body, len))
+		return;
+	if ((root = request_object(body, len, &re)) == NULL) {
+		http_error_param(h, 400, "invalid_request_error", re.code,
+		    re.param, "%s", re.msg);
+		goto out;
+	}
+	if (srv->tts == NULL || !tts_usable(srv->tts)) {
+		http_error(h, 503, "server_error", "no_tts_endpoint",
+		    "No TTS endpoint is usable: configure TTS_ENDPOINTS or "
+		    "check /health.");
+		goto out;
+	}
+	if (speech_params(h, root, &p, &input, &conv) != 0)
+		goto out;
+	speech_texts(srv, &p, input, &conv, &segs);
+	if (segs.n > (size_t)srv->cf->tts_max_segments) {
+		http_error(h, 400, "invalid_request_error", "too_many_segments",
+		    "'input' makes %zu segments; at most %lld are spoken per "
+		    "request (TTS_MAX_SEGMENTS): send it in smaller pieces.",
+		    segs.n, srv->cf->tts_max_segments);
+		goto out;
+	}
+	if (segs.n == 0) {
+		speech_silence(h, &p);
+		goto out;
+	}
+	if (conv) {
+		stream_convert(h, &p, segs.v, segs.n, NULL);
+		goto out;
+	}
+	if (segs.n == 1) {
+		e = tts_obtain(srv->tts, &p, segs.v[0], SCHED_ONDEMAND, 0,
+		    &how);
+		srv->served[how == TTS_MISS ? SERVED_MISS : SERVED_EXACT]++;
+		if (how == TTS_HIT) {
+			/* The fast path: the whole answer in one write. */
+			d = cache_data(e, &len);
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    h->req), "X-TTS-Cache", "hit");
+			h->note = "hit";
+			/* Sent from the cache's own bytes, pinned until
+			 * written. */
+			hist_observe(&srv->h_first_audio, now_usec() - h->t0);
+			held = xmalloc(sizeof *held);
+			held->tts = srv->tts;
+			held->e = e;
+			http_reply_ref(h, 200, audio_content_type(p.format),
+			    d, len, unpin_cb, held);
+			goto out;
+		}
+		label = how == TTS_INFLIGHT ? "inflight" : how == TTS_SHARED ?
+		    "shared" : "miss";
+		ents = xcalloc(1, sizeof *ents);
+		ents[0] = e;
+		/* one backend answer: sent as it is */
+		stream_entries(h, &p, label, ents, 1, 0);
+	} else {
+		ents = xcalloc(segs.n, sizeof *ents);
+		for (i = missed = 0; i < segs.n; i++) {
+			ents[i] = tts_obtain(srv->tts, &p, segs.v[i],
+			    SCHED_ONDEMAND, (unsigned)i, &how);
+			if (ents[i] == NULL)
+				break;
+			if (how == TTS_MISS)
+				missed++;
+		}
+		srv->served[missed == 0 ? SERVED_ASSEMBLED : missed < segs.n ?
+		    SERVED_PARTIAL : SERVED_MISS]++;
+		stream_entries(h, &p, "assembled", ents, i, 1);
+	}
+out:
+	for (i = 0; i < segs.n; i++)
+		free(segs.v[i]);
+	free(segs.v);
+	cJSON_Delete(root);
+}
+

@@ -1,0 +1,821 @@
+/* stream: audio to one client — cache entries or a reply's segments sent
+ * in order as one answer (WAV merged under one header), or the WAV of
+ * every segment joined and converted to another format. */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio.h"
+#include "cache.h"
+#include "convert.h"
+#include "log.h"
+#include "reply.h"
+#include "sched.h"
+#include "server.h"
+#include "stream.h"
+#include "tts.h"
+#include "util.h"
+#include "wav.h"
+
+#define AS_HIGH_WATER	(256 * 1024)	/* client output buffered: wait */
+#define AC_SLICE_FRAMES	8192	/* converted before the loop goes on */
+
+/*
+ * An audio stream to one client: a run of entries sent in order as one
+ * stream.  WAV is merged: one header, then every entry's samples.
+ */
+struct astream {
+	struct hreq			*h;
+	struct server			*srv;
+	struct evhttp_request		*req;
+	struct evhttp_connection	*evcon;
+	struct tts_params		 p;
+	char				*model, *voice, *format, *instr;
+	int				 wav;
+	const char			*label;		/* X-TTS-Cache */
+	/* the source: fixed entries, or a reply's segments */
+	struct cache_entry		**ents;
+	size_t				 nents;
+	struct reply			*reply;
+	struct reply_watch		*rw;
+	/* where we are */
+	size_t				 idx;
+	struct cache_entry		*e;
+	struct tts_waiter		*w;
+	size_t				 off, end;
+	int				 parsed;
+	int				 started;
+	int				 draining;
+	int				 header_sent;
+	struct wav_info			 fmt;		/* the stream's */
+	struct wav_info			 from;		/* this entry's */
+	int				 reshape;	/* it differs: brought
+							   to fmt once whole */
+	struct event			*pump_ev;
+	char				 err[512];	/* of a failed entry */
+	int				 errstatus;	/* its status */
+};
+
+static void	as_pump(struct astream *);
+
+static void
+as_free(struct astream *as)
+{
+	size_t	i;
+
+	tts_unwatch(as->w);
+	if (as->e != NULL)
+		tts_release(as->srv->tts, as->e);
+	for (i = as->idx + (as->e != NULL && as->ents != NULL ? 1 : 0);
+	    as->ents != NULL && i < as->nents; i++)
+		tts_release(as->srv->tts, as->ents[i]);
+	free(as->ents);
+	if (as->reply != NULL) {
+		reply_unwatch(as->rw);
+		reply_release(as->reply);
+	}
+	if (as->pump_ev != NULL)
+		event_free(as->pump_ev);
+	free(as->model);
+	free(as->voice);
+	free(as->format);
+	free(as->instr);
+	server_stream_done(as->srv);
+	free(as);
+}
+
+static void
+as_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct astream		*as = arg;
+	struct evhttp_request	*req = as->req;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	as->req = NULL;
+	as->h->note = "client-closed";
+	http_done(as->h);
+	if (req != NULL && as->started)
+		evhttp_send_reply_end(req);	/* frees the orphan request */
+	as_free(as);
+}
+
+/* A failed synthesis: the backend's own 4xx when the request was at
+ * fault (an OpenAI-shaped error with its message), else a 502. */
+static void
+synth_error(struct hreq *h, int status, const char *why)
+{
+	if (status >= 400 && status < 500)
+		http_error(h, status, "invalid_request_error",
+		    "tts_request_refused", "the TTS backend refused this "
+		    "request: %s", why);
+	else
+		http_error(h, 502, "server_error", "synthesis_failed", "%s",
+		    why);
+}
+
+/* Finish: the last chunk if started, else an error or an empty reply. */
+static void
+as_end(struct astream *as, int status, const char *why)
+{
+	if (as->req != NULL)
+		evhttp_connection_set_closecb(as->evcon, NULL, NULL);
+	if (as->started) {
+		if (why != NULL)
+			as->h->note = "cut";
+		evhttp_send_reply_end(as->req);
+		http_done(as->h);
+	} else if (why != NULL)
+		synth_error(as->h, status, why);
+	else
+		http_reply(as->h, 200, audio_content_type(as->format), NULL, 0);
+	as->req = NULL;
+	as_free(as);
+}
+
+static void
+as_start(struct astream *as)
+{
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(as->req);
+	struct timeval		 tv = { 60, 0 };
+
+	http_headers(as->h);
+	evhttp_add_header(out, "Content-Type", audio_content_type(as->format));
+	evhttp_add_header(out, "X-TTS-Cache", as->label);
+	if (as->reply != NULL)
+		evhttp_add_header(out, "X-TTS-Reply-Id", reply_id(as->reply));
+	as->h->status = 200;
+	hist_observe(&as->srv->h_first_audio, now_usec() - as->h->t0);
+	evhttp_send_reply_start(as->req, 200, "OK");
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(as->evcon),
+	    NULL, &tv);
+	as->started = 1;
+}
+
+static void
+as_drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct astream	*as = arg;
+
+	as->draining = 0;
+	as_pump(as);
+}
+
+static void
+as_send(struct astream *as, const void *data, size_t len)
+{
+	struct evbuffer		*buf;
+	struct bufferevent	*bev;
+
+	if (len == 0)
+		return;
+	if (!as->started)
+		as_start(as);
+	buf = evbuffer_new();
+	evbuffer_add(buf, data, len);
+	as->h->bytes += len;
+	bev = evhttp_connection_get_bufferevent(as->evcon);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) + len >
+	    AS_HIGH_WATER) {
+		as->draining = 1;
+		evhttp_send_reply_chunk_with_cb(as->req, buf, as_drained_cb,
+		    as);
+	} else
+		evhttp_send_reply_chunk(as->req, buf);
+	evbuffer_free(buf);
+}
+
+static void
+as_entry_cb(void *arg)
+{
+	struct astream	*as = arg;
+	const char	*err;
+
+	/* The reason goes with the synthesis: keep it now. */
+	if (cache_state(as->e) == CACHE_FAILED &&
+	    (err = tts_entry_error(as->e)) != NULL) {
+		snprintf(as->err, sizeof as->err, "%s", err);
+		as->errstatus = tts_entry_status(as->e);
+	}
+	/* Pump from the loop: we are inside the synthesis' notification. */
+	event_active(as->pump_ev, EV_TIMEOUT, 0);
+}
+
+static void
+as_pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	as_pump(arg);
+}
+
+/* PCM bytes of an entry that is complete (for an exact WAV header). */
+static int
+pcm_len(struct cache_entry *e, const struct wav_info *to, uint64_t *sum)
+{
+	struct wav_info		 wi;
+	const unsigned char	*d;
+	const char		*err;
+	size_t			 len, n;
+
+	if (cache_state(e) != CACHE_DONE)
+		return -1;
+	d = cache_data(e, &len);
+	if (wav_parse(d, len, &wi, &err) != 1)
+		return -1;
+	if (wi.data_len != 0 && wi.data_len != 0xffffffff &&
+	    wi.data_len <= len - wi.data_offset)
+		n = wi.data_len;
+	else
+		n = len - wi.data_offset;
+	/* Another rate or layout is sent brought to the stream's. */
+	*sum += wav_same_layout(&wi, to) ? n : wav_reshape_len(&wi, n, to);
+	return 0;
+}
+
+static int
+seg_pcm_len(struct astream *as, size_t i, uint64_t *sum)
+{
+	struct cache_entry	*e;
+
+	e = tts_peek(as->srv->tts, &as->p, reply_seg_text(as->reply, i));
+	return e != NULL ? pcm_len(e, &as->fmt, sum) : -1;
+}
+
+/* The merged stream's WAV header: exact when every part is complete. */
+static void
+send_wav_header(struct astream *as)
+{
+	unsigned char	hdr[44];
+	uint64_t	sum = 0;
+	size_t		i;
+	int		exact = 1;
+
+	if (as->ents != NULL) {
+		for (i = as->idx; i < as->nents && exact; i++)
+			exact = pcm_len(as->ents[i], &as->fmt, &sum) == 0;
+	} else if (reply_finished(as->reply)) {
+		/* A reply whose every segment is in the cache already. */
+		for (i = as->idx; i < reply_nsegs(as->reply) && exact; i++)
+			exact = reply_seg_state(as->reply, i) == RSEG_FAILED ||
+			    seg_pcm_len(as, i, &sum) == 0;
+	} else
+		exact = 0;	/* still streaming: the length is not known */
+	if (!exact || sum > 0xfffffff0)
+		sum = 0xffffffff;
+	wav_header(hdr, &as->fmt, (uint32_t)sum);
+	as_send(as, hdr, sizeof hdr);
+	as->header_sent = 1;
+}
+
+/* Next entry of the source into as->e; 0, or 1 to wait, -1 at the end. */
+static int
+as_next(struct astream *as)
+{
+	int	how;
+
+	if (as->ents != NULL) {
+		if (as->idx >= as->nents)
+			return -1;
+		as->e = as->ents[as->idx];
+		return 0;
+	}
+	if (as->idx >= reply_nsegs(as->reply))
+		return reply_finished(as->reply) ? -1 : 1;
+	if (reply_seg_state(as->reply, as->idx) == RSEG_FAILED) {
+		as->idx++;
+		return as_next(as);
+	}
+	as->e = tts_obtain(as->srv->tts, &as->p, reply_seg_text(as->reply, as->idx), SCHED_ONDEMAND,
+	    (unsigned)as->idx, &how);
+	if (as->e == NULL) {
+		as->idx++;
+		return as_next(as);
+	}
+	return 0;
+}
+
+static void
+as_pump(struct astream *as)
+{
+	const unsigned char	*d;
+	const char		*err;
+	struct wav_info		 wi;
+	unsigned char		*out;
+	size_t			 len, olen;
+	int			 st, r;
+
+	while (!as->draining && as->req != NULL) {
+		if (as->e == NULL) {
+			if ((r = as_next(as)) == 1)
+				return;		/* the reply grows later */
+			if (r == -1) {
+				if (as->wav && !as->header_sent && as->started)
+					send_wav_header(as);
+				as_end(as, 0, NULL);
+				return;
+			}
+			as->off = 0;
+			as->end = 0;
+			as->parsed = !as->wav;
+			as->reshape = 0;
+		}
+		st = cache_state(as->e);
+		d = cache_data(as->e, &len);
+		if (!as->parsed) {
+			r = wav_parse(d, len, &wi, &err);
+			if (r == 0 && st == CACHE_PENDING)
+				goto wait;
+			if (r == 1) {
+				as->off = wi.data_offset;
+				if (wi.data_len != 0 &&
+				    wi.data_len != 0xffffffff &&
+				    wi.data_len <= len - as->off)
+					as->end = as->off + wi.data_len;
+				/* The first entry's layout is the stream's;
+				 * one with another rate or channel count is
+				 * brought to it. */
+				as->from = wi;
+				if (!as->header_sent) {
+					as->fmt = wi;
+					send_wav_header(as);
+				} else
+					as->reshape = !wav_same_layout(&wi,
+					    &as->fmt);
+			} else if (st == CACHE_DONE)
+				log_warn("%s: segment %zu is not WAV (%s); sent "
+				    "as it is", as->h->id, as->idx, r == 0 ?
+				    "too short" : err);
+			as->parsed = 1;
+		}
+		if (as->end != 0 && len > as->end)
+			len = as->end;	/* trailing chunks are not samples */
+		if (as->reshape && st == CACHE_PENDING)
+			goto wait;	/* brought to the stream's once whole */
+		if (as->reshape && st == CACHE_DONE && as->off < len) {
+			out = wav_reshape(&as->from, d + as->off, len - as->off,
+			    &as->fmt, &olen);
+			if (out == NULL) {
+				log_warn("%s: segment %zu is %u Hz, %u channel(s), "
+				    "%u bits, unlike the stream's %u Hz, %u, %u, "
+				    "and cannot be brought to it: left out",
+				    as->h->id, as->idx, as->from.rate,
+				    as->from.channels, as->from.bits,
+				    as->fmt.rate, as->fmt.channels,
+				    as->fmt.bits);
+			} else {
+				log_info("%s: segment %zu brought from %u Hz, %u "
+				    "channel(s) to the stream's %u Hz, %u",
+				    as->h->id, as->idx, as->from.rate,
+				    as->from.channels, as->fmt.rate,
+				    as->fmt.channels);
+				as_send(as, out, olen);
+				free(out);
+			}
+			as->off = len;
+		}
+		if (!as->reshape && as->off < len) {
+			as_send(as, d + as->off, len - as->off);
+			as->off = len;
+		}
+		if (st == CACHE_PENDING)
+			goto wait;
+		if (st == CACHE_FAILED) {
+			err = as->err[0] != '\0' ? as->err :
+			    tts_entry_error(as->e);
+			log_warn("%s: segment %zu failed: %s", as->h->id,
+			    as->idx, err != NULL ? err : "synthesis failed");
+			if (as->reply == NULL) {
+				/* A speech request: no partial answer. */
+				as_end(as, as->errstatus != 0 ? as->errstatus :
+				    tts_entry_status(as->e), err != NULL ? err :
+				    "synthesis failed");
+				return;
+			}
+		}
+		tts_unwatch(as->w);
+		as->w = NULL;
+		tts_release(as->srv->tts, as->e);
+		as->e = NULL;
+		as->idx++;
+	}
+	return;
+wait:
+	if (as->w == NULL)
+		as->w = tts_watch(as->srv->tts, as->e, as_entry_cb, as);
+}
+
+static void
+as_reply_cb(void *arg)
+{
+	struct astream	*as = arg;
+
+	event_active(as->pump_ev, EV_TIMEOUT, 0);
+}
+
+static struct astream *
+as_new(struct hreq *h, const struct tts_params *p, const char *label)
+{
+	struct astream	*as;
+
+	as = xcalloc(1, sizeof *as);
+	as->h = h;
+	as->srv = h->srv;
+	as->req = h->req;
+	as->evcon = evhttp_request_get_connection(h->req);
+	as->model = xstrdup(p->model);
+	as->voice = xstrdup(p->voice);
+	as->format = xstrdup(p->format);
+	as->instr = p->instructions != NULL ? xstrdup(p->instructions) : NULL;
+	as->p.model = as->model;
+	as->p.voice = as->voice;
+	as->p.format = as->format;
+	as->p.instructions = as->instr;
+	as->p.speed = p->speed;
+	as->wav = strcmp(p->format, "wav") == 0;
+	as->label = label;
+	as->pump_ev = evtimer_new(h->srv->base, as_pump_cb, as);
+	h->srv->nstreams++;
+	evhttp_connection_set_closecb(as->evcon, as_close_cb, as);
+	return as;
+}
+
+void
+stream_entries(struct hreq *h, const struct tts_params *p, const char *label,
+    struct cache_entry **ents, size_t n, int merge)
+{
+	struct astream	*as;
+
+	as = as_new(h, p, label);
+	if (!merge)
+		as->wav = 0;
+	as->ents = ents;
+	as->nents = n;
+	h->note = as->label;
+	as_pump(as);
+}
+
+void
+stream_reply(struct hreq *h, const struct tts_params *p, struct reply *r)
+{
+	struct astream	*as;
+
+	as = as_new(h, p, "reply");
+	as->reply = r;
+	reply_hold(r);
+	as->rw = reply_watch(r, as_reply_cb, as);
+	h->note = "reply";
+	as_pump(as);
+}
+
+/*
+ * A speech request in a format no endpoint makes: the WAV of every
+ * segment is obtained (or found), and once all are complete they are
+ * joined, converted and sent whole.
+ */
+struct aconv {
+	struct hreq			*h;
+	struct server			*srv;
+	struct evhttp_connection	*evcon;
+	char				*format;
+	const char			*label;		/* X-TTS-Cache */
+	struct cache_entry		**ents;
+	struct tts_waiter		**ws;
+	size_t				 n;
+	struct event			*ev;
+	char				 err[512];	/* of a failed entry */
+	int				 errstatus;	/* its status */
+	/* converting, a slice at a time */
+	struct convert			*conv;
+	unsigned char			*join;		/* its input, if ours */
+	struct event			*conv_ev;
+};
+
+static void
+ac_free(struct aconv *ac)
+{
+	size_t	i;
+
+	convert_free(ac->conv);
+	free(ac->join);
+	if (ac->conv_ev != NULL)
+		event_free(ac->conv_ev);
+
+	for (i = 0; i < ac->n; i++) {
+		tts_unwatch(ac->ws[i]);
+		tts_release(ac->srv->tts, ac->ents[i]);
+	}
+	free(ac->ws);
+	free(ac->ents);
+	if (ac->ev != NULL)
+		event_free(ac->ev);
+	free(ac->format);
+	server_stream_done(ac->srv);
+	free(ac);
+}
+
+static void
+ac_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct aconv	*ac = arg;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	ac->h->note = "client-closed";
+	http_done(ac->h);
+	ac_free(ac);
+}
+
+/* The samples of a complete WAV entry; -1 if it is not one. */
+static int
+ac_samples(struct cache_entry *e, struct wav_info *wi,
+    const unsigned char **p, size_t *n)
+{
+	const unsigned char	*d;
+	const char		*err;
+	size_t			 len;
+
+	d = cache_data(e, &len);
+	if (wav_parse(d, len, wi, &err) != 1 ||
+	    (wi->format != 1 && wi->format != 3 && wi->format != 0xfffe))
+		return -1;
+	*p = d + wi->data_offset;
+	*n = len - wi->data_offset;
+	if (wi->data_len != 0 && wi->data_len != 0xffffffff &&
+	    wi->data_len <= *n)
+		*n = wi->data_len;
+	return 0;
+}
+
+/*
+ * libsndfile gives each Ogg stream a random serial number, so the same
+ * audio would convert to different bytes each time: give it one made
+ * from the content instead (and mend each page's CRC).
+ */
+static void
+ogg_reserial(unsigned char *d, size_t len, uint32_t serial)
+{
+	uint32_t	crc, page, old = 0;
+	size_t		off = 0, plen, i;
+	unsigned	k, nseg;
+
+	while (off + 27 <= len && memcmp(d + off, "OggS", 4) == 0) {
+		nseg = d[off + 26];
+		if (off + 27 + nseg > len)
+			return;
+		plen = 27 + nseg;
+		for (k = 0; k < nseg; k++)
+			plen += d[off + 27 + k];
+		if (off + plen > len)
+			return;
+		page = (uint32_t)d[off + 14] | (uint32_t)d[off + 15] << 8 |
+		    (uint32_t)d[off + 16] << 16 | (uint32_t)d[off + 17] << 24;
+		if (off == 0)
+			old = page;
+		else if (page != old)
+			return;		/* another stream: leave it */
+		for (k = 0; k < 4; k++) {
+			d[off + 14 + k] = (unsigned char)(serial >> (8 * k));
+			d[off + 22 + k] = 0;
+		}
+		crc = 0;
+		for (i = 0; i < plen; i++) {
+			crc ^= (uint32_t)d[off + i] << 24;
+			for (k = 0; k < 8; k++)
+				crc = crc & 0x80000000u ?
+				    (crc << 1) ^ 0x04c11db7u : crc << 1;
+		}
+		for (k = 0; k < 4; k++)
+			d[off + 22 + k] = (unsigned char)(crc >> (8 * k));
+		off += plen;
+	}
+}
+
+static void	ac_convert_cb(evutil_socket_t, short, void *);
+
+/* Conversion failed: a 502 with the reason. */
+static void
+ac_fail(struct aconv *ac, const char *err)
+{
+	log_warn("%s: conversion to %s failed: %s", ac->h->id, ac->format,
+	    err != NULL ? err : "?");
+	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+	http_error(ac->h, 502, "server_error", "conversion_failed",
+	    "Converting to %s failed: %s", ac->format,
+	    err != NULL ? err : "unknown error");
+	ac_free(ac);
+}
+
+/* Every entry complete: join, then convert a slice at a time. */
+static void
+ac_finish(struct aconv *ac)
+{
+	struct wav_info		 wi, w0;
+	const unsigned char	*d, *in;
+	unsigned char		*out;
+	const char		*err = NULL;
+	size_t			 len, inlen, total = 0, i;
+
+	if (ac->n == 1)
+		in = cache_data(ac->ents[0], &inlen);	/* pinned by us */
+	else {
+		for (i = 0; i < ac->n; i++) {
+			if (ac_samples(ac->ents[i], &wi, &d, &len) != 0) {
+				ac_fail(ac, "a segment is not WAV");
+				return;
+			}
+			if (i == 0)
+				w0 = wi;
+			else if (!wav_same_layout(&wi, &w0)) {
+				/* Brought to the first's rate and layout. */
+				if ((len = wav_reshape_len(&wi, len, &w0)) ==
+				    0) {
+					ac_fail(ac, "the segments' WAV formats "
+					    "differ, and are not 16-bit PCM");
+					return;
+				}
+			}
+			total += len;
+		}
+		if (total > CONVERT_IN_MAX) {
+			ac_fail(ac, "audio too long to convert");
+			return;
+		}
+		if (w0.format == 0xfffe)
+			w0.format = w0.bits == 32 ? 3 : 1;
+		ac->join = xmalloc(44 + total);
+		wav_header(ac->join, &w0, (uint32_t)total);
+		inlen = 44;
+		for (i = 0; i < ac->n; i++) {
+			ac_samples(ac->ents[i], &wi, &d, &len);
+			if (i > 0 && !wav_same_layout(&wi, &w0)) {
+				out = wav_reshape(&wi, d, len, &w0, &len);
+				memcpy(ac->join + inlen, out, len);
+				free(out);
+			} else
+				memcpy(ac->join + inlen, d, len);
+			inlen += len;
+		}
+		in = ac->join;
+	}
+	if ((ac->conv = convert_begin(in, inlen, "wav", 0, ac->format,
+	    &err)) == NULL) {
+		ac_fail(ac, err);
+		return;
+	}
+	ac->conv_ev = evtimer_new(ac->srv->base, ac_convert_cb, ac);
+	ac_convert_cb(-1, 0, ac);
+}
+
+/* One slice of the conversion; the next after the loop has looked at
+ * its sockets; the answer at the end. */
+static void
+ac_convert_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval	 now = { 0, 0 };
+	struct aconv			*ac = arg;
+	unsigned char			*out;
+	const char			*err = NULL;
+	size_t				 len;
+	int				 r;
+
+	if ((r = convert_step(ac->conv, AC_SLICE_FRAMES, &err)) == 1) {
+		evtimer_add(ac->conv_ev, &now);
+		return;
+	}
+	if (r != 0) {
+		ac_fail(ac, err);
+		return;
+	}
+	out = convert_take(ac->conv, &len);
+	if (len >= 4 && memcmp(out, "OggS", 4) == 0) {
+		static const unsigned char	 zero[16];
+		const char			*k = cache_key(ac->ents[0]);
+
+		ogg_reserial(out, len, (uint32_t)siphash24(zero, k,
+		    strlen(k)));
+	}
+	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+	evhttp_add_header(evhttp_request_get_output_headers(ac->h->req),
+	    "X-TTS-Cache", ac->label);
+	ac->h->note = ac->label;
+	hist_observe(&ac->srv->h_first_audio, now_usec() - ac->h->t0);
+	http_reply(ac->h, 200, audio_content_type(ac->format),
+	    (const char *)out, len);
+	free(out);
+	ac_free(ac);
+}
+
+static void	ac_check(struct aconv *);
+
+static void
+ac_entry_cb(void *arg)
+{
+	struct aconv	*ac = arg;
+	const char	*err;
+	size_t		 i;
+
+	/* The reason goes with the synthesis: keep it now. */
+	for (i = 0; i < ac->n && ac->err[0] == '\0'; i++)
+		if (cache_state(ac->ents[i]) == CACHE_FAILED) {
+			snprintf(ac->err, sizeof ac->err, "%s",
+			    (err = tts_entry_error(ac->ents[i])) != NULL ?
+			    err : "synthesis failed");
+			ac->errstatus = tts_entry_status(ac->ents[i]);
+		}
+	/* Go on from the loop: we are inside the synthesis' notification. */
+	event_active(ac->ev, EV_TIMEOUT, 0);
+}
+
+static void
+ac_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ac_check(arg);
+}
+
+/* A failed entry ends it (502), a pending one is waited for. */
+static void
+ac_check(struct aconv *ac)
+{
+	const char	*err;
+	size_t		 i;
+	int		 pending = 0;
+
+	for (i = 0; i < ac->n; i++) {
+		switch (cache_state(ac->ents[i])) {
+		case CACHE_FAILED:
+			err = ac->err[0] != '\0' ? ac->err :
+			    tts_entry_error(ac->ents[i]);
+			if (err == NULL)
+				err = "synthesis failed";
+			log_warn("%s: segment %zu failed: %s", ac->h->id, i,
+			    err);
+			evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+			synth_error(ac->h, ac->errstatus != 0 ? ac->errstatus :
+			    tts_entry_status(ac->ents[i]), err);
+			ac_free(ac);
+			return;
+		case CACHE_PENDING:
+			if (ac->ws[i] == NULL)
+				ac->ws[i] = tts_watch(ac->srv->tts,
+				    ac->ents[i], ac_entry_cb, ac);
+			pending = 1;
+			break;
+		}
+	}
+	if (!pending)
+		ac_finish(ac);
+}
+
+void
+stream_convert(struct hreq *h, const struct tts_params *p,
+    char *const *texts, size_t ntexts, struct reply *r)
+{
+	struct tts_params	 pw = *p;
+	struct aconv		*ac;
+	size_t			 i;
+	int			 how, hit = 1;
+	size_t			 missed = 0;
+
+	ac = xcalloc(1, sizeof *ac);
+	ac->h = h;
+	ac->srv = h->srv;
+	ac->evcon = evhttp_request_get_connection(h->req);
+	ac->format = xstrdup(p->format);
+	ac->ents = xcalloc(ntexts, sizeof *ac->ents);
+	ac->ws = xcalloc(ntexts, sizeof *ac->ws);
+	ac->ev = evtimer_new(h->srv->base, ac_check_cb, ac);
+	h->srv->nstreams++;
+	pw.format = "wav";
+	for (i = 0; i < ntexts; i++) {
+		ac->ents[i] = tts_obtain(h->srv->tts, &pw, texts[i],
+		    SCHED_ONDEMAND, (unsigned)i, &how);
+		if (ac->ents[i] == NULL) {
+			http_error(h, 503, "server_error", "no_tts_endpoint",
+			    "No TTS endpoint is usable: configure "
+			    "TTS_ENDPOINTS or check /health.");
+			ac_free(ac);
+			return;
+		}
+		ac->n = i + 1;
+		if (how != TTS_HIT)
+			hit = 0;
+		if (how == TTS_MISS)
+			missed++;
+	}
+	if (r != NULL) {
+		ac->label = "reply";
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "X-TTS-Reply-Id", reply_id(r));
+	} else {
+		ac->label = hit ? "hit" : ntexts == 1 ? "miss" : "assembled";
+		h->srv->served[missed == 0 ? SERVED_CONVERTED :
+		    missed < ntexts ? SERVED_PARTIAL : SERVED_MISS]++;
+	}
+	h->note = ac->label;
+	evhttp_connection_set_closecb(ac->evcon, ac_close_cb, ac);
+	ac_check(ac);
+}
+
