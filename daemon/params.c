@@ -96,17 +96,36 @@ params_content_type(const char *fmt)
 	return i >= 0 ? formats[i].ctype : NULL;
 }
 
+/* Is the format in the set? */
+static int
+in_set(unsigned set, const char *fmt)
+{
+	int	i = params_format_index(fmt);
+
+	return i >= 0 && (set & PARAMS_BIT(i)) != 0;
+}
+
+int
+params_converts(const struct params_can *can, const char *fmt)
+{
+	return in_set(can->conv, fmt);
+}
+
+int
+params_from_wav(const struct params_can *can, const char *fmt)
+{
+	return in_set(can->made, "wav") && strcmp(fmt, "wav") != 0 &&
+	    in_set(can->conv, fmt);
+}
+
 int
 params_making(const struct params_can *can, const char *fmt)
 {
-	int		 i = params_format_index(fmt);
-	unsigned	 wav = PARAMS_BIT(params_format_index("wav"));
-
-	if (i >= 0 && (can->made & PARAMS_BIT(i)))
+	if (in_set(can->made, fmt))
 		return PARAMS_DIRECT;
-	if (!(can->made & wav))
+	if (!in_set(can->made, "wav"))
 		return PARAMS_NO_WAV;
-	if (i >= 0 && (can->conv & PARAMS_BIT(i)))
+	if (in_set(can->conv, fmt))
 		return PARAMS_FROM_WAV;
 	return PARAMS_UNCONVERTIBLE;
 }

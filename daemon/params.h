@@ -62,6 +62,11 @@ struct params_can {
 #define PARAMS_NO_WAV		(-2)	/* neither it nor WAV is made */
 
 int	 params_making(const struct params_can *, const char *);
+/* Does the daemon convert WAV into this format? */
+int	 params_converts(const struct params_can *, const char *);
+/* Is the format made from WAV here: not WAV itself, converted from it,
+ * and WAV made by an endpoint (whether or not one makes the format)? */
+int	 params_from_wav(const struct params_can *, const char *);
 /* The formats a client may ask for, for a message: "wav, pcm, flac, mp3
  * or opus" (to free). */
 char	*params_can_text(const struct params_can *);

@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio.h"
-#include "convert.h"
 #include "mirror.h"
+#include "params.h"
 #include "replies.h"
 #include "reply.h"
 #include "server.h"
@@ -209,9 +208,11 @@ replies_serve(struct hreq *h, struct reply *r, int segments)
 {
 	struct server		*srv = h->srv;
 	struct tts_params	 p;
+	struct params_can	 can;
 	const struct evhttp_uri	*uri;
 	struct evkeyvalq	 q;
 	const char		*fmt;
+	char			*list;
 	cJSON			*j;
 
 	if (segments) {
@@ -230,26 +231,29 @@ replies_serve(struct hreq *h, struct reply *r, int segments)
 	if (fmt == NULL)
 		fmt = reply_format(r);	/* the chat's tts_format */
 	if (fmt != NULL && strcmp(fmt, p.format) != 0) {
-		if (audio_content_type(fmt) == NULL) {
+		if (params_format_index(fmt) < 0) {
 			http_error(h, 400, "invalid_request_error",
-			    "invalid_format", "'format' must be one of mp3, "
-			    "opus, aac, flac, wav, pcm.");
+			    "invalid_format", "'format' must be one of "
+			    PARAMS_FORMAT_LIST ".");
 			evhttp_clear_headers(&q);
 			return;
 		}
 		/* Another format: converted from the reply's WAV, as one
 		 * synthesis serves every format. */
-		if (strcmp(p.format, "wav") == 0 && convert_can(fmt)) {
+		tts_can(srv->tts, &can);
+		if (strcmp(p.format, "wav") == 0 &&
+		    params_converts(&can, fmt)) {
 			h->note = "reply";
 			rc_start(h, r, fmt);
 			evhttp_clear_headers(&q);
 			return;
 		}
-		if (!tts_has_format(srv->tts, fmt)) {
+		if (params_making(&can, fmt) != PARAMS_DIRECT) {
+			list = params_can_text(&can);
 			http_error(h, 400, "invalid_request_error",
 			    "unsupported_response_format", "%s is not "
-			    "supported for this reply; ask for %s.", fmt,
-			    audio_made_formats(srv->tts));
+			    "supported for this reply; ask for %s.", fmt, list);
+			free(list);
 			evhttp_clear_headers(&q);
 			return;
 		}

@@ -8,20 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio.h"
 #include "cache.h"
 #include "config.h"
 #include "convert.h"
+#include "params.h"
 #include "reply.h"
 #include "request.h"
 #include "sched.h"
 #include "segment.h"
 #include "server.h"
 #include "speech.h"
-#include "split.h"
 #include "stream.h"
 #include "tts.h"
-#include "ttsmap.h"
 #include "util.h"
 #include "wav.h"
 
@@ -40,8 +38,11 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 {
 	const struct config	*cf = h->srv->cf;
 	struct speech_req	 r;
+	struct params_ask	 ask;
+	struct params_can	 can;
 	struct req_error	 e;
 	size_t			 n;
+	char			*list;
 
 	if (request_speech(root, &r, &e) != 0) {
 		http_error_param(h, 400, "invalid_request_error", e.code,
@@ -56,28 +57,29 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 		    "send it in smaller pieces.", n, cf->tts_max_input_chars);
 		return -1;
 	}
-	/* Names clients send become the backends' before keying, so a
-	 * client's tts-1/alloy meets a prefetch made as liang/v1. */
-	p->model = ttsmap_lookup(cf->model_map, r.model != NULL ? r.model :
-	    cf->tts_default_model);
-	p->voice = ttsmap_lookup(cf->voice_map, r.voice != NULL ? r.voice :
-	    cf->tts_default_voice);
-	p->format = r.format != NULL ? r.format : cf->tts_default_format;
-	p->speed = r.speed;
-	p->instructions = r.instructions;
+	/* Resolved as a chat's prefetch is (params.c), so that the names
+	 * clients send meet the audio prefetched. */
+	ask.model = r.model;
+	ask.voice = r.voice;
+	ask.format = r.format;
+	ask.instructions = r.instructions;
+	ask.speed = r.speed;
+	tts_can(h->srv->tts, &can);
 	*conv = 0;
-	if (tts_has_format(h->srv->tts, p->format))
+	switch (params_resolve(&cf->params, PARAMS_SPEECH, &ask, &can, p)) {
+	case PARAMS_DIRECT:
 		return 0;
-	/* No endpoint makes it: made from the WAV of the same text, if we
-	 * can convert to it and some endpoint makes WAV. */
-	if (tts_has_format(h->srv->tts, "wav")) {
-		if (convert_can(p->format)) {
-			*conv = 1;
-			return 0;
-		}
+	case PARAMS_FROM_WAV:
+		/* No endpoint makes it: made from the WAV of the same
+		 * text. */
+		*conv = 1;
+		return 0;
+	case PARAMS_UNCONVERTIBLE:
+		list = params_can_text(&can);
 		http_error(h, 400, "invalid_request_error",
 		    "unsupported_response_format", "%s is not supported; ask "
-		    "for %s.", p->format, audio_made_formats(h->srv->tts));
+		    "for %s.", p->format, list);
+		free(list);
 		return -1;
 	}
 	http_error(h, 400, "invalid_request_error",
@@ -121,21 +123,12 @@ struct fits {
 };
 
 static int
-same_str(const char *a, const char *b)
-{
-	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
-}
-
-static int
 reply_fits(void *arg, const struct reply *r)
 {
 	const struct fits	*f = arg;
 	const struct tts_params	*rp = reply_params(r);
 
-	return strcmp(rp->format, f->format) == 0 &&
-	    strcmp(rp->model, f->p->model) == 0 &&
-	    strcmp(rp->voice, f->p->voice) == 0 && rp->speed == f->p->speed &&
-	    same_str(rp->instructions, f->p->instructions);
+	return strcmp(rp->format, f->format) == 0 && params_same(rp, f->p, 1);
 }
 
 
@@ -149,15 +142,15 @@ static void
 speech_texts(struct server *srv, const struct tts_params *p,
     const char *input, int *conv, struct seglist *segs)
 {
-	struct segment_opts	 so;
+	const struct segment_opts *so = &srv->cf->params.split;
+	struct params_can	 can;
 	struct tts_params	 pw = *p;
 	struct fits		 f = { p, p->format };
 	struct reply_part	*parts = NULL;
 	size_t			 n = 0, matched, i;
 	char			*clean;
 
-	split_opts(srv->cf, &so);
-	segment_split(&so, input, strlen(input), collect_cb, segs);
+	segment_split(so, input, strlen(input), collect_cb, segs);
 	if (*conv)
 		pw.format = "wav";
 	if (segs->n == 0 || srv->replies == NULL ||
@@ -167,8 +160,8 @@ speech_texts(struct server *srv, const struct tts_params *p,
 	if (!*conv)
 		n = reply_match(srv->replies, clean, strlen(clean),
 		    reply_fits, &f, &parts, &matched);
-	if (n == 0 && strcmp(p->format, "wav") != 0 &&
-	    convert_can(p->format) && tts_has_format(srv->tts, "wav")) {
+	tts_can(srv->tts, &can);
+	if (n == 0 && params_from_wav(&can, p->format)) {
 		/* One synthesis, every format: the replies' WAV. */
 		f.format = "wav";
 		if ((n = reply_match(srv->replies, clean, strlen(clean),
@@ -186,7 +179,7 @@ speech_texts(struct server *srv, const struct tts_params *p,
 				collect_cb(segs, reply_seg_text(parts[i].r,
 				    parts[i].idx));
 			else
-				segment_split(&so, clean + parts[i].off,
+				segment_split(so, clean + parts[i].off,
 				    parts[i].len, collect_cb, segs);
 		}
 	}
@@ -226,7 +219,7 @@ speech_silence(struct hreq *h, const struct tts_params *p)
 	evhttp_add_header(evhttp_request_get_output_headers(h->req),
 	    "X-TTS-Cache", "empty");
 	h->note = "empty";
-	http_reply(h, 200, audio_content_type(p->format), (const char *)out,
+	http_reply(h, 200, params_content_type(p->format), (const char *)out,
 	    len);
 	free(out);
 	free(wav);
@@ -297,7 +290,7 @@ speech_post(struct hreq *h)
 			held = xmalloc(sizeof *held);
 			held->tts = srv->tts;
 			held->e = e;
-			http_reply_ref(h, 200, audio_content_type(p.format),
+			http_reply_ref(h, 200, params_content_type(p.format),
 			    d, len, unpin_cb, held);
 			goto out;
 		}

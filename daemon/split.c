@@ -8,12 +8,6 @@
 #include "split.h"
 #include "util.h"
 
-void
-split_opts(const struct config *cf, struct segment_opts *o)
-{
-	*o = cf->params.split;
-}
-
 static void
 print_cb(void *arg, const char *seg)
 {

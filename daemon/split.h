@@ -5,10 +5,6 @@
 #include <stdio.h>
 
 struct config;
-struct segment_opts;
-
-/* The segmenter's settings from the configuration. */
-void	 split_opts(const struct config *, struct segment_opts *);
 
 /* Print one speakable segment per line of the text read; exit status. */
 int	 split_stdin(const struct config *, FILE *, FILE *);

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio.h"
 #include "cache.h"
 #include "convert.h"
 #include "log.h"
+#include "params.h"
 #include "reply.h"
 #include "sched.h"
 #include "server.h"
@@ -133,7 +133,7 @@ as_end(struct astream *as, int status, const char *why)
 	} else if (why != NULL)
 		synth_error(as->h, status, why);
 	else
-		http_reply(as->h, 200, audio_content_type(as->format), NULL, 0);
+		http_reply(as->h, 200, params_content_type(as->format), NULL, 0);
 	as->req = NULL;
 	as_free(as);
 }
@@ -145,7 +145,7 @@ as_start(struct astream *as)
 	struct timeval		 tv = { 60, 0 };
 
 	http_headers(as->h);
-	evhttp_add_header(out, "Content-Type", audio_content_type(as->format));
+	evhttp_add_header(out, "Content-Type", params_content_type(as->format));
 	evhttp_add_header(out, "X-TTS-Cache", as->label);
 	if (as->reply != NULL)
 		evhttp_add_header(out, "X-TTS-Reply-Id", reply_id(as->reply));
@@ -702,7 +702,7 @@ ac_convert_cb(evutil_socket_t fd, short what, void *arg)
 	    "X-TTS-Cache", ac->label);
 	ac->h->note = ac->label;
 	hist_observe(&ac->srv->h_first_audio, now_usec() - ac->h->t0);
-	http_reply(ac->h, 200, audio_content_type(ac->format),
+	http_reply(ac->h, 200, params_content_type(ac->format),
 	    (const char *)out, len);
 	free(out);
 	ac_free(ac);

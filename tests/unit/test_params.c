@@ -61,6 +61,15 @@ test_making(void)
 	CHECK_INT(params_making(&mp3only, "flac"), PARAMS_NO_WAV);
 	CHECK_INT(params_making(&none, "wav"), PARAMS_NO_WAV);
 
+	CHECK(params_converts(&none, "mp3"));
+	CHECK(!params_converts(&all, "aac"));
+	CHECK(params_from_wav(&wavonly, "mp3"));
+	CHECK(params_from_wav(&all, "mp3"));	/* even where it is made */
+	CHECK(!params_from_wav(&wavonly, "wav"));
+	CHECK(!params_from_wav(&wavonly, "aac"));
+	CHECK(!params_from_wav(&mp3only, "opus"));	/* no WAV to start from */
+	CHECK(!params_from_wav(&wavonly, "ogg"));
+
 	s = params_can_text(&wavonly);
 	CHECK_STR(s, "wav, pcm, flac, mp3 or opus");
 	free(s);
