@@ -389,8 +389,9 @@ reply_find(struct replies *rs, const char *id)
 }
 
 struct match {
-	int	(*accept)(void *, const struct reply *);
-	void	*arg;
+	int		(*accept)(void *, const struct reply *);
+	void		*arg;
+	struct reply	*only;		/* if set, no other reply */
 };
 
 static int
@@ -398,22 +399,26 @@ match_accept(void *arg, void *owner)
 {
 	struct match	*m = arg;
 
-	return m->accept(m->arg, owner);
+	return (m->only == NULL || m->only == owner) &&
+	    m->accept(m->arg, owner);
 }
 
 /*
  * How much of the start of q was already sent: the end of a segment that
  * a recent request got whole though its text stopped inside it (the
- * client's next piece starts there).  0 if none.
+ * client's next piece starts there, and may be no more than that end:
+ * "easonable." of "reasonable.").  0 if none; *from the reply.
  */
 static size_t
 spoken_head(struct replies *rs, const struct norm *q, struct match *m,
-    uint64_t now)
+    uint64_t now, struct reply **from, const struct span_seg **seg)
 {
 	struct reply	*r;
 	const char	*g;
 	size_t		 glen, k;
 
+	*from = NULL;
+	*seg = NULL;
 	if (now > rs->over_until)
 		return 0;	/* none recent: no walk of every reply */
 	for (r = rs->head; r != NULL; r = r->next) {
@@ -422,13 +427,47 @@ spoken_head(struct replies *rs, const struct norm *q, struct match *m,
 			continue;
 		g = span_seg_text(r->over->sp, &glen);
 		for (k = glen - 1; k > 0; k--)
-			if (k < q->len && q->brk[k] &&
+			if (k <= q->len && (k == q->len || q->brk[k]) &&
 			    memcmp(q->s, g + glen - k, k) == 0) {
+				*seg = r->over->sp;
 				r->over = NULL;
+				*from = r;
 				return k;
 			}
 	}
 	return 0;
+}
+
+/*
+ * A text is a piece of one reply: of the replies whose segments are in
+ * the parts, the one that covers most of it (the newest of equals), or
+ * NULL when there is only one.
+ */
+static struct reply *
+main_reply(struct replies *rs, const struct span_part *v, size_t n)
+{
+	struct reply	*r, *best = NULL;
+	void		*first = NULL;
+	size_t		 i, cover, most = 0;
+	int		 several = 0;
+
+	for (i = 0; i < n; i++)
+		if (v[i].owner != NULL && first == NULL)
+			first = v[i].owner;
+		else if (v[i].owner != NULL && v[i].owner != first)
+			several = 1;
+	if (!several)
+		return NULL;
+	for (r = rs->head; r != NULL; r = r->next) {
+		for (i = cover = 0; i < n; i++)
+			if (v[i].owner == r)
+				cover += v[i].to - v[i].from;
+		if (cover > most) {
+			most = cover;
+			best = r;
+		}
+	}
+	return best;
 }
 
 /* Is folded s (len bytes) in the folded code of r? */
@@ -484,10 +523,11 @@ reply_match(struct replies *rs, const char *text, size_t len,
     int (*accept)(void *, const struct reply *), void *arg,
     struct reply_part **parts, size_t *matched)
 {
-	struct match		 m = { accept, arg };
+	struct match		 m = { accept, arg, NULL };
 	struct norm		 q;
 	struct span_part	*v;
 	struct reply		*r;
+	const struct span_seg	*after;
 	uint64_t		 now = now_usec();
 	size_t			 n, i, head;
 
@@ -497,8 +537,24 @@ reply_match(struct replies *rs, const char *text, size_t len,
 	if (span_count(rs->index) == 0)
 		return 0;
 	norm_text(text, len, &q);
-	head = spoken_head(rs, &q, &m, now);
-	n = span_match(rs->index, &q, head, match_accept, &m, &v, matched);
+	head = spoken_head(rs, &q, &m, now, &r, &after);
+	if (head == q.len && r != NULL) {
+		/* All of it was heard already: nothing more to say. */
+		*parts = xcalloc(1, sizeof **parts);
+		(*parts)[0].r = r;
+		(*parts)[0].idx = REPLY_UNSPOKEN;
+		(*parts)[0].len = len;
+		*matched = 1;
+		norm_free(&q);
+		return 1;
+	}
+	n = span_match(rs->index, &q, head, after, match_accept, &m, &v,
+	    matched);
+	if ((m.only = main_reply(rs, v, n)) != NULL) {
+		free(v);
+		n = span_match(rs->index, &q, head, after, match_accept, &m,
+		    &v, matched);
+	}
 	if (*matched == 0) {
 		/* Perhaps all of it is code of a reply, fences removed. */
 		free(v);

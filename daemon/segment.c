@@ -672,8 +672,8 @@ clean_line_start(struct segmenter *s, uint32_t c)
 		if (more)
 			return 0;
 		if (n <= 6 && (is_ws(d) || is_eol(d))) {
+			/* still the line's start: "## 2. Steps" is "Steps" */
 			consume(s, n);
-			s->line_start = 0;
 			return 1;
 		}
 		s->line_start = 0;
@@ -728,12 +728,18 @@ clean_line_start(struct segmenter *s, uint32_t c)
 		}
 	}
 	if (c >= '0' && c <= '9') {
+		/*
+		 * A list number, or a heading's ("**2. Eat well**", "## 3)
+		 * Rest", "**1.** Boil"): not spoken, as clients that send
+		 * the text cleaned remove it too.
+		 */
 		for (n = 0; n < 4 && (d = la(s, n)) >= '0' && d <= '9'; n++)
 			;
 		if (d == LA_MORE)
 			return 0;
 		if (n < 4 && (d == '.' || d == ')')) {
-			d = la(s, n + 1);
+			for (k = n + 1; (d = la(s, k)) == '*' || d == '_'; k++)
+				;
 			if (d == LA_MORE)
 				return 0;
 			if (is_ws(d)) {		/* "42." alone is a number */
@@ -838,7 +844,7 @@ clean_step(struct segmenter *s)
 {
 	uint32_t	c, d;
 	size_t		n, k;
-	int		more, r;
+	int		more, r, at_start;
 
 	c = la(s, 0);
 	if (c == LA_MORE)
@@ -876,7 +882,8 @@ clean_step(struct segmenter *s)
 		return 1;
 	}
 	s->mode = MODE_TEXT;
-	if (s->line_start && !is_nl(c)) {
+	at_start = s->line_start && !is_nl(c);
+	if (at_start) {
 		r = clean_line_start(s, c);
 		if (r != 2)
 			return r;
@@ -896,6 +903,8 @@ clean_step(struct segmenter *s)
 		    (s->prev >= '0' && s->prev <= '9' && d >= '0' && d <= '9')))
 			out(s, '*');
 		consume(s, n);
+		/* emphasis opening a line: what follows still starts it */
+		s->line_start = at_start && !is_ws(d);
 		return 1;
 	case '_':
 		n = run_len(s, 0, '_', &more);
@@ -907,6 +916,7 @@ clean_step(struct segmenter *s)
 				out(s, '_');
 		}
 		consume(s, n);
+		s->line_start = at_start && !is_ws(d);
 		return 1;
 	case '~':
 		n = run_len(s, 0, '~', &more);

@@ -214,14 +214,41 @@ find_at(const struct matcher *m, size_t p, const void *owner, size_t idx)
 	return NULL;
 }
 
-/* Ends g's match at a separator, the end, or where its successor goes on? */
+static const struct span_seg *successor(const struct matcher *,
+	    const struct span_seg *);
+
+/* Is the text from e on, to its end, the start of g's successor? */
+static int
+ends_in_successor(const struct matcher *m, const struct span_seg *g,
+    size_t e)
+{
+	const struct span_seg	*h;
+	size_t			 rest = m->q->len - e;
+
+	if (rest < SPAN_KEY)
+		h = successor(m, g);
+	else
+		for (h = m->x->b[bucket_of(m->x, m->q->s + e)]; h != NULL;
+		    h = h->next)
+			if (h->owner == g->owner && h->idx == g->idx + 1)
+				break;
+	return h != NULL && h->len > rest &&
+	    memcmp(h->s, m->q->s + e, rest) == 0;
+}
+
+/*
+ * Ends g's match at a separator, the end, or where its successor goes on
+ * (whole, or to the text's end: "...方法来" then "提高效率，比" of
+ * "提高效率，比如...")?
+ */
 static int
 ends_well(const struct matcher *m, const struct span_seg *g, size_t p)
 {
 	size_t	e = p + g->len;
 
 	return e == m->q->len || m->q->brk[e] ||
-	    find_at(m, e, g->owner, g->idx + 1) != NULL;
+	    find_at(m, e, g->owner, g->idx + 1) != NULL ||
+	    ends_in_successor(m, g, e);
 }
 
 /* Is a better than b as the segment at p after prev? */
@@ -254,16 +281,40 @@ best_at(const struct matcher *m, size_t p, const struct span_seg *prev)
 	return best;
 }
 
+/* The segment that follows prev in its owner, if it is indexed: a walk
+ * of the whole index, so only for a rest too short to have a bucket. */
+static const struct span_seg *
+successor(const struct matcher *m, const struct span_seg *prev)
+{
+	const struct span_seg	*g;
+	size_t			 i;
+
+	for (i = 0; i <= m->x->nb; i++)
+		for (g = i < m->x->nb ? m->x->b[i] : m->x->shorts; g != NULL;
+		    g = g->next)
+			if (g->owner == prev->owner && g->idx == prev->idx + 1)
+				return g;
+	return NULL;
+}
+
 /* The segment the rest of the text (from p) is the start of, going on
- * from prev if there is one. */
+ * from prev if there is one.  A rest shorter than a bucket's key (a cut
+ * a few letters or one CJK character into the next segment: "sli" of
+ * "slightly", "比" of "比如") is taken only as the start of prev's
+ * successor. */
 static const struct span_seg *
 over_at(const struct matcher *m, size_t p, const struct span_seg *prev)
 {
 	const struct span_seg	*g, *best = NULL;
 	size_t			 rest = m->q->len - p;
 
-	if (rest < SPAN_KEY)
-		return NULL;
+	if (rest < SPAN_KEY) {
+		if (prev == NULL || (g = successor(m, prev)) == NULL ||
+		    g->len <= rest || memcmp(g->s, m->q->s + p, rest) != 0 ||
+		    !m->accept(m->arg, g->owner))
+			return NULL;
+		return g;
+	}
 	for (g = m->x->b[bucket_of(m->x, m->q->s + p)]; g != NULL;
 	    g = g->next)
 		if (g->len > rest && memcmp(g->s, m->q->s + p, rest) == 0 &&
@@ -293,11 +344,11 @@ push(struct span_part **v, size_t *n, const struct norm *q, void *owner,
 
 size_t
 span_match(struct span_index *x, const struct norm *q, size_t start,
-    int (*accept)(void *, void *), void *arg, struct span_part **parts,
-    size_t *matched)
+    const struct span_seg *after, int (*accept)(void *, void *), void *arg,
+    struct span_part **parts, size_t *matched)
 {
 	struct matcher		 m = { x, q, accept, arg };
-	const struct span_seg	*g, *prev = NULL;
+	const struct span_seg	*g, *o, *prev = after;
 	struct span_part	*v = NULL;
 	size_t			 n = 0, p = start, last_end = start;
 	size_t			 gap = SIZE_MAX;
@@ -307,6 +358,14 @@ span_match(struct span_index *x, const struct norm *q, size_t start,
 		g = NULL;
 		if (p == start || q->brk[p] || p == last_end) {
 			g = best_at(&m, p, prev);
+			/* Another reply's segment that says less than one
+			 * the whole rest is the start of ("One." of an
+			 * earlier reply, "One tip is..." of this one): the
+			 * rest's. */
+			if (g != NULL && g->len < q->len - p &&
+			    (o = over_at(&m, p, prev)) != NULL &&
+			    o->owner != g->owner)
+				g = NULL;
 			if (g == NULL && (g = over_at(&m, p, prev)) != NULL) {
 				if (gap != SIZE_MAX)
 					push(&v, &n, q, NULL, 0, gap, p);

@@ -40,10 +40,13 @@ const char *span_seg_text(const struct span_seg *, size_t *);
  * segment of the same owner preferred, then the longest, then the newest)
  * and the gaps between them.  A text that ends inside a segment (a client
  * cut where the segmenter did not: "Git 2." of "Git 2.40 and later") ends
- * with that whole segment, marked over.  Returns the number of parts
- * (*parts to free); *matched the number of them that are segments.
+ * with that whole segment, marked over.  after, if not NULL, is the
+ * segment the text at start goes on from (a client's next piece after
+ * one that ended inside it).  Returns the number of parts (*parts to
+ * free); *matched the number of them that are segments.
  */
 size_t	 span_match(struct span_index *, const struct norm *, size_t,
-	    int (*)(void *, void *), void *, struct span_part **, size_t *);
+	    const struct span_seg *, int (*)(void *, void *), void *,
+	    struct span_part **, size_t *);
 
 #endif

@@ -70,7 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p = end < (const char *)data + size ? end + 1 :
 	    (const char *)data + size;
 	check_fold(p, (size_t)((const char *)data + size - p), &q);
-	n = span_match(x, &q, 0, accept_odd, &odd, &v, &matched);
+	n = span_match(x, &q, 0, NULL, accept_odd, &odd, &v, &matched);
 	at = 0;
 	src = 0;
 	for (i = 0; i < n; i++) {

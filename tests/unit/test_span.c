@@ -113,7 +113,7 @@ match(struct span_index *x, const char *text, struct span_part **v,
 	size_t		np;
 
 	norm_text(text, strlen(text), &n);
-	np = span_match(x, &n, 0, acc, arg, v, matched);
+	np = span_match(x, &n, 0, NULL, acc, arg, v, matched);
 	norm_free(&n);
 	return np;
 }
@@ -226,11 +226,82 @@ test_over(void)
 	q = "40 and later. Done now.";
 	norm_text(q, strlen(q), &n);
 	CHECK_STR(n.s, "40andlaterdonenow");
-	np = span_match(x, &n, 10, accept_all, NULL, &v, &m);
+	np = span_match(x, &n, 10, NULL, accept_all, NULL, &v, &m);
 	CHECK(np == 1 && m == 1 && v[0].idx == 2);
 	CHECK(np == 1 && v[0].src_from == 14);
 	free(v);
 	norm_free(&n);
+	span_index_free(x);
+}
+
+/* A client cut a few letters (or one CJK character) into the next
+ * segment: too short for a bucket, taken as the start of the successor of
+ * the segment before it, or of the one the text goes on from. */
+static void
+test_short_over(void)
+{
+	struct span_index	*x = span_index_new(seed);
+	struct span_seg		*h0;
+	struct span_part	*v;
+	struct norm		 n;
+	char			*s;
+	int			 r, r2;
+	size_t			 np, m, len;
+	const char		*q;
+
+	s = norm_string("A black hole forms when a massive star", 38, &len);
+	h0 = span_add(x, &r, 0, s, len);
+	free(s);
+	add(x, &r, 1, "runs out of nuclear fuel and its core");
+	add(x, &r, 2, "比如用番茄钟。");
+	add(x, &r2, 0, "run away now");
+	np = match(x, "A black hole forms when a massive star ru", &v, &m,
+	    accept_all, NULL);
+	CHECK(np == 2 && m == 2 && v[1].idx == 1 && v[1].owner == &r &&
+	    v[1].over);
+	free(v);
+	/* not a successor's start: a gap, synthesised */
+	np = match(x, "A black hole forms when a massive star xy", &v, &m,
+	    accept_all, NULL);
+	CHECK(np == 2 && m == 1 && v[1].owner == NULL);
+	free(v);
+	/* with nothing before it, too short to say whose it is */
+	np = match(x, "ru", &v, &m, accept_all, NULL);
+	CHECK(m == 0);
+	free(v);
+	/* one CJK character into the next segment */
+	np = match(x, "runs out of nuclear fuel and its core 比", &v, &m,
+	    accept_all, NULL);
+	CHECK(np == 2 && m == 2 && v[1].idx == 2 && v[1].over);
+	free(v);
+	/* the next piece after one that ended inside segment 0 */
+	q = "n a massive star runs o";
+	norm_text(q, strlen(q), &n);
+	np = span_match(x, &n, 13, h0, accept_all, NULL, &v, &m);
+	CHECK(np == 1 && m == 1 && v[0].idx == 1 && v[0].over);
+	free(v);
+	/* without it, "runso" is only a gap */
+	np = span_match(x, &n, 13, NULL, accept_all, NULL, &v, &m);
+	CHECK(np == 1 && m == 0);
+	free(v);
+	norm_free(&n);
+	/* another owner's whole segment says less than the segment the
+	 * whole text is the start of */
+	add(x, &r2, 1, "One.");
+	add(x, &r, 3, "One tip is to keep a regular schedule.");
+	np = match(x, "One tip is to keep a regular sch", &v, &m, accept_all,
+	    NULL);
+	CHECK(np == 1 && m == 1 && v[0].owner == &r && v[0].idx == 3 &&
+	    v[0].over);
+	free(v);
+	np = match(x, "One. Two", &v, &m, accept_all, NULL);
+	CHECK(np == 2 && m == 1 && v[0].owner == &r2);
+	free(v);
+	/* the successor must be usable */
+	np = match(x, "A black hole forms when a massive star ru", &v, &m,
+	    accept_not, &r);
+	CHECK(m == 0);
+	free(v);
 	span_index_free(x);
 }
 
@@ -253,8 +324,15 @@ test_cjk(void)
 	CHECK_INT(n, 4);
 	CHECK_INT(m, 4);
 	free(v);
-	/* the first half alone ends inside a run: a gap, not a match */
+	/* a client cut between two characters of the next segment: that
+	 * segment whole, marked over */
 	n = match(x, "这是一个没有标点的很长的句子被切开成了", &v, &m,
+	    accept_all, NULL);
+	CHECK_INT(m, 2);
+	CHECK(n == 2 && v[1].idx == 3 && v[1].over);
+	free(v);
+	/* but not when what follows is not how the next one starts */
+	n = match(x, "这是一个没有标点的很长的句子被切开两段", &v, &m,
 	    accept_all, NULL);
 	CHECK_INT(m, 0);
 	free(v);
@@ -306,6 +384,7 @@ main(void)
 	test_match();
 	test_cjk();
 	test_over();
+	test_short_over();
 	test_many();
 	return CHECK_DONE();
 }
