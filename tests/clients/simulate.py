@@ -6,6 +6,10 @@ each modelled on its public code: how it cuts a finished chat reply into
 speech requests, how it cleans the text first, and which fields it sends
 to /v1/audio/speech.  Each model is our own Python, written from a reading
 of that client's code; every function names the behaviour it models.
+Besides the speak buttons, three modes ask while the reply streams:
+openwebui-call (Open WebUI's call mode), sillytavern-para (SillyTavern
+narrating by paragraph) and librechat-auto (LibreChat's automatic
+playback, cutting wherever the stream is).
 
 Usage:
   simulate.py --selftest
@@ -23,6 +27,9 @@ Usage:
   simulate.py report [--min-rate R] [--json OUT] RESULT.json...
       the per-client table; with --min-rate, exit 1 when a client is
       below it.
+  simulate.py case --url URL --key KEY --tts-log FILE CASE.json
+      one behaviour of tests/clients/cases/: its replies chatted, its
+      client's requests for the last one checked (see cmd_case).
 
 Standard library only.
 """
@@ -31,21 +38,27 @@ import argparse
 import html
 import json
 import os
+import random
 import re
 import sys
 import time
 import unicodedata
 import urllib.error
 import urllib.request
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CLIENTS = ["openwebui", "sillytavern", "nextchat", "librechat", "lobechat"]
+CLIENTS = ["openwebui", "sillytavern", "nextchat", "librechat", "lobechat",
+           "openwebui-call", "sillytavern-para", "librechat-auto"]
 TITLES = {
     "openwebui": "Open WebUI",
     "sillytavern": "SillyTavern",
     "nextchat": "NextChat",
     "librechat": "LibreChat",
     "lobechat": "LobeChat",
+    "openwebui-call": "Open WebUI call",
+    "sillytavern-para": "SillyTavern para",
+    "librechat-auto": "LibreChat auto",
 }
 
 
@@ -448,12 +461,103 @@ def lobechat_requests(reply):
             for s in lobe_split_segments(reply)]
 
 
+# ---------------------------------------------------------------------------
+# Modes that ask while the reply streams.  The stream is the reply's text
+# growing a few code points at a time; what a client has seen at each of
+# its looks is a prefix of the reply.
+
+def _stream_prefixes(reply, step):
+    """The text a client has seen at each look: every `step` code points,
+    then the whole reply."""
+    return [reply[:i] for i in range(step, len(reply), step)] + [reply]
+
+
+def openwebui_call_requests(reply):
+    """Models Open WebUI's call mode (Chat.svelte while a message streams,
+    CallOverlay): at each update of the message, getMessageContentParts of
+    the content so far, the last (unfinished) part dropped; the new last
+    part is sent if it differs from the one sent before; when the message
+    is done, its last part likewise.  Same body as the speak button."""
+    sent, last = [], None
+    for text in _stream_prefixes(reply, 3):
+        parts = owui_extract_sentences_for_audio(text)
+        if text is not reply:
+            parts = parts[:-1]
+        if parts and parts[-1] != last:
+            last = parts[-1]
+            sent.append(last)
+    return [{"input": p, "voice": "alloy", "model": "tts-1"} for p in sent]
+
+
+def sillytavern_para_requests(reply):
+    """Models SillyTavern's periodic auto generation (narrate by
+    paragraphs while streaming): each time a paragraph ends ("\n\n") in
+    the streamed message, the text since the last paragraph end is
+    queued; when the message is done, the rest.  Each is cleaned as the
+    whole message is (sillytavern_clean) and sent as sillytavern_requests
+    sends it."""
+    out, done = [], 0
+    while True:
+        end = reply.find("\n\n", done)
+        if end == -1:
+            break
+        out.append(reply[done:end])
+        done = end + 2
+    out.append(reply[done:])
+    texts = [t for t in (sillytavern_clean(p) for p in out) if t]
+    return [{"input": t, "voice": "alloy", "speed": 1, "model": "tts-1",
+             "response_format": "mp3"} for t in texts]
+
+
+def librechat_auto_requests(reply):
+    """Models LibreChat's automatic playback (streamAudio.js
+    createChunkProcessor): it reads the message as it streams; while not
+    complete, when at least 20 new characters are there, it sends up to
+    and including the last separator (SEPARATORS, the last '.' of
+    '```' included), or all of them when there is none -- so a piece can
+    end inside a word; once complete, the rest, trimmed.  The raw text,
+    no clean-up.  Where the stream is at each look varies: here a
+    stride of 7 to 90 code points drawn from a generator seeded by the
+    reply, so the cuts fall anywhere and every run cuts alike."""
+    rnd = random.Random(zlib.crc32(reply.encode("utf-8")))
+    looks, pos = [], 0
+    while pos < len(reply):
+        pos = min(len(reply), pos + rnd.randint(7, 90))
+        looks.append(pos)
+    return librechat_auto_at(reply, looks)
+
+
+def librechat_auto_at(reply, looks):
+    """librechat_auto_requests with the stream at the given offsets of
+    the reply at each look (then at its end, complete)."""
+    done, out = 0, []
+    for pos in list(looks) + [len(reply)]:
+        rest = reply[done:pos]
+        if pos >= len(reply):
+            if rest.strip():
+                out.append(rest.strip())
+            break
+        if js_len(rest) < 20:
+            continue
+        cut = max(rest.rfind(sep) for sep in LIBRECHAT_SEPARATORS)
+        if cut != -1:
+            out.append(rest[:cut + 1])
+            done += cut + 1
+        else:
+            out.append(rest)
+            done = pos
+    return [{"input": t, "model": "tts-1", "voice": "alloy"} for t in out]
+
+
 SIMULATORS = {
     "openwebui": openwebui_requests,
     "sillytavern": sillytavern_requests,
     "nextchat": nextchat_requests,
     "librechat": librechat_requests,
     "lobechat": lobechat_requests,
+    "openwebui-call": openwebui_call_requests,
+    "sillytavern-para": sillytavern_para_requests,
+    "librechat-auto": librechat_auto_requests,
 }
 
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg",
@@ -737,6 +841,67 @@ def cmd_report(a):
     return 0
 
 
+def case_requests(case):
+    """The speech requests of a case: its client's, for its last reply;
+    for librechat-auto with "looks", the stream seen up to the end of
+    each look's text (found in order)."""
+    reply = case["replies"][-1]
+    client = case["client"]
+    if client == "librechat-auto" and "looks" in case:
+        offs, at = [], 0
+        for look in case["looks"]:
+            i = reply.index(look, at)
+            at = i + len(look)
+            offs.append(at)
+        return librechat_auto_at(reply, offs)
+    return SIMULATORS[client](reply)
+
+
+def cmd_case(a):
+    """One case of tests/clients/cases: chat its replies, then send its
+    client's requests for the last; TAP lines, exit 1 on a failed check.
+    Checks: the client sends what the case is about ("inputs"), every
+    request is answered 200 without a new synthesis, and the requests in
+    "empty" (by index) are answered with silence, the others with the
+    audio of what they hold."""
+    with open(a.file, encoding="utf-8") as f:
+        case = json.load(f)
+    name = os.path.basename(a.file)
+    d = Daemon(a.url, a.key)
+    fails = []
+
+    def check(ok, what):
+        print("%s - %s: %s" % ("ok" if ok else "not ok", name, what))
+        if not ok:
+            fails.append(what)
+    for reply in case["replies"]:
+        st, rid, _ = d.chat(reply)
+        _, done = wait_segments(d, rid, time.time() + 20)
+        check(st == 200 and done, "reply chatted and prefetched")
+    bodies = case_requests(case)
+    if "inputs" in case:
+        check([b["input"] for b in bodies] == case["inputs"],
+              "the client sends the pieces of the case: %r" %
+              [b["input"] for b in bodies])
+    empty = set(case.get("empty", []))
+    for i, body in enumerate(bodies):
+        before = backend_syntheses(a.tts_log)
+        st, h, audio = d.speech(body)
+        new = backend_syntheses(a.tts_log) - before
+        cache = h.get("x-tts-cache", "-")
+        what = "request %d %r" % (i, body["input"][:60])
+        check(st == 200 and new == 0,
+              "%s: answered without a new synthesis (%d, %s, %d new)" %
+              (what, st, cache, new))
+        if i in empty:
+            check(cache == "empty", "%s: silence, all of it was heard "
+                  "or is not spoken (%s)" % (what, cache))
+        else:
+            check(cache != "empty" and len(audio) > 0,
+                  "%s: its words are heard (%s)" % (what, cache))
+    return 1 if fails else 0
+
+
 def cmd_requests(a):
     with open(a.file, encoding="utf-8") as f:
         text = f.read().rstrip("\n")
@@ -763,11 +928,16 @@ def main():
     rep.add_argument("--min-rate", type=float)
     rep.add_argument("--json")
     rep.add_argument("results", nargs="+")
+    c = sub.add_parser("case")
+    c.add_argument("--url", required=True)
+    c.add_argument("--key", required=True)
+    c.add_argument("--tts-log", required=True)
+    c.add_argument("file")
     q = sub.add_parser("requests")
     q.add_argument("client", choices=CLIENTS)
     q.add_argument("file")
     a = p.parse_args()
-    return {"run": cmd_run, "report": cmd_report,
+    return {"run": cmd_run, "report": cmd_report, "case": cmd_case,
             "requests": cmd_requests}[a.cmd](a)
 
 
