@@ -10,7 +10,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
         libevent-dev libcurl4-openssl-dev libcjson-dev libreadline-dev \
-        libutf8proc-dev libsndfile1-dev libhiredis-dev \
+        libutf8proc-dev libsndfile1-dev libhiredis-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./

@@ -16,14 +16,16 @@ SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 CC        ?= cc
-PKGS       = libevent libcurl libcjson libutf8proc sndfile hiredis
+PKGS       = libevent libcurl libcjson libutf8proc sndfile hiredis libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
+# daemon/ for #include "..." only: its sched.h must not hide the system's
+# <sched.h> (that libcrypto's headers include through <pthread.h>).
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
              -Wno-unused-parameter -MMD -MP -DTTSACCEL_VERSION=\"$(VERSION)\" \
-             -Idaemon $(PKG_CFLAGS)
+             -iquote daemon $(PKG_CFLAGS)
 LDLIBS    += $(PKG_LIBS) -lm
 
 ifeq ($(SANITIZE),1)
@@ -120,7 +122,7 @@ soak: testbins
 # libFuzzer targets (clang).  `make fuzz` builds them; run one with
 # build/fuzz/fuzz_NAME -max_total_time=60 SCRATCH_DIR tests/fuzz/corpus/NAME
 # (new inputs go to the first directory: give a scratch one first)
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon $(PKG_CFLAGS) \
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -iquote daemon $(PKG_CFLAGS) \
               -DTTSACCEL_VERSION=\"$(VERSION)\" \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZ_BIN)

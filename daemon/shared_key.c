@@ -63,11 +63,11 @@ struct shared_key {
 	char			 holder[48];	/* of the stream's writer */
 	char			 last[48];	/* stream id read up to */
 	size_t			 got;		/* bytes passed on */
-	struct sha256		 hgot;		/* of the bytes passed on */
+	struct sha256		*hgot;		/* of the bytes passed on */
 	int			 resync;	/* a new holder: its first got
 						   bytes must be ours */
 	size_t			 rpos;		/* of them seen */
-	struct sha256		 hnew;		/* their digest so far */
+	struct sha256		*hnew;		/* their digest so far */
 	int			 won;		/* SET NX said OK */
 	int			 lockless;	/* the lock does not expire */
 	int			 attempts;	/* holders that failed */
@@ -89,6 +89,8 @@ key_free(struct sref *r)
 	free(k->akey);
 	free(k->lkey);
 	free(k->skey);
+	sha256_free(k->hgot);
+	sha256_free(k->hnew);
 	free(k);
 }
 
@@ -140,19 +142,18 @@ key_data(struct shared_key *k, const void *d, size_t len)
 {
 	k->t_data = now_usec();
 	k->got += len;
-	sha256_update(&k->hgot, d, len);
+	sha256_update(k->hgot, d, len);
 	k->cb(k->arg, SHARED_DATA, d, len);
 }
 
 /* Do the first rpos bytes seen (digest h) equal those passed on? */
 static int
-key_same(struct shared_key *k, struct sha256 *h)
+key_same(struct shared_key *k, const struct sha256 *h)
 {
-	struct sha256	c = k->hgot;
 	unsigned char	a[SHA256_LEN], b[SHA256_LEN];
 
-	sha256_final(&c, a);
-	sha256_final(h, b);
+	sha256_digest(k->hgot, a);
+	sha256_digest(h, b);
 	return memcmp(a, b, sizeof a) == 0;
 }
 
@@ -168,11 +169,11 @@ key_resync(struct shared_key *k, const unsigned char *d, size_t len)
 	size_t	need = k->got - k->rpos, n = len < need ? len : need;
 
 	k->t_data = now_usec();
-	sha256_update(&k->hnew, d, n);
+	sha256_update(k->hnew, d, n);
 	k->rpos += n;
 	if (k->rpos < k->got)
 		return 0;
-	if (!key_same(k, &k->hnew)) {
+	if (!key_same(k, k->hnew)) {
 		key_final(k, SHARED_FAILED, "another instance's audio differs "
 		    "from what was sent", 50);
 		return -1;
@@ -319,7 +320,7 @@ lock_audio_cb(struct shared *sh, struct sref *r, redisReply *rep)
 			return;
 		}
 		/* After part of a stream: the rest of it, if it agrees. */
-		sha256_init(&k->hnew);
+		sha256_reset(k->hnew);
 		k->rpos = 0;
 		k->ref.refs++;
 		if (len >= k->got && key_resync(k, d, len) == 0 &&
@@ -421,7 +422,7 @@ xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 			if (k->got > 0) {
 				k->resync = 1;
 				k->rpos = 0;
-				sha256_init(&k->hnew);
+				sha256_reset(k->hnew);
 			}
 		}
 		if ((d = sh_field(f, "d")) != NULL && d->len > 0) {
@@ -534,7 +535,8 @@ shared_obtain(struct shared *sh, const char *key,
 	k->skey = sh_name(sh, "s", hex);
 	snprintf(k->token, sizeof k->token, "%s-%llu", sh->id, ++sh->ntokens);
 	snprintf(k->last, sizeof k->last, "0");
-	sha256_init(&k->hgot);
+	k->hgot = sha256_new();
+	k->hnew = sha256_new();
 	k->phase = SK_LOOKUP;
 	argv[0] = "GET";
 	argv[1] = k->akey;

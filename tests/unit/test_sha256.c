@@ -1,8 +1,9 @@
 /*
- * Unit tests for SHA-256: the FIPS 180-2 / NIST example vectors (empty,
- * "abc", the two-block 448-bit message, a million 'a'), lengths around
- * the padding boundary checked against one-call and byte-at-a-time
- * hashing, and the hex form.
+ * Unit tests for the SHA-256 wrapper over libcrypto: the FIPS 180-2 / NIST
+ * example vectors (empty, "abc", the two-block 448-bit message, a million
+ * 'a'), lengths around the padding boundary checked against one-call and
+ * byte-at-a-time hashing, a digest taken midway that leaves the rest
+ * going on, a reset, and the hex form.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ main(void)
 {
 	char		 hex[65], hex2[65];
 	unsigned char	 d1[32], d2[32];
-	struct sha256	 c;
+	struct sha256	*c;
 	char		*m;
 	size_t		 n, i;
 
@@ -39,23 +40,41 @@ main(void)
 	/* A million 'a', fed in uneven pieces. */
 	m = malloc(1000000);
 	memset(m, 'a', 1000000);
-	sha256_init(&c);
+	c = sha256_new();
 	for (n = 0, i = 1; n < 1000000; n += i, i = i * 7 % 997 + 1)
-		sha256_update(&c, m + n, n + i > 1000000 ? 1000000 - n : i);
-	sha256_final(&c, d1);
+		sha256_update(c, m + n, n + i > 1000000 ? 1000000 - n : i);
+	sha256_digest(c, d1);
 	sha256(m, 1000000, d2);
 	CHECK(memcmp(d1, d2, 32) == 0);
 	sha256_hex(m, 1000000, hex);
 	CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 
+	/* A digest midway ("ab" of "abc") and the rest after it. */
+	sha256_reset(c);
+	sha256_update(c, "ab", 2);
+	sha256_digest(c, d1);
+	sha256("ab", 2, d2);
+	CHECK(memcmp(d1, d2, 32) == 0);
+	sha256_update(c, "c", 1);
+	sha256_digest(c, d1);
+	sha256("abc", 3, d2);
+	CHECK(memcmp(d1, d2, 32) == 0);
+	CHECK(d1[0] == 0xba && d1[31] == 0xad);
+	/* Reset: from nothing again. */
+	sha256_reset(c);
+	sha256_digest(c, d1);
+	sha256("", 0, d2);
+	CHECK(memcmp(d1, d2, 32) == 0);
+	CHECK(d1[0] == 0xe3 && d1[31] == 0x55);
+
 	/* Every length across the padding boundaries: one call agrees
 	 * with a byte at a time. */
 	for (n = 0; n < 200; n++) {
 		sha256(m, n, d1);
-		sha256_init(&c);
+		sha256_reset(c);
 		for (i = 0; i < n; i++)
-			sha256_update(&c, m + i, 1);
-		sha256_final(&c, d2);
+			sha256_update(c, m + i, 1);
+		sha256_digest(c, d2);
 		CHECK(memcmp(d1, d2, 32) == 0);
 	}
 	/* 55, 56 and 64 bytes: the padding edge cases (openssl dgst). */
@@ -65,6 +84,8 @@ main(void)
 	CHECK_STR(hex, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
 	hex_of(m, 64, hex2);
 	CHECK_STR(hex2, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+	sha256_free(c);
+	sha256_free(NULL);
 	free(m);
 	return CHECK_DONE();
 }
