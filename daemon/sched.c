@@ -786,8 +786,22 @@ sched_next(struct sched *s, uint64_t now, struct sched_job **jobp,
 	return 0;
 }
 
+/* After a failure on ep: queued again away from ep while the job has
+ * retries left (1), else freed (-1: give up). */
+static int
+job_retry(struct sched *s, struct sched_job *j, struct sched_ep *ep)
+{
+	if (j->attempts > s->o.retries) {
+		job_free(j);
+		return -1;
+	}
+	job_add_failed(j, ep);
+	job_enqueue(s, j);
+	return 1;
+}
+
 int
-sched_done(struct sched *s, struct sched_job *j, struct sched_ep *ep, int ok,
+sched_done(struct sched *s, struct sched_job *j, struct sched_ep *ep, int how,
     uint64_t latency, uint64_t now)
 {
 	assert(j->queue == Q_NONE && j->ep == ep && ep->inflight > 0);
@@ -797,22 +811,14 @@ sched_done(struct sched *s, struct sched_job *j, struct sched_ep *ep, int ok,
 	ep->inflight--;
 	ep_update(ep, now);
 
-	if (ok == SCHED_REJECTED) {
+	if (how == SCHED_REJECTED) {
 		/* The endpoint answered; the request was at fault. */
 		job_free(j);
 		return -1;
 	}
-	if (ok == SCHED_ELSEWHERE) {
-		/* Not this endpoint's to do: elsewhere, nothing counted. */
-		if (j->attempts > s->o.retries) {
-			job_free(j);
-			return -1;
-		}
-		job_add_failed(j, ep);
-		job_enqueue(s, j);
-		return 1;
-	}
-	if (ok == SCHED_OK) {
+	if (how == SCHED_ELSEWHERE)	/* not ep's to do: nothing counted */
+		return job_retry(s, j, ep);
+	if (how == SCHED_OK) {
 		double	l = latency > 0 ? (double)latency : 1;
 
 		ep->done++;
@@ -832,14 +838,7 @@ sched_done(struct sched *s, struct sched_job *j, struct sched_ep *ep, int ok,
 	else if (ep->state == SCHED_EP_UP &&
 	    ep->consecutive_errors >= s->o.fail_threshold)
 		ep_open(ep, now);
-
-	if (j->attempts > s->o.retries) {
-		job_free(j);
-		return -1;
-	}
-	job_add_failed(j, ep);
-	job_enqueue(s, j);
-	return 1;
+	return job_retry(s, j, ep);
 }
 
 size_t

@@ -42,38 +42,39 @@ struct sched *sched_new(const struct sched_opts *);
 /* fit(job user, endpoint user): can that endpoint do that job (make its
  * format, say)?  Jobs then go only to fit endpoints, while some usable
  * one is fit; else anywhere, as without it. */
-void	 sched_set_fit(struct sched *, int (*)(void *, void *));
+void	 sched_set_fit(struct sched *, int (*fit)(void *job, void *ep));
 /* Free the scheduler, its endpoints and jobs (user pointers untouched). */
 void	 sched_free(struct sched *);
 
 /* Add an endpoint (name is copied); max >= 1, weight > 0. */
-struct sched_ep *sched_ep_add(struct sched *, const char *, int, double,
-	    void *);
+struct sched_ep *sched_ep_add(struct sched *, const char *name, int max,
+	    double weight, void *user);
 /* Find an endpoint by name, or NULL. */
-struct sched_ep *sched_ep_find(struct sched *, const char *);
+struct sched_ep *sched_ep_find(struct sched *, const char *name);
 /* No new work to it; in-flight work finishes. */
 void	 sched_ep_drain(struct sched_ep *);
 /* New max and weight (a reload); a draining endpoint takes work again. */
-void	 sched_ep_update(struct sched_ep *, int, double);
+void	 sched_ep_update(struct sched_ep *, int max, double weight);
 /* Remove it now if idle (returns 0), else -1 (drain it first). */
 int	 sched_ep_remove(struct sched *, struct sched_ep *);
 void	*sched_ep_user(const struct sched_ep *);
 void	 sched_ep_info(const struct sched_ep *, struct sched_ep_info *);
 /* A health probe's verdict: ok closes an open circuit, a failure keeps
  * (or puts) it open. */
-void	 sched_ep_probe(struct sched *, struct sched_ep *, int, uint64_t);
+void	 sched_ep_probe(struct sched *, struct sched_ep *, int ok,
+	    uint64_t now);
 /* Visit every endpoint in the order they were added. */
-void	 sched_ep_walk(struct sched *, void (*)(void *, struct sched_ep *),
-	    void *);
+void	 sched_ep_walk(struct sched *, void (*fn)(void *arg, struct sched_ep *),
+	    void *arg);
 /* Is any endpoint usable now (up or half-open, not draining)? */
-int	 sched_usable(struct sched *, uint64_t);
+int	 sched_usable(struct sched *, uint64_t now);
 
 /*
  * Queue a job: class, then index within its reply (segment 0 of any
- * reply before segment 5 of another), then age.
+ * reply before segment 5 of another), then age (t, when it was made).
  */
-struct sched_job *sched_submit(struct sched *, int, unsigned, uint64_t,
-	    void *);
+struct sched_job *sched_submit(struct sched *, int class, unsigned index,
+	    uint64_t t, void *user);
 /* A client now waits for a queued job: move it to SCHED_ONDEMAND. */
 void	 sched_promote(struct sched *, struct sched_job *);
 /* Withdraw a queued (not running) job; it is freed. */
@@ -89,8 +90,8 @@ int	 sched_job_attempts(const struct sched_job *);
  * (unless no other is usable).  Returns 0 and marks the job running, or
  * -1 when nothing can start now.
  */
-int	 sched_next(struct sched *, uint64_t, struct sched_job **,
-	    struct sched_ep **);
+int	 sched_next(struct sched *, uint64_t now, struct sched_job **jobp,
+	    struct sched_ep **epp);
 /* How a running job ended (sched_done). */
 #define SCHED_FAILED	0	/* the endpoint's fault: 5xx, timeout, … */
 #define SCHED_OK	1
@@ -98,15 +99,16 @@ int	 sched_next(struct sched *, uint64_t, struct sched_job **,
 #define SCHED_ELSEWHERE	3	/* not this endpoint's to do (a format) */
 
 /*
- * A running job ended on ep after latency usec.  SCHED_OK: the job is
+ * A running job ended on ep after latency usec, how being one of the
+ * above, at now.  SCHED_OK: the job is
  * freed, returns 0.  SCHED_FAILED: the endpoint's error counts go up
  * (maybe opening its circuit); the job is queued again if it has retries
  * left (returns 1), else freed (returns -1: give up).  SCHED_REJECTED:
  * freed (-1), nothing counted.  SCHED_ELSEWHERE: queued again away from
  * ep while it has retries left (1; else freed, -1), nothing counted.
  */
-int	 sched_done(struct sched *, struct sched_job *, struct sched_ep *,
-	    int, uint64_t, uint64_t);
+int	 sched_done(struct sched *, struct sched_job *j, struct sched_ep *ep,
+	    int how, uint64_t latency, uint64_t now);
 /* Jobs queued (not running), and running. */
 size_t	 sched_queued(const struct sched *);
 size_t	 sched_running(const struct sched *);

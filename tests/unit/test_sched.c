@@ -884,6 +884,19 @@ test_rejected(void)
 	CHECK_INT((int)info(a).errors, 0);
 	CHECK_INT(info(a).state, SCHED_EP_UP);
 
+	/* Elsewhere again and again: given up after its retries (2), with
+	 * nothing counted against either. */
+	sched_submit(s, SCHED_ONDEMAND, 0, 0, TAG(150));
+	for (i = 0; i < 3; i++) {
+		CHECK_INT(sched_next(s, 1, &j, &ep), 0);
+		CHECK_INT(sched_done(s, j, ep, SCHED_ELSEWHERE, 10, 1),
+		    i < 2 ? 1 : -1);
+	}
+	CHECK_INT(sched_queued(s), 0);
+	CHECK_INT((int)(info(a).errors + info(b).errors), 0);
+	CHECK_INT(info(a).state, SCHED_EP_UP);
+	CHECK_INT(info(b).state, SCHED_EP_UP);
+
 	/* Three real failures still open a's circuit. */
 	CHECK_INT(sched_ep_remove(s, b), 0);
 	sched_submit(s, SCHED_ONDEMAND, 0, 0, TAG(200));
