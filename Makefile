@@ -25,8 +25,8 @@ CFLAGS    ?= -O2 -g
 # <sched.h> (that libcrypto's headers include through <pthread.h>).
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
              -Wno-unused-parameter -MMD -MP -DTTSACCEL_VERSION=\"$(VERSION)\" \
-             -iquote daemon $(PKG_CFLAGS)
-LDLIBS    += $(PKG_LIBS) -lm
+             -pthread -iquote daemon $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lm -pthread
 
 ifeq ($(SANITIZE),1)
 VARIANT    = san
@@ -122,7 +122,7 @@ soak: testbins
 # libFuzzer targets (clang).  `make fuzz` builds them; run one with
 # build/fuzz/fuzz_NAME -max_total_time=60 SCRATCH_DIR tests/fuzz/corpus/NAME
 # (new inputs go to the first directory: give a scratch one first)
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -iquote daemon $(PKG_CFLAGS) \
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -pthread -iquote daemon $(PKG_CFLAGS) \
               -DTTSACCEL_VERSION=\"$(VERSION)\" \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: $(FUZZ_BIN)
