@@ -12,6 +12,7 @@
 #include "admin_proto.h"
 #include "cache.h"
 #include "config.h"
+#include "encode.h"
 #include "log.h"
 #include "reply.h"
 #include "server.h"
@@ -80,6 +81,9 @@ cmd_stats(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 	    (double)reply_count(srv->replies));
 	cJSON_AddItemToObject(o, "cache", tts_cache_json(srv->tts));
 	cJSON_AddItemToObject(o, "served", stats_served_json(srv));
+	if (srv->encode != NULL)
+		cJSON_AddItemToObject(o, "conversions",
+		    encode_json(srv->encode));
 	cJSON_AddItemToObject(o, "endpoints", tts_endpoints_json(srv->tts));
 	if (srv->shared != NULL)
 		cJSON_AddItemToObject(o, "shared", shared_json(srv->shared));

@@ -60,7 +60,7 @@ struct encode_waiter {
 struct flight {
 	struct encode		*enc;
 	struct cache_entry	*e;		/* its result, pinned */
-	struct cache_entry	**srcs;		/* pinned */
+	struct cache_entry	**srcs;		/* pinned (NULL: static) */
 	size_t			 nsrcs;
 	struct encode_src	*in;		/* their bytes, for the worker */
 	char			*format;
@@ -291,7 +291,7 @@ flight_free(struct flight *f)
 		enc->flights = f->next;
 	if (f->next != NULL)
 		f->next->prev = f->prev;
-	for (i = 0; i < f->nsrcs; i++)
+	for (i = 0; f->srcs != NULL && i < f->nsrcs; i++)
 		cache_unpin(enc->cache, f->srcs[i]);
 	cache_set_user(f->e, NULL);
 	cache_unpin(enc->cache, f->e);		/* the writer's pin */
@@ -365,35 +365,35 @@ encode_cancel(struct encode_waiter *w)
 	free(w);
 }
 
-int
-encode_obtain(struct encode *enc, const char *format,
-    struct cache_entry *const *ents, size_t n,
-    void (*cb)(void *, struct cache_entry *, const char *), void *arg,
-    struct cache_entry **e, struct encode_waiter **w, const char **err)
+/*
+ * The conversion of n sources to format: keys[] name them, in[] are
+ * their bytes, ents[] (or NULL) the entries holding those bytes, pinned
+ * for the worker; text is for listings.
+ */
+static int
+obtain(struct encode *enc, const char *format, const char *const *keys,
+    const struct encode_src *in, struct cache_entry *const *ents, size_t n,
+    const char *text, void (*cb)(void *, struct cache_entry *, const char *),
+    void *arg, struct cache_entry **e, struct encode_waiter **w,
+    const char **err)
 {
 	struct flight	*f;
-	const char	**keys;
-	char		*key, *text, *t;
+	char		*key;
 	size_t		 i;
 	uint64_t	 now = now_usec();
 
 	*e = NULL;
 	*w = NULL;
-	keys = xcalloc(n, sizeof *keys);
-	for (i = 0; i < n; i++)
-		keys[i] = cache_key(ents[i]);
 	key = encode_key(format, keys, n);
-	free(keys);
 	if ((*e = cache_get(enc->cache, key, strlen(key), now)) != NULL) {
 		free(key);
-		cache_pin(*e);
 		if (cache_state(*e) == CACHE_DONE) {
+			cache_pin(*e);
 			enc->hits++;
 			return ENCODE_HIT;
 		}
 		/* Pending: a flight of ours (the only writer of "cv1"). */
 		f = cache_user(*e);
-		cache_unpin(enc->cache, *e);
 		*e = NULL;
 		*w = flight_wait(f, cb, arg);
 		enc->joined++;
@@ -404,32 +404,27 @@ encode_obtain(struct encode *enc, const char *format,
 	f->enc = enc;
 	f->format = xstrdup(format);
 	f->nsrcs = n;
-	f->srcs = xcalloc(n, sizeof *f->srcs);
 	f->in = xcalloc(n, sizeof *f->in);
-	text = xasprintf("[%s]", format);
-	for (i = 0; i < n; i++) {
-		f->srcs[i] = ents[i];
-		f->in[i].data = cache_data(ents[i], &f->in[i].len);
-		t = xasprintf("%s %s", text, cache_text(ents[i]));
-		free(text);
-		text = t;
-	}
+	memcpy(f->in, in, n * sizeof *f->in);
 	/* The entry first: the worker reads its key. */
 	f->e = cache_put(enc->cache, key, strlen(key), text, now);
-	free(text);
 	free(key);
 	if (pool_submit(enc->pool, flight_work_cb, flight_done_cb, f) != 0) {
 		cache_finish(enc->cache, f->e, 0, now);
 		cache_unpin(enc->cache, f->e);
-		free(f->srcs);
 		free(f->in);
 		free(f->format);
 		free(f);
 		*err = "too many conversions are waiting";
 		return -1;
 	}
-	for (i = 0; i < n; i++)
-		cache_pin(ents[i]);
+	if (ents != NULL) {
+		f->srcs = xcalloc(n, sizeof *f->srcs);
+		for (i = 0; i < n; i++) {
+			f->srcs[i] = ents[i];
+			cache_pin(ents[i]);
+		}
+	}
 	cache_set_user(f->e, f);
 	f->next = enc->flights;
 	if (enc->flights != NULL)
@@ -437,6 +432,51 @@ encode_obtain(struct encode *enc, const char *format,
 	enc->flights = f;
 	*w = flight_wait(f, cb, arg);
 	return ENCODE_NEW;
+}
+
+int
+encode_obtain(struct encode *enc, const char *format,
+    struct cache_entry *const *ents, size_t n,
+    void (*cb)(void *, struct cache_entry *, const char *), void *arg,
+    struct cache_entry **e, struct encode_waiter **w, const char **err)
+{
+	struct encode_src	*in;
+	const char		**keys;
+	char			*text, *t;
+	size_t			 i;
+	int			 r;
+
+	keys = xcalloc(n, sizeof *keys);
+	in = xcalloc(n, sizeof *in);
+	text = xasprintf("[%s]", format);
+	for (i = 0; i < n; i++) {
+		keys[i] = cache_key(ents[i]);
+		in[i].data = cache_data(ents[i], &in[i].len);
+		t = xasprintf("%s %s", text, cache_text(ents[i]));
+		free(text);
+		text = t;
+	}
+	r = obtain(enc, format, keys, in, ents, n, text, cb, arg, e, w, err);
+	free(text);
+	free(in);
+	free(keys);
+	return r;
+}
+
+int
+encode_obtain_static(struct encode *enc, const char *format,
+    const char *name, const struct encode_src *src,
+    void (*cb)(void *, struct cache_entry *, const char *), void *arg,
+    struct cache_entry **e, struct encode_waiter **w, const char **err)
+{
+	char	*text;
+	int	 r;
+
+	text = xasprintf("[%s] (%s)", format, name);
+	r = obtain(enc, format, &name, src, NULL, 1, text, cb, arg, e, w,
+	    err);
+	free(text);
+	return r;
 }
 
 /* The encoder. */

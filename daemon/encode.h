@@ -53,6 +53,12 @@ int	 encode_obtain(struct encode *, const char *,
 	    struct cache_entry *const *, size_t,
 	    void (*)(void *, struct cache_entry *, const char *), void *,
 	    struct cache_entry **, struct encode_waiter **, const char **);
+/* The same for static bytes (silence) that name names: never a key of
+ * a cache entry (those begin "v1"). */
+int	 encode_obtain_static(struct encode *, const char *, const char *,
+	    const struct encode_src *,
+	    void (*)(void *, struct cache_entry *, const char *), void *,
+	    struct cache_entry **, struct encode_waiter **, const char **);
 /* No longer wait (before the callback ran); the encoding goes on. */
 void	 encode_cancel(struct encode_waiter *);
 

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "config.h"
 #include "conn.h"
+#include "encode.h"
 #include "fetch.h"
 #include "log.h"
 #include "mirror.h"
@@ -247,6 +248,13 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if ((srv.encode = encode_new(srv.base, tts_cache(srv.tts), &cause)) ==
+	    NULL) {
+		fprintf(stderr, "ttsaccel: %s\n", cause);
+		free(cause);
+		rc = 1;
+		goto out;
+	}
 	srv.replies = replies_new(&srv, srv.tts, 1000,
 	    (uint64_t)cf->cache_ttl * 1000000);
 	if (srv.shared != NULL)
@@ -287,6 +295,7 @@ out:
 		evhttp_free(srv.http);
 	mirrors_free(srv.mirrors);
 	replies_free(srv.replies);
+	encode_free(srv.encode);	/* its entries are the cache's */
 	tts_free(srv.tts);
 	shared_free(srv.shared);
 	upstream_free(srv.upstream);

@@ -11,6 +11,7 @@ struct cJSON;
 struct chat_tts;
 struct config;
 struct conns;
+struct encode;
 struct event;
 struct px;
 struct event_base;
@@ -37,6 +38,8 @@ struct server {
 	int				 accept_paused;	/* and said so */
 	struct fetch			*fetch;
 	struct tts			*tts;
+	struct encode			*encode;	/* conversions, on
+							   worker threads */
 	struct replies			*replies;
 	struct shared			*shared;	/* REDIS_URL set */
 	struct mirrors			*mirrors;	/* other instances'

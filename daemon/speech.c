@@ -21,9 +21,6 @@
 #include "stream.h"
 #include "tts.h"
 #include "util.h"
-#include "wav.h"
-
-#define SILENCE_RATE	24000	/* nothing to say: 100 ms of this */
 
 struct seglist {
 	char	**v;
@@ -87,20 +84,6 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 	    "or WAV to convert from; configure an HTTP endpoint that does in "
 	    "TTS_ENDPOINTS.", p->format);
 	return -1;
-}
-
-struct held {
-	struct tts		*tts;
-	struct cache_entry	*e;
-};
-
-static void
-unpin_cb(const void *data, size_t len, void *arg)
-{
-	struct held	*held = arg;
-
-	tts_release(held->tts, held->e);
-	free(held);
 }
 
 static void
@@ -195,34 +178,23 @@ speech_texts(struct server *srv, const struct tts_params *p,
 static void
 speech_silence(struct hreq *h, const struct tts_params *p)
 {
-	struct wav_info	 wi;
-	unsigned char	*wav, *out = NULL;
-	const char	*err = NULL, *what;
-	size_t		 n = SILENCE_RATE / 10 * 2, len;
+	const unsigned char	*wav;
+	size_t			 len;
 
-	memset(&wi, 0, sizeof wi);
-	wi.format = 1;
-	wi.channels = 1;
-	wi.rate = SILENCE_RATE;
-	wi.bits = 16;
-	wav = xcalloc(1, 44 + n);
-	wav_header(wav, &wi, (uint32_t)n);
-	what = strcmp(p->format, "wav") == 0 ? "wav" : p->format;
-	if (convert(wav, 44 + n, "wav", 0, what, &out, &len, &err) != 0) {
+	if (strcmp(p->format, "wav") == 0) {
+		wav = stream_silence_wav(&len);
+		h->srv->served[SERVED_EMPTY]++;
+		evhttp_add_header(evhttp_request_get_output_headers(h->req),
+		    "X-TTS-Cache", "empty");
+		h->note = "empty";
+		http_reply(h, 200, params_content_type(p->format),
+		    (const char *)wav, len);
+	} else if (!convert_can(p->format))
 		http_error(h, 400, "invalid_request_error", "invalid_input",
 		    "'input' has nothing to speak once markup, code and emoji "
 		    "are removed.");
-		free(wav);
-		return;
-	}
-	h->srv->served[SERVED_EMPTY]++;
-	evhttp_add_header(evhttp_request_get_output_headers(h->req),
-	    "X-TTS-Cache", "empty");
-	h->note = "empty";
-	http_reply(h, 200, params_content_type(p->format), (const char *)out,
-	    len);
-	free(out);
-	free(wav);
+	else
+		stream_convert(h, p, NULL, 0, NULL);	/* converted once */
 }
 
 void
@@ -232,8 +204,6 @@ speech_post(struct hreq *h)
 	struct seglist		 segs = { NULL, 0, 0 };
 	struct tts_params	 p;
 	struct cache_entry	*e, **ents;
-	struct held		*held;
-	const unsigned char	*d;
 	const char		*body, *input, *label;
 	cJSON			*root = NULL;
 	struct req_error	 re;
@@ -279,19 +249,12 @@ speech_post(struct hreq *h)
 		    &how);
 		srv->served[how == TTS_MISS ? SERVED_MISS : SERVED_EXACT]++;
 		if (how == TTS_HIT) {
-			/* The fast path: the whole answer in one write. */
-			d = cache_data(e, &len);
+			/* The fast path: the whole answer in one write, from
+			 * the cache's own bytes. */
 			evhttp_add_header(evhttp_request_get_output_headers(
 			    h->req), "X-TTS-Cache", "hit");
 			h->note = "hit";
-			/* Sent from the cache's own bytes, pinned until
-			 * written. */
-			hist_observe(&srv->h_first_audio, now_usec() - h->t0);
-			held = xmalloc(sizeof *held);
-			held->tts = srv->tts;
-			held->e = e;
-			http_reply_ref(h, 200, params_content_type(p.format),
-			    d, len, unpin_cb, held);
+			stream_send_entry(h, p.format, e);
 			goto out;
 		}
 		label = how == TTS_INFLIGHT ? "inflight" : how == TTS_SHARED ?

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "encode.h"
 #include "reply.h"
 #include "server.h"
 #include "shared.h"
@@ -42,6 +43,9 @@ stats_cache(struct hreq *h)
 	cJSON_AddNumberToObject(j, "replies", (double)reply_count(
 	    h->srv->replies));
 	cJSON_AddItemToObject(j, "served", stats_served_json(h->srv));
+	if (h->srv->encode != NULL)
+		cJSON_AddItemToObject(j, "conversions",
+		    encode_json(h->srv->encode));
 	if (h->srv->shared != NULL)
 		cJSON_AddItemToObject(j, "shared", shared_json(h->srv->shared));
 	http_json(h, 200, j);
@@ -91,6 +95,8 @@ stats_metrics(struct hreq *h)
 	free(hists);
 	if (srv->tts != NULL)
 		tts_metrics(srv->tts, b);
+	if (srv->encode != NULL)
+		encode_metrics(srv->encode, b);
 	len = evbuffer_get_length(b);
 	text = (char *)evbuffer_pullup(b, -1);
 	http_reply(h, 200, "text/plain; version=0.0.4", text, len);

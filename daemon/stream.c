@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cache.h"
-#include "convert.h"
+#include "encode.h"
 #include "log.h"
 #include "params.h"
 #include "reply.h"
@@ -24,7 +24,7 @@
 #include "wav.h"
 
 #define AS_HIGH_WATER	(256 * 1024)	/* client output buffered: wait */
-#define AC_SLICE_FRAMES	8192	/* converted before the loop goes on */
+#define SILENCE_RATE	24000	/* nothing to say: 100 ms of this */
 
 /*
  * An audio stream to one client: a run of entries sent in order as one
@@ -488,10 +488,7 @@ struct aconv {
 	struct event			*ev;
 	char				 err[512];	/* of a failed entry */
 	int				 errstatus;	/* its status */
-	/* converting, a slice at a time */
-	struct convert			*conv;
-	unsigned char			*join;		/* its input, if ours */
-	struct event			*conv_ev;
+	struct encode_waiter		*ew;		/* converting */
 };
 
 static void
@@ -499,11 +496,7 @@ ac_free(struct aconv *ac)
 {
 	size_t	i;
 
-	convert_free(ac->conv);
-	free(ac->join);
-	if (ac->conv_ev != NULL)
-		event_free(ac->conv_ev);
-
+	encode_cancel(ac->ew);
 	for (i = 0; i < ac->n; i++) {
 		tts_unwatch(ac->ws[i]);
 		tts_release(ac->srv->tts, ac->ents[i]);
@@ -528,72 +521,35 @@ ac_close_cb(struct evhttp_connection *evcon, void *arg)
 	ac_free(ac);
 }
 
-/* The samples of a complete WAV entry; -1 if it is not one. */
-static int
-ac_samples(struct cache_entry *e, struct wav_info *wi,
-    const unsigned char **p, size_t *n)
+struct held {
+	struct tts		*tts;
+	struct cache_entry	*e;
+};
+
+static void
+unpin_cb(const void *data, size_t len, void *arg)
 {
+	struct held	*held = arg;
+
+	tts_release(held->tts, held->e);
+	free(held);
+}
+
+void
+stream_send_entry(struct hreq *h, const char *format, struct cache_entry *e)
+{
+	struct held		*held;
 	const unsigned char	*d;
-	const char		*err;
 	size_t			 len;
 
 	d = cache_data(e, &len);
-	if (wav_parse(d, len, wi, &err) != 1 ||
-	    (wi->format != 1 && wi->format != 3 && wi->format != 0xfffe))
-		return -1;
-	*p = d + wi->data_offset;
-	*n = len - wi->data_offset;
-	if (wi->data_len != 0 && wi->data_len != 0xffffffff &&
-	    wi->data_len <= *n)
-		*n = wi->data_len;
-	return 0;
+	hist_observe(&h->srv->h_first_audio, now_usec() - h->t0);
+	held = xmalloc(sizeof *held);
+	held->tts = h->srv->tts;
+	held->e = e;
+	http_reply_ref(h, 200, params_content_type(format), d, len, unpin_cb,
+	    held);
 }
-
-/*
- * libsndfile gives each Ogg stream a random serial number, so the same
- * audio would convert to different bytes each time: give it one made
- * from the content instead (and mend each page's CRC).
- */
-static void
-ogg_reserial(unsigned char *d, size_t len, uint32_t serial)
-{
-	uint32_t	crc, page, old = 0;
-	size_t		off = 0, plen, i;
-	unsigned	k, nseg;
-
-	while (off + 27 <= len && memcmp(d + off, "OggS", 4) == 0) {
-		nseg = d[off + 26];
-		if (off + 27 + nseg > len)
-			return;
-		plen = 27 + nseg;
-		for (k = 0; k < nseg; k++)
-			plen += d[off + 27 + k];
-		if (off + plen > len)
-			return;
-		page = (uint32_t)d[off + 14] | (uint32_t)d[off + 15] << 8 |
-		    (uint32_t)d[off + 16] << 16 | (uint32_t)d[off + 17] << 24;
-		if (off == 0)
-			old = page;
-		else if (page != old)
-			return;		/* another stream: leave it */
-		for (k = 0; k < 4; k++) {
-			d[off + 14 + k] = (unsigned char)(serial >> (8 * k));
-			d[off + 22 + k] = 0;
-		}
-		crc = 0;
-		for (i = 0; i < plen; i++) {
-			crc ^= (uint32_t)d[off + i] << 24;
-			for (k = 0; k < 8; k++)
-				crc = crc & 0x80000000u ?
-				    (crc << 1) ^ 0x04c11db7u : crc << 1;
-		}
-		for (k = 0; k < 4; k++)
-			d[off + 22 + k] = (unsigned char)(crc >> (8 * k));
-		off += plen;
-	}
-}
-
-static void	ac_convert_cb(evutil_socket_t, short, void *);
 
 /* Conversion failed: a 502 with the reason. */
 static void
@@ -608,104 +564,74 @@ ac_fail(struct aconv *ac, const char *err)
 	ac_free(ac);
 }
 
-/* Every entry complete: join, then convert a slice at a time. */
+/* The converted audio, from the cache. */
 static void
-ac_finish(struct aconv *ac)
+ac_send(struct aconv *ac, struct cache_entry *e)
 {
-	struct wav_info		 wi, w0;
-	const unsigned char	*d, *in;
-	unsigned char		*out;
-	const char		*err = NULL;
-	size_t			 len, inlen, total = 0, i;
-
-	if (ac->n == 1)
-		in = cache_data(ac->ents[0], &inlen);	/* pinned by us */
-	else {
-		for (i = 0; i < ac->n; i++) {
-			if (ac_samples(ac->ents[i], &wi, &d, &len) != 0) {
-				ac_fail(ac, "a segment is not WAV");
-				return;
-			}
-			if (i == 0)
-				w0 = wi;
-			else if (!wav_same_layout(&wi, &w0)) {
-				/* Brought to the first's rate and layout. */
-				if ((len = wav_reshape_len(&wi, len, &w0)) ==
-				    0) {
-					ac_fail(ac, "the segments' WAV formats "
-					    "differ, and are not 16-bit PCM");
-					return;
-				}
-			}
-			total += len;
-		}
-		if (total > CONVERT_IN_MAX) {
-			ac_fail(ac, "audio too long to convert");
-			return;
-		}
-		if (w0.format == 0xfffe)
-			w0.format = w0.bits == 32 ? 3 : 1;
-		ac->join = xmalloc(44 + total);
-		wav_header(ac->join, &w0, (uint32_t)total);
-		inlen = 44;
-		for (i = 0; i < ac->n; i++) {
-			ac_samples(ac->ents[i], &wi, &d, &len);
-			if (i > 0 && !wav_same_layout(&wi, &w0)) {
-				out = wav_reshape(&wi, d, len, &w0, &len);
-				memcpy(ac->join + inlen, out, len);
-				free(out);
-			} else
-				memcpy(ac->join + inlen, d, len);
-			inlen += len;
-		}
-		in = ac->join;
-	}
-	if ((ac->conv = convert_begin(in, inlen, "wav", 0, ac->format,
-	    &err)) == NULL) {
-		ac_fail(ac, err);
-		return;
-	}
-	ac->conv_ev = evtimer_new(ac->srv->base, ac_convert_cb, ac);
-	ac_convert_cb(-1, 0, ac);
-}
-
-/* One slice of the conversion; the next after the loop has looked at
- * its sockets; the answer at the end. */
-static void
-ac_convert_cb(evutil_socket_t fd, short what, void *arg)
-{
-	static const struct timeval	 now = { 0, 0 };
-	struct aconv			*ac = arg;
-	unsigned char			*out;
-	const char			*err = NULL;
-	size_t				 len;
-	int				 r;
-
-	if ((r = convert_step(ac->conv, AC_SLICE_FRAMES, &err)) == 1) {
-		evtimer_add(ac->conv_ev, &now);
-		return;
-	}
-	if (r != 0) {
-		ac_fail(ac, err);
-		return;
-	}
-	out = convert_take(ac->conv, &len);
-	if (len >= 4 && memcmp(out, "OggS", 4) == 0) {
-		static const unsigned char	 zero[16];
-		const char			*k = cache_key(ac->ents[0]);
-
-		ogg_reserial(out, len, (uint32_t)siphash24(zero, k,
-		    strlen(k)));
-	}
 	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
 	evhttp_add_header(evhttp_request_get_output_headers(ac->h->req),
 	    "X-TTS-Cache", ac->label);
 	ac->h->note = ac->label;
-	hist_observe(&ac->srv->h_first_audio, now_usec() - ac->h->t0);
-	http_reply(ac->h, 200, params_content_type(ac->format),
-	    (const char *)out, len);
-	free(out);
+	stream_send_entry(ac->h, ac->format, e);
 	ac_free(ac);
+}
+
+static void
+ac_encoded_cb(void *arg, struct cache_entry *e, const char *err)
+{
+	struct aconv	*ac = arg;
+
+	ac->ew = NULL;		/* freed after this call */
+	if (e == NULL)
+		ac_fail(ac, err);
+	else
+		ac_send(ac, e);
+}
+
+const unsigned char *
+stream_silence_wav(size_t *len)
+{
+	static unsigned char	wav[44 + SILENCE_RATE / 10 * 2];
+	struct wav_info		wi;
+
+	if (wav[0] == '\0') {
+		memset(&wi, 0, sizeof wi);
+		wi.format = 1;
+		wi.channels = 1;
+		wi.rate = SILENCE_RATE;
+		wi.bits = 16;
+		wav_header(wav, &wi, SILENCE_RATE / 10 * 2);
+	}
+	*len = sizeof wav;
+	return wav;
+}
+
+/* Every entry complete: their conversion, found in the cache or made on
+ * a worker thread (the loop goes on meanwhile). */
+static void
+ac_finish(struct aconv *ac)
+{
+	struct encode_src	 silence;
+	struct cache_entry	*e;
+	const char		*err = NULL;
+	int			 r;
+
+	if (ac->n == 0) {	/* nothing to say */
+		silence.data = stream_silence_wav(&silence.len);
+		r = encode_obtain_static(ac->srv->encode, ac->format,
+		    "silence", &silence, ac_encoded_cb, ac, &e, &ac->ew, &err);
+	} else
+		r = encode_obtain(ac->srv->encode, ac->format, ac->ents, ac->n,
+		    ac_encoded_cb, ac, &e, &ac->ew, &err);
+	if (r == ENCODE_HIT)
+		ac_send(ac, e);
+	else if (r < 0) {
+		evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+		http_error(ac->h, 503, "server_error", "server_busy",
+		    "%d conversions are waiting already: retry in a moment, "
+		    "or ask for wav.", ENCODE_QUEUE_MAX);
+		ac_free(ac);
+	}
 }
 
 static void	ac_check(struct aconv *);
@@ -809,6 +735,9 @@ stream_convert(struct hreq *h, const struct tts_params *p,
 		ac->label = "reply";
 		evhttp_add_header(evhttp_request_get_output_headers(h->req),
 		    "X-TTS-Reply-Id", reply_id(r));
+	} else if (ntexts == 0) {
+		ac->label = "empty";
+		h->srv->served[SERVED_EMPTY]++;
 	} else {
 		ac->label = hit ? "hit" : ntexts == 1 ? "miss" : "assembled";
 		h->srv->served[missed == 0 ? SERVED_CONVERTED :

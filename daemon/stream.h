@@ -24,11 +24,19 @@ void	 stream_reply(struct hreq *, const struct tts_params *p,
 	    struct reply *r);
 /*
  * The WAV of each of texts[0..ntexts) obtained (or found), and once all
- * are complete joined, converted to p's format and sent whole.  A whole
+ * are complete joined, converted to p's format on a worker thread (or
+ * found converted in the cache) and sent whole.  A whole
  * reply's (r not NULL) is labelled "reply", else it is counted in the
  * server's served statistics.
  */
 void	 stream_convert(struct hreq *, const struct tts_params *p,
 	    char *const *texts, size_t ntexts, struct reply *r);
+/* The same for no texts: 100 ms of silence in p's format, converted once
+ * (ntexts 0), labelled "empty".  The silence as WAV: */
+const unsigned char *stream_silence_wav(size_t *);
+/* Send a complete entry's bytes as the whole answer in format, without a
+ * copy; the caller's pin is taken and dropped once they are written. */
+void	 stream_send_entry(struct hreq *, const char *,
+	    struct cache_entry *);
 
 #endif
