@@ -293,6 +293,10 @@ out:
 	conns_free(srv.conns);
 	if (srv.http != NULL)
 		evhttp_free(srv.http);
+	/* The connections' buffers are finalised on the loop: let that run
+	 * now, so that audio they still referred to is let go while the
+	 * cache is there (not in event_base_free, after it). */
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
 	mirrors_free(srv.mirrors);
 	replies_free(srv.replies);
 	encode_free(srv.encode);	/* its entries are the cache's */

@@ -15,13 +15,16 @@
  *
  * The queue is bounded (qmax): a job beyond it is refused, and the caller
  * says so to its client.  Workers block every signal (the loop's signal
- * events must see them on the loop's thread).
+ * events must see them on the loop's thread), and run POOL_NICE lower in
+ * priority than the loop, so that on a busy machine the loop wins the CPU
+ * whenever it has something to do (Linux's nice value is per thread).
  *
  * pool_free stops the workers: queued jobs are dropped, running ones see
  * pool_stopping() and may give up early, all are joined; finished jobs
  * whose done has not run are dropped too.  The owner knows its jobs and
  * frees what their arguments hold.
  */
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -38,6 +41,8 @@
 
 #include "pool.h"
 #include "util.h"
+
+#define POOL_NICE	10
 
 struct pool_job {
 	void		(*work)(void *);
@@ -105,6 +110,8 @@ pool_worker(void *arg)
 	int		 wake;
 	ssize_t		 n;
 
+	/* Best effort: without it the work is done all the same. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), POOL_NICE);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!atomic_load(&p->stopping) && p->queue.head == NULL)

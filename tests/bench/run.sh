@@ -20,6 +20,7 @@ sections=(
 	"memory   $here/memory.sh"
 	"redis    $here/redis.sh"
 	"convert  $here/convert.sh"
+	"formats  $here/formats.sh"
 )
 
 # Run only the sections named on the command line, if any.

@@ -4,6 +4,8 @@
  * takes one again once there is room; pool_free drops queued jobs, tells
  * a running one to stop and waits for it, and calls no done.
  */
+#include <sys/resource.h>
+
 #include <event2/event.h>
 
 #include <pthread.h>
@@ -25,6 +27,7 @@ struct job {
 	int		 worked_off_loop;
 	int		 done;		/* done's calls */
 	int		 done_on_loop;
+	int		 nice;		/* the worker's */
 	int		*left;		/* jobs not done yet */
 };
 
@@ -35,6 +38,7 @@ square_work(void *arg)
 
 	j->out = j->in * j->in;
 	j->worked_off_loop = !pthread_equal(pthread_self(), loop_thread);
+	j->nice = getpriority(PRIO_PROCESS, (id_t)gettid());
 }
 
 static void
@@ -75,7 +79,8 @@ test_many(void)
 	struct pool	*p;
 	struct job	 jobs[200];
 	char		*cause = NULL;
-	int		 i, left = 200, ok = 1;
+	int		 i, left = 200, ok = 1, nice_ok = 1;
+	int		 loop_nice = getpriority(PRIO_PROCESS, (id_t)gettid());
 
 	p = pool_new(base, 3, 1000, &cause);
 	CHECK(p != NULL);
@@ -93,6 +98,11 @@ test_many(void)
 		    !jobs[i].done_on_loop || !jobs[i].worked_off_loop)
 			ok = 0;
 	CHECK(ok);
+	/* Workers yield to the loop (unless it is niced to 10 already). */
+	for (i = 0; i < 200; i++)
+		if (jobs[i].nice != 10 && loop_nice < 10)
+			nice_ok = 0;
+	CHECK(nice_ok);
 	CHECK_INT(pool_queued(p), 0);
 	CHECK_INT(pool_running(p), 0);
 	pool_free(p);
