@@ -8,23 +8,17 @@
 
 start_tts wavonly --formats wav
 TTS_ENDPOINTS="$TTS_URL|formats=wav" NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
-K=(-H 'Authorization: Bearer sk-test')
 
-speech() {  # speech JSON OUT: prints the status and X-TTS-Cache
-	curl -sS -m 60 "${K[@]}" -D "$T/h" -o "$2" -w '%{http_code}' -d "$1" "$URL/v1/audio/speech" >"$T/code"
-	printf '%s %s' "$(cat "$T/code")" "$(tr -d '\r' <"$T/h" | sed -n 's/^X-TTS-Cache: //p')"
-}
 conv() { curl -sS -m 10 "$URL/cache/stats" | jq -r ".conversions.$1"; }
-body() { jq -cn --arg t "$1" --arg f "$2" '{input:$t, response_format:$f}'; }
 
 # --- a repeat is a hit: same bytes, no new conversion
 text="Served from memory."
-eq "the WAV: synthesised" "$(speech "$(body "$text" wav)" "$T/w.wav")" "200 miss"
+eq "the WAV: synthesised" "$(speech "$(say "$text" wav)" "$T/w.wav")" "200 miss"
 for fmt in mp3 opus flac; do
 	made=$(conv made) hits=$(conv hits)
-	eq "$fmt: converted from the cached WAV" "$(speech "$(body "$text" $fmt)" "$T/a.$fmt")" "200 hit"
+	eq "$fmt: converted from the cached WAV" "$(speech "$(say "$text" $fmt)" "$T/a.$fmt")" "200 hit"
 	eq "$fmt: one conversion" "$(conv made)" $((made + 1))
-	eq "$fmt again: a hit" "$(speech "$(body "$text" $fmt)" "$T/b.$fmt")" "200 hit"
+	eq "$fmt again: a hit" "$(speech "$(say "$text" $fmt)" "$T/b.$fmt")" "200 hit"
 	check "$fmt again: the same bytes" cmp -s "$T/a.$fmt" "$T/b.$fmt"
 	eq "$fmt again: no new conversion" "$(conv made)" $((made + 1))
 	eq "$fmt again: counted as a converted hit" "$(conv hits)" $((hits + 1))
@@ -37,8 +31,8 @@ check "metrics count conversions" sh -c "curl -sS '$URL/metrics' | grep -q '^tts
 check "and converted hits" sh -c "curl -sS '$URL/metrics' | grep -q '^ttsaccel_conversion_hits_total 3$'"
 # Nothing to say: the silence is converted once too.
 made=$(conv made)
-eq "silence in mp3" "$(speech '{"input":"🙂","response_format":"mp3"}' "$T/s1.mp3")" "200 empty"
-eq "again" "$(speech '{"input":"🎉","response_format":"mp3"}' "$T/s2.mp3")" "200 empty"
+eq "silence in mp3" "$(speech "$(say 🙂 mp3)" "$T/s1.mp3")" "200 empty"
+eq "again" "$(speech "$(say 🎉 mp3)" "$T/s2.mp3")" "200 empty"
 check "the same bytes" cmp -s "$T/s1.mp3" "$T/s2.mp3"
 eq "one conversion for both" "$(conv made)" $((made + 1))
 
@@ -49,7 +43,7 @@ made=$(conv made) joined=$(conv joined)
 asked=$(curl -sS "$URL/cache/stats" | jq '.served.miss + .served.converted')
 pids=()
 for i in 1 2 3 4 5; do
-	curl -sS -m 60 "${K[@]}" -o "$T/same$i.opus" -d "$(body "$text2" opus)" "$URL/v1/audio/speech" &
+	speech "$(say "$text2" opus)" "$T/same$i.opus" -m 60 >/dev/null &
 	pids+=($!)
 done
 # Each is counted as served when it arrives (the first as a miss).
@@ -67,24 +61,24 @@ eq "four joined it" "$(conv joined)" $((joined + 4))
 # --- the loop answers while 20 long conversions run
 curl -sS -X POST "$TTS_URL/_fake/set?min-ms=30000" >/dev/null
 for i in $(seq 20); do
-	speech "$(body "Long text number $i for the workers." wav)" "$T/long$i.wav" >/dev/null
+	speech "$(say "Long text number $i for the workers." wav)" "$T/long$i.wav" >/dev/null
 done
 eq "20 WAVs of 30 s each in the cache" "$(curl -sS "$URL/cache/stats" | jq .syntheses)" 22
 made=$(conv made)
 pids=()
 for i in $(seq 20); do
-	curl -sS -m 120 "${K[@]}" -D "$T/long$i.h" -o "$T/long$i.mp3" -d "$(body "Long text number $i for the workers." mp3)" "$URL/v1/audio/speech" &
+	speech "$(say "Long text number $i for the workers." mp3)" "$T/long$i.mp3" -m 120 >"$T/long$i.status" &
 	pids+=($!)
 done
 busy() { curl -sS -m 10 "$URL/cache/stats" | jq -e '.conversions.running + .conversions.queued >= 1' >/dev/null; }
 check "conversions are running (and /cache/stats answers meanwhile)" wait_for busy
 eq "/health answers meanwhile" "$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$URL/health")" 200
-eq "a WAV hit is served meanwhile" "$(speech "$(body "$text" wav)" "$T/w2.wav")" "200 hit"
+eq "a WAV hit is served meanwhile" "$(speech "$(say "$text" wav)" "$T/w2.wav")" "200 hit"
 check "no more threads than the pool has" sh -c "curl -sS '$URL/cache/stats' | jq -e '.conversions.running <= 4' >/dev/null"
 wait "${pids[@]}"
 ok=1
 for i in $(seq 20); do
-	grep -q '^HTTP/1.1 200' "$T/long$i.h" && [ "$(dur mp3 "$T/long$i.mp3" | cut -d. -f1)" -ge 29 ] || ok=0
+	[ "$(cat "$T/long$i.status")" = "200 hit" ] && [ "$(dur mp3 "$T/long$i.mp3" | cut -d. -f1)" -ge 29 ] || ok=0
 done
 check "all 20 answered with 30 s of mp3" test "$ok" = 1
 eq "20 conversions" "$(conv made)" $((made + 20))
@@ -93,11 +87,11 @@ stop_daemon
 # --- SIGTERM while conversions run: a clean exit
 TTSACCEL_SHUTDOWN_TIMEOUT=1 TTS_ENDPOINTS="$TTS_URL|formats=wav" NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 start_daemon
 for i in $(seq 20); do
-	speech "$(body "Stopping text number $i." wav)" "$T/stop$i.wav" >/dev/null
+	speech "$(say "Stopping text number $i." wav)" "$T/stop$i.wav" >/dev/null
 done
 pids=()
 for i in $(seq 20); do
-	curl -sS -m 120 "${K[@]}" -o "$T/stop$i.flac" -d "$(body "Stopping text number $i." flac)" "$URL/v1/audio/speech" 2>/dev/null &
+	speech "$(say "Stopping text number $i." flac)" "$T/stop$i.flac" -m 120 >/dev/null 2>&1 &
 	pids+=($!)
 done
 check "conversions are running" wait_for busy
