@@ -521,20 +521,24 @@ cJSON *
 encode_json(struct encode *enc)
 {
 	cJSON	*o = cJSON_CreateObject();
+	size_t	 queued, running;
 
+	pool_counts(enc->pool, &queued, &running);
 	cJSON_AddNumberToObject(o, "made", (double)enc->made);
 	cJSON_AddNumberToObject(o, "hits", (double)enc->hits);
 	cJSON_AddNumberToObject(o, "joined", (double)enc->joined);
 	cJSON_AddNumberToObject(o, "failures", (double)enc->failures);
-	cJSON_AddNumberToObject(o, "queued", (double)pool_queued(enc->pool));
-	cJSON_AddNumberToObject(o, "running",
-	    (double)pool_running(enc->pool));
+	cJSON_AddNumberToObject(o, "queued", (double)queued);
+	cJSON_AddNumberToObject(o, "running", (double)running);
 	return o;
 }
 
 void
 encode_metrics(struct encode *enc, struct evbuffer *b)
 {
+	size_t	queued, running;
+
+	pool_counts(enc->pool, &queued, &running);
 	evbuffer_add_printf(b,
 	    "# HELP ttsaccel_conversions_total Audio converted from WAV to "
 	    "another format (on the worker threads).\n"
@@ -558,5 +562,5 @@ encode_metrics(struct encode *enc, struct evbuffer *b)
 	    "ttsaccel_conversions_queued %zu\n",
 	    (unsigned long long)enc->made, (unsigned long long)enc->hits,
 	    (unsigned long long)enc->joined,
-	    (unsigned long long)enc->failures, pool_queued(enc->pool));
+	    (unsigned long long)enc->failures, queued);
 }

@@ -272,24 +272,11 @@ pool_stopping(struct pool *p)
 	return atomic_load(&p->stopping);
 }
 
-size_t
-pool_queued(struct pool *p)
+void
+pool_counts(struct pool *p, size_t *queued, size_t *running)
 {
-	size_t	n;
-
 	pthread_mutex_lock(&p->mu);
-	n = p->nqueued;
+	*queued = p->nqueued;
+	*running = p->nrunning;
 	pthread_mutex_unlock(&p->mu);
-	return n;
-}
-
-size_t
-pool_running(struct pool *p)
-{
-	size_t	n;
-
-	pthread_mutex_lock(&p->mu);
-	n = p->nrunning;
-	pthread_mutex_unlock(&p->mu);
-	return n;
 }

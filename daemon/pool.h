@@ -32,8 +32,7 @@ int	 pool_submit(struct pool *, void (*)(void *), void (*)(void *),
  * (from a worker; any thread). */
 int	 pool_stopping(struct pool *);
 /* Jobs waiting, and running (from the loop). */
-size_t	 pool_queued(struct pool *);
-size_t	 pool_running(struct pool *);
+void	 pool_counts(struct pool *, size_t *, size_t *);
 /* The number of threads to start for this machine: one per CPU, at
  * least 1, at most max. */
 unsigned pool_threads_for_cpus(unsigned);

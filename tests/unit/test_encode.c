@@ -16,6 +16,7 @@
 
 #include "cache.h"
 #include "check.h"
+#include "loop.h"
 #include "encode.h"
 #include "util.h"
 #include "wav.h"
@@ -164,23 +165,9 @@ req_cb(void *arg, struct cache_entry *e, const char *err)
 }
 
 static void
-hang_cb(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopbreak(base);
-}
-
-static void
 run_until(int *left)
 {
-	struct timeval	 tv = { 60, 0 };
-	struct event	*hang;
-
-	if (*left == 0)
-		return;
-	hang = evtimer_new(base, hang_cb, NULL);
-	evtimer_add(hang, &tv);
-	event_base_dispatch(base);
-	event_free(hang);
+	loop_run(base, left);
 }
 
 /* A complete entry holding bytes. */

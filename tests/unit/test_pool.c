@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "loop.h"
 #include "pool.h"
 #include "util.h"
 
@@ -52,25 +53,11 @@ square_done(void *arg)
 		event_base_loopbreak(base);
 }
 
-static void
-hang_cb(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopbreak(base);
-}
-
-/* Run the loop until every job is done (a timer ends a hang). */
+/* Run the loop until every job is done. */
 static void
 run_until_done(int *left)
 {
-	struct timeval	 tv = { 60, 0 };
-	struct event	*hang;
-
-	if (*left == 0)
-		return;
-	hang = evtimer_new(base, hang_cb, NULL);
-	evtimer_add(hang, &tv);
-	event_base_dispatch(base);
-	event_free(hang);
+	loop_run(base, left);
 }
 
 static void
@@ -79,6 +66,7 @@ test_many(void)
 	struct pool	*p;
 	struct job	 jobs[200];
 	char		*cause = NULL;
+	size_t		 queued, running;
 	int		 i, left = 200, ok = 1, nice_ok = 1;
 	int		 loop_nice = getpriority(PRIO_PROCESS, (id_t)gettid());
 
@@ -103,8 +91,9 @@ test_many(void)
 		if (jobs[i].nice != 10 && loop_nice < 10)
 			nice_ok = 0;
 	CHECK(nice_ok);
-	CHECK_INT(pool_queued(p), 0);
-	CHECK_INT(pool_running(p), 0);
+	pool_counts(p, &queued, &running);
+	CHECK_INT(queued, 0);
+	CHECK_INT(running, 0);
 	pool_free(p);
 }
 
@@ -150,6 +139,7 @@ test_bound(void)
 	struct pool	*p;
 	struct job	 jobs[4], extra;
 	char		*cause = NULL;
+	size_t		 queued, running;
 	int		 i, left = 4;
 
 	gate_set(0);
@@ -165,13 +155,16 @@ test_bound(void)
 	gate_wait_entered(1);
 	CHECK_INT(pool_submit(p, gate_work, square_done, &jobs[1]), 0);
 	CHECK_INT(pool_submit(p, gate_work, square_done, &jobs[2]), 0);
-	CHECK_INT(pool_queued(p), 2);
-	CHECK_INT(pool_running(p), 1);
+	pool_counts(p, &queued, &running);
+	CHECK_INT(queued, 2);
+	CHECK_INT(running, 1);
 	CHECK_INT(pool_submit(p, gate_work, square_done, &extra), -1);
 	gate_set(1);
 	/* Room again once the worker has taken the next one. */
-	while (pool_queued(p) == 2)
+	do {
 		usleep(1000);
+		pool_counts(p, &queued, &running);
+	} while (queued == 2);
 	CHECK_INT(pool_submit(p, gate_work, square_done, &jobs[3]), 0);
 	run_until_done(&left);
 	CHECK_INT(left, 0);
