@@ -123,17 +123,30 @@ printf 'endpoint = %s|max=3|weight=2\nendpoint = %s\ncache_ttl = 777\n' "$B" "$D
 eq "reload with new options for B" "$(q '{"cmd":"reload"}' .data.reloaded)" true
 eq "B's max is now 3" "$(ep_field "$B" max)" 3
 eq "B's weight is now 2" "$(ep_field "$B" weight)" 2
-speak 'Keeps B busy while it is drained.' >/dev/null &
-busy=$!
-# Until B has it (a fixed pause was too short on a loaded machine).
+# B and D hold their requests (hold=1) until B has one: the weights pick
+# the endpoint, so requests go one by one, each waited for on B or D.
+in_flight() { echo $(( $(ep_field "$B" in_flight) + $(ep_field "$D" in_flight) )); }
 b_busy() { [ "$(ep_field "$B" in_flight)" -ge 1 ] 2>/dev/null; }
-check "B has work in flight" wait_for b_busy
+placed() { [ "$(in_flight)" -ge "$1" ] 2>/dev/null; }
+placed_none() { [ "$(in_flight)" -eq 0 ] 2>/dev/null; }
+curl -sS -X POST "$B/_fake/set?hold=1" >/dev/null
+curl -sS -X POST "$D/_fake/set?hold=1" >/dev/null
+busy=()
+for i in 1 2 3 4 5 6; do
+	speak "Keeps B busy while it is drained ($i)." >/dev/null &
+	busy+=($!)
+	wait_for placed "$i"
+	b_busy && break
+done
+check "B has work in flight" b_busy
 adm "{\"cmd\":\"endpoints.drain\",\"url\":\"$B\"}" >/dev/null
 eq "B drains while busy" "$(ep_field "$B" state)" draining
 eq "reload still listing B" "$(q '{"cmd":"reload"}' .data.reloaded)" true
 check "B is back in service" test "$(ep_field "$B" state)" != draining
-wait "$busy"
-sleep 0.5
+curl -sS -X POST "$B/_fake/set?hold=0" >/dev/null
+curl -sS -X POST "$D/_fake/set?hold=0" >/dev/null
+wait "${busy[@]}"
+wait_for placed_none
 eq "and stays once its work is done" "$(has_ep "$B")" true
 
 # --- watch --------------------------------------------------------------------

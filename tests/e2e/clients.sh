@@ -23,7 +23,8 @@ start_tts clients
 # The fake makes only WAV here: SillyTavern's mp3 is converted by the
 # daemon.  The chat's prefetch uses liang/zf_001; clients say tts-1/alloy.
 results=()
-budget=$((SECONDS + 50))
+# A bound on the test's time, not a claim about speed (that is make bench).
+budget=$((SECONDS + 300))
 [ -n "${TTSACCEL_VALGRIND:-}" ] && budget=$((SECONDS + 600))
 for client in openwebui sillytavern nextchat librechat lobechat; do
 	left=$((budget - SECONDS))

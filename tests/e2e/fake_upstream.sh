@@ -63,16 +63,18 @@ code=$(curl -s -o "$T/429.json" -w '%{http_code}' -H 'X-Fake-Fault: status:429' 
 eq "status:429 on another path" "$code/$(jq -r .error.code <"$T/429.json")" "429/rate_limit_exceeded"
 
 rc=0
-chat_at "$UP_URL" "$STREAM" --max-time 1 -H 'X-Fake-Fault: hang' >"$T/hang.sse" || rc=$?
+chat_at "$UP_URL" "$STREAM" --max-time 3 -H 'X-Fake-Fault: hang' >"$T/hang.sse" || rc=$?
 eq "hang: client times out (exit 28)" "$rc" 28
 eq "hang: the first content chunk arrived" "$(sse_text <"$T/hang.sse")" "Hell"
-sleep 0.2
+# closed N: the log has N client_closed events.
+closed() { [ "$(jq -c 'select(.event == "client_closed")' "$LOG" | wc -l)" -ge "$1" ]; }
+wait_for closed 1
 eq "hang: the log records the client leaving" \
     "$(jq -c 'select(.event == "client_closed") | .content_sent' "$LOG" | tail -n1)" 1
 
 rc=0
-chat_at "$UP_URL" '{"messages":[]}' --max-time 1 -H 'X-Fake-Fault: hang' >/dev/null || rc=$?
-sleep 0.3
+chat_at "$UP_URL" '{"messages":[]}' --max-time 3 -H 'X-Fake-Fault: hang' >/dev/null || rc=$?
+wait_for closed 2
 eq "hang, non-streaming: client leaving is noticed" \
     "$(jq -c 'select(.event == "client_closed")' "$LOG" | wc -l)" 2
 eq "no request left in flight" "$(curl -s "$UP_URL/_fake/stats" | jq .active)" 0
@@ -159,7 +161,8 @@ rm -rf "$T/conc"
 
 # --- auth, --help, signals ----------------------------------------------------
 p=$(free_port)
-spawn upstream-key "$FAKE_UPSTREAM" --port "$p" --require-key sk-right
+spawn upstream-key "$FAKE_UPSTREAM" --port "$p" --require-key sk-right \
+    --log "$T/upstream-key.jsonl"
 KEY_PID=$LAST_PID
 wait_port "$p"
 code=$(curl -s -o "$T/401.json" -w '%{http_code}' "http://127.0.0.1:$p/v1/models")
@@ -169,13 +172,13 @@ eq "--require-key: wrong key is 401" \
 eq "--require-key: right key is 200" \
     "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer sk-right' "http://127.0.0.1:$p/v1/models")" 200
 # SIGTERM with a stream in flight: exit 0, promptly.
-curl -sN --max-time 5 -H 'Authorization: Bearer sk-right' -H 'X-Fake-Fault: hang' \
+curl -sN --max-time 30 -H 'Authorization: Bearer sk-right' -H 'X-Fake-Fault: hang' \
     -d "$STREAM" "http://127.0.0.1:$p/v1/chat/completions" >/dev/null &
 hung=$!
-sleep 0.3
+wait_for grep -qs chat/completions "$T/upstream-key.jsonl"
 kill -TERM "$KEY_PID"
 rc=0
-timeout 3 tail --pid="$KEY_PID" -f /dev/null || rc=$?
+timeout 10 tail --pid="$KEY_PID" -f /dev/null || rc=$?
 eq "SIGTERM: exits promptly" "$rc" 0
 rc=0
 wait "$KEY_PID" || rc=$?

@@ -1,7 +1,10 @@
-# Shared helpers for the end-to-end scripts.  Source it first:
+# Shared helpers for the end-to-end scripts, one definition each (a script
+# adds a helper here rather than defining its own).  Source it first:
 #   . "$(dirname "$0")/lib.sh"
 # Each script gets its own temp dir ($T), ports and admin socket; every
 # process started with `spawn` is killed by PID when the script exits.
+# Wait for a condition with wait_for (or the fakes' hold=1), never with a
+# fixed sleep: a loaded machine is slower than any pause.
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${TTSACCEL_BUILD:-build/std}
@@ -158,6 +161,37 @@ start_redis() {
 	return 1
 }
 
+# rcli ARGS...: redis-cli on the Redis of start_redis.
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# start_instance NAME [ARGS...]: one of several daemons sharing the Redis
+# of start_redis (start_daemon with DAEMON_NAME=NAME and REDIS_URL): its
+# URL in U[NAME], its PID in P[NAME]; a check that it connects to Redis.
+# Environment given before the call (VAR=x start_instance a) reaches it.
+declare -A U P
+start_instance() {
+	local name=$1
+	shift
+	DAEMON_NAME=$name REDIS_URL=$REDIS_URL start_daemon "$@" || return 1
+	U[$name]=$URL
+	P[$name]=$DAEMON_PID
+	check "instance $name is connected to Redis" wait_for shared_up "$URL"
+}
+
+# start_cluster [FAKE_TTS ARGS...]: a Redis (start_redis, its DEBUG command
+# allowed), a fake TTS "slow" started with ARGS (its URL in $SLOW), and
+# three instances a, b and c using both (start_instance).
+start_cluster() {
+	local n
+	start_redis "" --enable-debug-command local || return 1
+	start_tts slow "$@" || return 1
+	SLOW=$TTS_URL
+	for n in a b c; do
+		TTS_ENDPOINTS=$SLOW NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 \
+		    TTS_RETRY_COUNT=0 start_instance "$n"
+	done
+}
+
 # stop_redis: stop it (SIGTERM, by PID) and wait for it.
 stop_redis() {
 	kill -TERM "$REDIS_PID" 2>/dev/null
@@ -191,6 +225,12 @@ wait_secs() {
 
 # wait_for CMD...: until CMD succeeds, up to 10 s.
 wait_for() { wait_secs 10 "$@"; }
+
+# not CMD...: true when CMD fails (for check and wait_for).
+not() { ! "$@"; }
+
+# bigger FILE N: FILE holds more than N bytes (for wait_for).
+bigger() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt "$2" ]; }
 
 # check DESCRIPTION COMMAND...: run a check, count its failure.
 check() {
@@ -412,8 +452,16 @@ nsynth() {
 	    "$T/tts-$1.jsonl" 2>/dev/null | grep -cxF -- "$2"
 }
 
+# synthesising NAME TEXT N: fake_tts NAME has had N requests for TEXT at
+# least (for wait_for).
+synthesising() { [ "$(nsynth "$1" "$2")" -ge "$3" ]; }
+
 # fake_stats URL FILTER: a fake's /_fake/stats through jq -r FILTER.
 fake_stats() { curl -sS -m 10 "$1/_fake/stats" | jq -r "$2"; }
+
+# fake_is URL FILTER VALUE: the fake's stats at FILTER are VALUE (for
+# wait_for).
+fake_is() { [ "$(fake_stats "$1" "$2")" = "$3" ]; }
 
 # exact_wav FILE: FILE is a WAV whose header parses and whose lengths match
 # the file (fake_tts --wav-info).
@@ -434,7 +482,5 @@ run() {
 # shared_of URL FIELD: the daemon at URL's /health .shared.FIELD (Redis).
 shared_of() { curl -sS -m 5 "$1/health" | jq -r ".shared.$2"; }
 
-# shared_up URL / shared_down URL: the daemon at URL is (is not) connected
-# to its Redis.
+# shared_up URL: the daemon at URL is connected to its Redis.
 shared_up() { [ "$(shared_of "$1" state)" = up ]; }
-shared_down() { ! shared_up "$1"; }

@@ -11,15 +11,9 @@ samples() { sox "$1" -t raw - 2>/dev/null | md5sum | cut -d' ' -f1; }
 start_redis
 start_upstream --delay-ms 5
 start_tts r --latency-ms 200 --chunks 3 --chunk-delay-ms 50
-declare -A U P
 for n in a b c; do
-	DAEMON_NAME=$n REDIS_URL="$REDIS_URL" NEWAPI_BASE_URL="$UP_URL" NEWAPI_API_KEY=sk-test \
-	    TTS_ENDPOINTS="$TTS_URL|formats=wav" TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
-	U[$n]=$URL
-	P[$n]=$DAEMON_PID
-done
-for n in a b c; do
-	check "instance $n is connected to Redis" wait_for shared_up "${U[$n]}"
+	NEWAPI_BASE_URL=$UP_URL NEWAPI_API_KEY=sk-test TTS_ENDPOINTS="$TTS_URL|formats=wav" \
+	    TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_instance "$n"
 done
 
 # 1. A finished reply: its audio from A and from B, the same.

@@ -158,10 +158,8 @@ stop_daemon
 
 # No usable endpoint: /health is 503 and says which is down.
 TTS_ENDPOINTS=http://127.0.0.1:$(free_port) TTS_HEALTH_INTERVAL=1 NEWAPI_API_KEY=sk-test start_daemon
-for i in $(seq 50); do
-	[ "$(curl -sS -o /dev/null -w '%{http_code}' "$URL/health")" = 503 ] && break
-	sleep 0.1
-done
+health_is() { [ "$(curl -sS -o /dev/null -w '%{http_code}' "$URL/health")" = "$1" ]; }
+wait_for health_is 503
 eq "health is 503 with no usable endpoint" "$(curl -sS -o "$T/health.json" -w '%{http_code}' "$URL/health")" 503
 eq "the endpoint shows as down" "$(jq -r '.endpoints[0].state' "$T/health.json")" down
 eq "speech is 503 meanwhile" "$(speak "Hello there.")" 503

@@ -8,6 +8,7 @@ need jq jq || finish
 
 start_tts fast --latency-ms 5
 health() { curl -sS "$URL/health"; }
+now() { date +%s.%N; }
 ustate() { [ "$(health | jq -r .upstream.state)" = "$1" ]; }
 chat_code() {  # chat_code [CURL ARGS...]: the status of a short chat
 	chat '{"model":"m","messages":[{"role":"user","content":"ECHO:Hi."}]}' \
@@ -74,17 +75,21 @@ eq "/v1/models: then the TTS model" \
 
 # The upstream goes away: the next chat finds it unreachable.
 kill -TERM "$UP_PID"; wait "$UP_PID" 2>/dev/null
+t0=$(now)	# the news is no older than t0 ...
 eq "a chat with the upstream gone: 502" "$(chat_code)" 502
+t1=$(now)	# ... and no younger than t1
 eq "/health: unreachable" "$(health | jq -r .upstream.state)" unreachable
 eq "/health: still 200" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
 # It comes back with no chat to tell: once the news is over 30 s old, a
 # look at /health sends a probe, and the next look shows its answer.
 spawn upstream2 "$FAKE_UPSTREAM" --port "$UP_PORT"
 wait_port "$UP_PORT"
-sleep 29
-eq "/health at 29 s: still unreachable (no probe yet)" \
+# (by the clock: however slow the steps between, 5 s short of 30, then
+# 1 s past it)
+sleep "$(awk -v t="$t0" -v n="$(now)" 'BEGIN { d = t + 25 - n; print (d > 0 ? d : 0) }')"
+eq "/health at 25 s: still unreachable (no probe yet)" \
     "$(health | jq -r .upstream.state)" unreachable
-sleep 2
+sleep "$(awk -v t="$t1" -v n="$(now)" 'BEGIN { d = t + 31 - n; print (d > 0 ? d : 0) }')"
 health >/dev/null
 check "past 30 s: a look at /health probes, and the next sees it up" \
     wait_for ustate up

@@ -1294,10 +1294,12 @@ bad:
 	}
 	signal(SIGPIPE, SIG_IGN);
 	start_usec = now_usec();
-	/* Timers count from the clock, not from the loop's cached time, so
-	 * that no delay is cut short. */
+	/* Timers count from the clock, not from the loop's cached time, and
+	 * from the precise clock, not the coarse one libevent prefers (a
+	 * tick, 4 ms, behind): no delay is cut short. */
 	if ((cfg = event_config_new()) == NULL ||
-	    event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME) != 0 ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME |
+	    EVENT_BASE_FLAG_PRECISE_TIMER) != 0 ||
 	    (base = event_base_new_with_config(cfg)) == NULL)
 		die("event_base_new failed");
 	event_config_free(cfg);
