@@ -10,6 +10,7 @@
 #include "norm.h"
 #include "reply.h"
 #include "sched.h"
+#include "segment.h"
 #include "server.h"
 #include "span.h"
 #include "tts.h"
@@ -336,11 +337,12 @@ is_fence(const char *l, size_t n)
 	return k - i >= 3;
 }
 
-/* The folded text of the reply's fenced code blocks (not spoken). */
+/* The folded text of the reply's fenced code blocks (not spoken), their
+ * info strings ("python") included. */
 static const char *
 reply_code(struct reply *r, size_t *len)
 {
-	char	*code = NULL;
+	char	*code = NULL, *clean;
 	size_t	 clen = 0, i = 0, e;
 	int	 in = 0;
 
@@ -351,7 +353,9 @@ reply_code(struct reply *r, size_t *len)
 				e++;
 			if (is_fence(r->raw + i, e - i))
 				in = !in;
-			else if (in) {
+			/* the opening fence's info string too: clients
+			 * that fold whitespace send it with the code */
+			if (in) {
 				code = xrealloc(code, clen + (e - i) + 2);
 				memcpy(code + clen, r->raw + i, e - i);
 				clen += e - i;
@@ -359,8 +363,11 @@ reply_code(struct reply *r, size_t *len)
 			}
 			i = e + 1;
 		}
-		r->code = norm_string(code != NULL ? code : "", clen,
-		    &r->code_len);
+		/* cleaned as a client's piece is, then folded: "[0]" of
+		 * "choices[0]" goes in both */
+		clean = segment_clean_piece(code != NULL ? code : "", clen);
+		r->code = norm_string(clean, strlen(clean), &r->code_len);
+		free(clean);
 		free(code);
 	}
 	*len = r->code_len;

@@ -67,6 +67,7 @@ enum {
 struct segmenter {
 	struct segment_opts	 o;
 	int			 clean_only;	/* segment_clean: no cutting */
+	int			 piece;		/* fences only dropped */
 
 	/* Decoder. */
 	uint32_t		 dcp, dmin;
@@ -643,6 +644,13 @@ clean_line_start(struct segmenter *s, uint32_t c)
 		n = run_len(s, 0, c, &more);
 		if (more)
 			return 0;
+		if (n >= 3 && s->piece) {
+			/* a piece of a reply: code, or the end of code? */
+			consume(s, n);
+			s->line_start = 0;
+			out_weak(s, ' ', 1);
+			return 1;
+		}
 		if (n >= 3) {
 			/* A backtick fence's info string has no backtick. */
 			for (k = n;; k++) {
@@ -769,6 +777,11 @@ clean_code(struct segmenter *s)
 	n = run_len(s, 0, '`', &more);
 	if (more)
 		return 0;
+	if (n >= 3 && s->piece) {
+		consume(s, n);
+		out_weak(s, ' ', 1);
+		return 1;
+	}
 	for (k = n;;) {
 		d = la(s, k);
 		if (d == LA_MORE)
@@ -1435,8 +1448,8 @@ segment_next(struct segmenter *s)
 	return seg;
 }
 
-char *
-segment_clean(const char *text, size_t len)
+static char *
+clean_text(const char *text, size_t len, int piece)
 {
 	struct segmenter	*s;
 	char			*buf;
@@ -1445,6 +1458,7 @@ segment_clean(const char *text, size_t len)
 
 	s = segment_new(NULL);
 	s->clean_only = 1;
+	s->piece = piece;
 	segment_feed(s, text, len);
 	segment_finish(s);
 	buf = xreallocarray(NULL, s->q.len - s->q.off + 1, 4);
@@ -1463,6 +1477,18 @@ segment_clean(const char *text, size_t len)
 	buf[n] = '\0';
 	segment_free(s);
 	return buf;
+}
+
+char *
+segment_clean(const char *text, size_t len)
+{
+	return clean_text(text, len, 0);
+}
+
+char *
+segment_clean_piece(const char *text, size_t len)
+{
+	return clean_text(text, len, 1);
 }
 
 void

@@ -36,6 +36,14 @@ char	*segment_next(struct segmenter *);
 /* The speakable text of a whole text, whitespace folded to single spaces
  * (malloc'd, "" if nothing is speakable). */
 char	*segment_clean(const char *, size_t);
+/*
+ * segment_clean of a piece of a reply that a client cut, anywhere: a code
+ * fence (at a line's start, or inside a line, as clients fold whitespace)
+ * is only dropped, the text around it kept, since the piece alone cannot
+ * tell code that a fence opens from text after code that it closes; the
+ * reply can (reply_match).
+ */
+char	*segment_clean_piece(const char *, size_t);
 /* Split a whole text into segments, calling back once per segment. */
 void	 segment_split(const struct segment_opts *, const char *, size_t,
 	    void (*)(void *, const char *), void *);

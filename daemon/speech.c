@@ -130,16 +130,23 @@ speech_texts(struct server *srv, const struct tts_params *p,
 	struct tts_params	 pw = *p;
 	struct fits		 f = { p, p->format };
 	struct reply_part	*parts = NULL;
-	size_t			 n = 0, matched, i;
+	size_t			 n = 0, matched, i, len = strlen(input);
 	char			*clean;
+	int			 fence;
 
-	segment_split(so, input, strlen(input), collect_cb, segs);
+	segment_split(so, input, len, collect_cb, segs);
 	if (*conv)
 		pw.format = "wav";
-	if (segs->n == 0 || srv->replies == NULL ||
-	    (segs->n == 1 && tts_peek(srv->tts, &pw, segs->v[0]) != NULL))
+	/* A fence in a piece a client cut may open code or close code an
+	 * earlier piece opened ("...```\n\nA few things to note."): the
+	 * reply it comes from tells. */
+	fence = memmem(input, len, "```", 3) != NULL ||
+	    memmem(input, len, "~~~", 3) != NULL;
+	if (srv->replies == NULL || (!fence && (segs->n == 0 ||
+	    (segs->n == 1 && tts_peek(srv->tts, &pw, segs->v[0]) != NULL))))
 		return;		/* nothing to say, or found as it is */
-	clean = segment_clean(input, strlen(input));
+	clean = fence ? segment_clean_piece(input, len) :
+	    segment_clean(input, len);
 	if (!*conv)
 		n = reply_match(srv->replies, clean, strlen(clean),
 		    reply_fits, &f, &parts, &matched);

@@ -25,5 +25,5 @@ for c in "$top"/tests/clients/cases/*.json; do
 	stop_daemon
 	n=$((n + 1))
 done
-check "the cases ran ($n)" test "$n" -ge 10
+check "the cases ran ($n)" test "$n" -ge 12
 finish

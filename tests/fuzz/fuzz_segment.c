@@ -111,5 +111,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(utf8_valid(c, len));
 	assert(len == 0 || (c[0] != ' ' && c[len - 1] != ' '));
 	free(c);
+	/* a client's piece: the same, fences only dropped */
+	c = segment_clean_piece((const char *)data, size);
+	len = strlen(c);
+	assert(utf8_valid(c, len));
+	assert(len == 0 || (c[0] != ' ' && c[len - 1] != ' '));
+	free(c);
 	return 0;
 }

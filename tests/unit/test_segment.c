@@ -405,7 +405,41 @@ test_clean(void)
 	CLEAN("a\xff\xfe b \xe4\xbd", "a b");
 	CLEAN("25°C, 30℃, 5㎡", "25°C, 30℃, 5㎡");
 	CLEAN("Hello\xe2\x80\x8bworld", "Helloworld");
+	/* numbered headings: their numbers go, as list numbers do */
+	CLEAN("**2. 多吃时令蔬菜。**", "多吃时令蔬菜。");
+	CLEAN("**3.** Boil it.\n## 4) Rest", "Boil it. Rest");
+	CLEAN("# 1984 was a year.", "1984 was a year.");
 #undef CLEAN
+}
+
+/* A piece of a reply, cut by a client: fences only dropped. */
+static void
+test_clean_piece(void)
+{
+	char	*c;
+
+#define PIECE(in, want) do {						\
+	c = segment_clean_piece(in, strlen(in));			\
+	CHECK_STR(c, want);						\
+	free(c);							\
+} while (0)
+	/* the end of code an earlier piece opened, then text */
+	PIECE("x = 1\n```\n\nA few things to note.",
+	    "x = 1 A few things to note.");
+	/* an unclosed fence, whitespace folded by the client */
+	PIECE("Here's a minimal example: ```python import pandas as pd",
+	    "Here's a minimal example: python import pandas as pd");
+	PIECE("```sh\nls\n```\nDone.", "sh ls Done.");
+	PIECE("~~~\ncode\n~~~", "code");
+	/* the rest as segment_clean has it */
+	PIECE("Run `ls -l` **now**.", "Run ls -l now.");
+	PIECE("1. First\n2. Second", "First Second");
+	PIECE("", "");
+	/* a reply's segment_clean still drops the code */
+	c = segment_clean("x = 1\n```\n\nA few things to note.", 36);
+	CHECK_STR(c, "x = 1");
+	free(c);
+#undef PIECE
 }
 
 static void
@@ -705,6 +739,7 @@ int
 main(int argc, char **argv)
 {
 	test_clean();
+	test_clean_piece();
 	test_split();
 	test_stream();
 	test_ready();
