@@ -1,4 +1,6 @@
 /* fetch: outgoing HTTP on libcurl's multi interface, driven by libevent. */
+#include <sys/queue.h>
+
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -24,8 +26,7 @@ struct fetch_req {
 	int			 cancelled;
 	int			 paused;	/* refuse data until resumed */
 	char			 errbuf[CURL_ERROR_SIZE];
-	struct fetch_req	*next;		/* on the list of all */
-	struct fetch_req	*prev;
+	LIST_ENTRY(fetch_req)	 entry;		/* on the list of all */
 };
 
 struct fetch {
@@ -33,7 +34,7 @@ struct fetch {
 	CURLM			*multi;
 	struct event		*timer;
 	struct event		*reap;		/* frees cancelled requests */
-	struct fetch_req	*all;
+	LIST_HEAD(, fetch_req)	 all;
 	size_t			 nactive;
 };
 
@@ -47,12 +48,7 @@ static void	check_done(struct fetch *);
 static void
 req_unlink(struct fetch_req *r)
 {
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		r->f->all = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
+	LIST_REMOVE(r, entry);
 	r->f->nactive--;
 }
 
@@ -231,8 +227,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	struct fetch		*f = arg;
 	struct fetch_req	*r, *next;
 
-	for (r = f->all; r != NULL; r = next) {
-		next = r->next;
+	for (r = LIST_FIRST(&f->all); r != NULL; r = next) {
+		next = LIST_NEXT(r, entry);
 		if (r->cancelled) {
 			req_unlink(r);
 			req_free(r);
@@ -246,6 +242,7 @@ fetch_new(struct event_base *base)
 	struct fetch	*f;
 
 	f = xcalloc(1, sizeof *f);
+	LIST_INIT(&f->all);
 	f->base = base;
 	if ((f->multi = curl_multi_init()) == NULL)
 		fatalx("curl_multi_init failed");
@@ -267,7 +264,7 @@ fetch_free(struct fetch *f)
 
 	if (f == NULL)
 		return;
-	while ((r = f->all) != NULL) {
+	while ((r = LIST_FIRST(&f->all)) != NULL) {
 		req_unlink(r);
 		req_free(r);
 	}
@@ -326,10 +323,7 @@ fetch_start(struct fetch *f, const struct fetch_opts *o,
 	r->hdrs = curl_slist_append(r->hdrs, "Expect:");
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs);
 
-	r->next = f->all;
-	if (f->all != NULL)
-		f->all->prev = r;
-	f->all = r;
+	LIST_INSERT_HEAD(&f->all, r, entry);
 	f->nactive++;
 	curl_multi_add_handle(f->multi, r->easy);
 	return r;

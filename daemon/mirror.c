@@ -12,6 +12,8 @@
  * (reply_match), are served from the same segments as on the instance
  * that served the chat.
  */
+#include <sys/queue.h>
+
 #include <event2/event.h>
 
 #include <cjson/cJSON.h>
@@ -33,7 +35,7 @@ struct mirror_wait {
 	struct mirror		*m;
 	void			(*cb)(void *, struct reply *);
 	void			*arg;
-	struct mirror_wait	*next, *prev;
+	LIST_ENTRY(mirror_wait)	 entry;
 };
 
 struct mirror {
@@ -44,13 +46,13 @@ struct mirror {
 	int			 caught;	/* the askers were answered */
 	int			 fed;		/* by the cluster's stream */
 	uint64_t		 t_last;	/* when it last said something */
-	struct mirror_wait	*waits;
-	struct mirror		*next, *prev;
+	LIST_HEAD(, mirror_wait) waits;
+	LIST_ENTRY(mirror)	 entry;
 };
 
 struct mirrors {
 	struct server		*srv;
-	struct mirror		*head;
+	LIST_HEAD(, mirror)	 head;
 	struct shared_watch	*watch;		/* every reply of the cluster */
 	struct event		*tick;
 };
@@ -62,10 +64,24 @@ mirror_of(struct mirrors *ms, const char *id)
 {
 	struct mirror	*m;
 
-	for (m = ms->head; m != NULL; m = m->next)
+	LIST_FOREACH(m, &ms->head, entry)
 		if (strcmp(m->id, id) == 0)
 			return m;
 	return NULL;
+}
+
+/* A new mirror of reply id (shorter than m->id), on the list. */
+static struct mirror *
+mirror_new(struct mirrors *ms, const char *id)
+{
+	struct mirror	*m;
+
+	m = xcalloc(1, sizeof *m);
+	m->ms = ms;
+	snprintf(m->id, sizeof m->id, "%s", id);
+	LIST_INIT(&m->waits);
+	LIST_INSERT_HEAD(&ms->head, m, entry);
+	return m;
 }
 
 /* A copy fed by the cluster's stream ends, cut if need be. */
@@ -95,8 +111,8 @@ watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
 	if (ev == SHARED_R_ERROR) {
 		/* What comes meanwhile is lost: the copies end here. */
 		ms->watch = NULL;
-		for (m = ms->head; m != NULL; m = next) {
-			next = m->next;
+		for (m = LIST_FIRST(&ms->head); m != NULL; m = next) {
+			next = LIST_NEXT(m, entry);
 			if (m->fed)
 				fed_end(m, 0);
 		}
@@ -108,16 +124,10 @@ watch_cb(void *arg, const char *id, int ev, const char *val, size_t len)
 			return;		/* ours, or known already */
 		if (params_of(val, len, &p, &asked, &root) != 0)
 			return;
-		m = xcalloc(1, sizeof *m);
-		m->ms = ms;
+		m = mirror_new(ms, id);
 		m->fed = 1;
 		m->caught = 1;
 		m->t_last = now_usec();
-		snprintf(m->id, sizeof m->id, "%s", id);
-		m->next = ms->head;
-		if (ms->head != NULL)
-			ms->head->prev = m;
-		ms->head = m;
 		m->r = copy_new(rs, id, &p, asked);
 		cJSON_Delete(root);
 		return;
@@ -150,8 +160,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (ms->watch == NULL && shared_up(ms->srv->shared))
 		ms->watch = shared_replies_watch(ms->srv->shared, watch_cb, ms);
 	idle = (uint64_t)(ms->srv->cf->upstream_timeout + 5) * 1000000;
-	for (m = ms->head; m != NULL; m = next) {
-		next = m->next;
+	for (m = LIST_FIRST(&ms->head); m != NULL; m = next) {
+		next = LIST_NEXT(m, entry);
 		if (m->fed && now - m->t_last > idle)
 			fed_end(m, 0);
 	}
@@ -165,20 +175,10 @@ mirrors_new(struct server *srv)
 
 	ms = xcalloc(1, sizeof *ms);
 	ms->srv = srv;
+	LIST_INIT(&ms->head);
 	ms->tick = event_new(srv->base, -1, EV_PERSIST, tick_cb, ms);
 	evtimer_add(ms->tick, &tv);
 	return ms;
-}
-
-static void
-wait_unlink(struct mirror_wait *w)
-{
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		w->m->waits = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
 }
 
 static void
@@ -187,16 +187,11 @@ mirror_free(struct mirror *m)
 	struct mirror_wait	*w;
 
 	shared_unfollow(m->f);
-	while ((w = m->waits) != NULL) {
-		wait_unlink(w);
+	while ((w = LIST_FIRST(&m->waits)) != NULL) {
+		LIST_REMOVE(w, entry);
 		free(w);
 	}
-	if (m->prev != NULL)
-		m->prev->next = m->next;
-	else
-		m->ms->head = m->next;
-	if (m->next != NULL)
-		m->next->prev = m->prev;
+	LIST_REMOVE(m, entry);
 	free(m);
 }
 
@@ -207,8 +202,8 @@ mirrors_free(struct mirrors *ms)
 		return;
 	shared_unwatch(ms->watch);
 	event_free(ms->tick);
-	while (ms->head != NULL)
-		mirror_free(ms->head);
+	while (!LIST_EMPTY(&ms->head))
+		mirror_free(LIST_FIRST(&ms->head));
 	free(ms);
 }
 
@@ -219,8 +214,8 @@ answer(struct mirror *m, struct reply *r)
 	struct mirror_wait	*w;
 
 	m->caught = 1;
-	while ((w = m->waits) != NULL) {
-		wait_unlink(w);
+	while ((w = LIST_FIRST(&m->waits)) != NULL) {
+		LIST_REMOVE(w, entry);
 		w->cb(w->arg, r);
 		free(w);
 	}
@@ -330,17 +325,11 @@ mirror_find(struct mirrors *ms, const char *id,
 	if (ms == NULL || ms->srv->shared == NULL ||
 	    !shared_up(ms->srv->shared) || strlen(id) >= sizeof m->id)
 		return NULL;
-	for (m = ms->head; m != NULL; m = m->next)
+	LIST_FOREACH(m, &ms->head, entry)
 		if (!m->caught && !m->fed && strcmp(m->id, id) == 0)
 			break;
 	if (m == NULL) {
-		m = xcalloc(1, sizeof *m);
-		m->ms = ms;
-		snprintf(m->id, sizeof m->id, "%s", id);
-		m->next = ms->head;
-		if (ms->head != NULL)
-			ms->head->prev = m;
-		ms->head = m;
+		m = mirror_new(ms, id);
 		if ((m->f = shared_reply_follow(ms->srv->shared, id, follow_cb,
 		    m)) == NULL) {
 			mirror_free(m);
@@ -351,10 +340,7 @@ mirror_find(struct mirrors *ms, const char *id,
 	w->m = m;
 	w->cb = cb;
 	w->arg = arg;
-	w->next = m->waits;
-	if (m->waits != NULL)
-		m->waits->prev = w;
-	m->waits = w;
+	LIST_INSERT_HEAD(&m->waits, w, entry);
 	return w;
 }
 
@@ -363,6 +349,6 @@ mirror_wait_cancel(struct mirror_wait *w)
 {
 	if (w == NULL)
 		return;
-	wait_unlink(w);
+	LIST_REMOVE(w, entry);
 	free(w);
 }

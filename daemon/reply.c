@@ -1,4 +1,6 @@
 /* reply: the segments of each recent chat reply, for its whole audio. */
+#include <sys/queue.h>
+
 #include <cjson/cJSON.h>
 #include <event2/event.h>
 
@@ -45,7 +47,7 @@ struct reply_watch {
 	struct reply		*r;
 	void			(*cb)(void *);
 	void			*arg;
-	struct reply_watch	*next, *prev;
+	LIST_ENTRY(reply_watch)	 entry;
 };
 
 struct reply {
@@ -64,14 +66,14 @@ struct reply {
 	size_t			 code_len;
 	struct rseg		*over;		/* sent past a text's end */
 	uint64_t		 over_t;
-	struct reply_watch	*watches;
-	struct reply		*next, *prev;	/* newest first */
+	LIST_HEAD(, reply_watch) watches;
+	TAILQ_ENTRY(reply)	 entry;		/* newest first */
 };
 
 struct replies {
 	struct server		*srv;
 	struct tts		*tts;
-	struct reply		*head, *tail;
+	TAILQ_HEAD(reply_list, reply) list;
 	size_t			 n, max;
 	uint64_t		 ttl;
 	struct span_index	*index;		/* every segment, folded */
@@ -84,8 +86,8 @@ notify(struct reply *r)
 {
 	struct reply_watch	*w, *next;
 
-	for (w = r->watches; w != NULL; w = next) {
-		next = w->next;
+	for (w = LIST_FIRST(&r->watches); w != NULL; w = next) {
+		next = LIST_NEXT(w, entry);
 		w->cb(w->arg);
 	}
 }
@@ -108,20 +110,13 @@ reply_free(struct reply *r)
 	struct reply_watch	*w;
 	size_t			 i;
 
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		r->rs->head = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	else
-		r->rs->tail = r->prev;
+	TAILQ_REMOVE(&r->rs->list, r, entry);
 	r->rs->n--;
 	for (i = 0; i < r->nsegs; i++)
 		seg_free(r->segs[i]);
 	free(r->segs);
-	while ((w = r->watches) != NULL) {
-		r->watches = w->next;
+	while ((w = LIST_FIRST(&r->watches)) != NULL) {
+		LIST_REMOVE(w, entry);
 		free(w);
 	}
 	free(r->raw);
@@ -138,8 +133,8 @@ expire(struct replies *rs)
 	struct reply	*r, *prev;
 	uint64_t	 now = now_usec();
 
-	for (r = rs->tail; r != NULL; r = prev) {
-		prev = r->prev;
+	for (r = TAILQ_LAST(&rs->list, reply_list); r != NULL; r = prev) {
+		prev = TAILQ_PREV(r, reply_list, entry);
 		if (r->holds > 0 || !r->finished)
 			continue;
 		if (rs->n > rs->max || now - r->ended > rs->ttl)
@@ -163,6 +158,7 @@ replies_new(struct server *srv, struct tts *tts, size_t max, uint64_t ttl)
 	rs = xcalloc(1, sizeof *rs);
 	random_bytes(seed, sizeof seed);
 	rs->index = span_index_new(seed);
+	TAILQ_INIT(&rs->list);
 	rs->srv = srv;
 	rs->tts = tts;
 	rs->max = max;
@@ -183,8 +179,8 @@ replies_free(struct replies *rs)
 		return;
 	if (rs->timer != NULL)
 		event_free(rs->timer);
-	while (rs->head != NULL)
-		reply_free(rs->head);
+	while (!TAILQ_EMPTY(&rs->list))
+		reply_free(TAILQ_FIRST(&rs->list));
 	span_index_free(rs->index);
 	free(rs);
 }
@@ -200,12 +196,8 @@ reply_new(struct replies *rs, const char *id, const struct tts_params *p)
 	snprintf(r->id, sizeof r->id, "%s", id);
 	r->p = params_dup(p);
 	r->created = now_usec();
-	r->next = rs->head;
-	if (rs->head != NULL)
-		rs->head->prev = r;
-	rs->head = r;
-	if (rs->tail == NULL)
-		rs->tail = r;
+	LIST_INIT(&r->watches);
+	TAILQ_INSERT_HEAD(&rs->list, r, entry);
 	rs->n++;
 	return r;
 }
@@ -389,7 +381,7 @@ reply_find(struct replies *rs, const char *id)
 	struct reply	*r;
 
 	expire(rs);
-	for (r = rs->head; r != NULL; r = r->next)
+	TAILQ_FOREACH(r, &rs->list, entry)
 		if (strcmp(r->id, id) == 0)
 			return r;
 	return NULL;
@@ -428,7 +420,7 @@ spoken_head(struct replies *rs, const struct norm *q, struct match *m,
 	*seg = NULL;
 	if (now > rs->over_until)
 		return 0;	/* none recent: no walk of every reply */
-	for (r = rs->head; r != NULL; r = r->next) {
+	TAILQ_FOREACH(r, &rs->list, entry) {
 		if (r->over == NULL || now - r->over_t > REPLY_OVER_USEC ||
 		    !m->accept(m->arg, r))
 			continue;
@@ -465,7 +457,7 @@ main_reply(struct replies *rs, const struct span_part *v, size_t n)
 			several = 1;
 	if (!several)
 		return NULL;
-	for (r = rs->head; r != NULL; r = r->next) {
+	TAILQ_FOREACH(r, &rs->list, entry) {
 		for (i = cover = 0; i < n; i++)
 			if (v[i].owner == r)
 				cover += v[i].to - v[i].from;
@@ -494,7 +486,7 @@ code_of(struct replies *rs, const struct norm *q, struct match *m)
 {
 	struct reply	*r;
 
-	for (r = rs->head; r != NULL; r = r->next)
+	TAILQ_FOREACH(r, &rs->list, entry)
 		if (m->accept(m->arg, r) && in_code(r, q->s, q->len))
 			return r;
 	return NULL;
@@ -665,10 +657,7 @@ reply_watch(struct reply *r, void (*cb)(void *), void *arg)
 	w->r = r;
 	w->cb = cb;
 	w->arg = arg;
-	w->next = r->watches;
-	if (r->watches != NULL)
-		r->watches->prev = w;
-	r->watches = w;
+	LIST_INSERT_HEAD(&r->watches, w, entry);
 	return w;
 }
 
@@ -677,12 +666,7 @@ reply_unwatch(struct reply_watch *w)
 {
 	if (w == NULL)
 		return;
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		w->r->watches = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w, entry);
 	free(w);
 }
 

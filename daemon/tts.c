@@ -1,4 +1,6 @@
 /* tts: syntheses — the cache, the scheduler and the backends together. */
+#include <sys/queue.h>
+
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -33,7 +35,7 @@ struct tts_waiter {
 	struct synth		*s;
 	void			(*cb)(void *);
 	void			*arg;
-	struct tts_waiter	*next, *prev;
+	LIST_ENTRY(tts_waiter)	 entry;
 };
 
 /* A synthesis in progress: the pending entry's user pointer. */
@@ -45,7 +47,7 @@ struct synth {
 	struct sched_job	*job;
 	struct endpoint		*ep;
 	struct backend_call	*call;
-	struct tts_waiter	*waiters;
+	LIST_HEAD(, tts_waiter)	 waiters;
 	struct shared_key	*sk;		/* asked of the shared tier */
 	int			 mirror;	/* ours for the cluster */
 	int			 cls;		/* for a submit after asking */
@@ -61,7 +63,7 @@ struct synth {
 	char			 epname[256];
 	char			 err[512];
 	int			 status;	/* for a client, when failed */
-	struct synth		*next, *prev;	/* all in progress */
+	LIST_ENTRY(synth)	 entry;		/* all in progress */
 };
 
 struct tts {
@@ -74,7 +76,7 @@ struct tts {
 	struct event		*warmth;
 	struct event		*kick;
 	struct event		*reap;		/* removes drained endpoints */
-	struct synth		*synths;
+	LIST_HEAD(, synth)	 synths;
 	/* figures */
 	uint64_t		 syntheses, failures, retries;
 	struct hist		 h_synth;	/* backend synthesis time */
@@ -122,8 +124,8 @@ notify(struct synth *s)
 {
 	struct tts_waiter	*w, *next;
 
-	for (w = s->waiters; w != NULL; w = next) {
-		next = w->next;
+	for (w = LIST_FIRST(&s->waiters); w != NULL; w = next) {
+		next = LIST_NEXT(w, entry);
 		w->cb(w->arg);
 	}
 }
@@ -141,10 +143,7 @@ tts_watch(struct tts *tts, struct cache_entry *e, void (*cb)(void *),
 	w->s = s;
 	w->cb = cb;
 	w->arg = arg;
-	w->next = s->waiters;
-	if (s->waiters != NULL)
-		s->waiters->prev = w;
-	s->waiters = w;
+	LIST_INSERT_HEAD(&s->waiters, w, entry);
 	return w;
 }
 
@@ -157,12 +156,7 @@ tts_unwatch(struct tts_waiter *w)
 		free(w);	/* its synthesis has ended */
 		return;
 	}
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		w->s->waiters = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w, entry);
 	free(w);
 }
 
@@ -195,19 +189,13 @@ synth_free(struct synth *s)
 {
 	struct tts_waiter	*w;
 
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->tts->synths = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, entry);
 	shared_cancel(s->sk);
 	s->sk = NULL;
 	/* Waiters still here are detached; their owners free them. */
-	while ((w = s->waiters) != NULL) {
-		s->waiters = w->next;
+	while ((w = LIST_FIRST(&s->waiters)) != NULL) {
+		LIST_REMOVE(w, entry);
 		w->s = NULL;
-		w->next = w->prev = NULL;
 	}
 	free(s->p);
 	free(s->text);
@@ -548,10 +536,8 @@ tts_obtain(struct tts *tts, const struct tts_params *p, const char *text,
 	s->p = params_dup(p);
 	s->text = xstrdup(text);
 	s->t_queued = now;
-	s->next = tts->synths;
-	if (tts->synths != NULL)
-		tts->synths->prev = s;
-	tts->synths = s;
+	LIST_INIT(&s->waiters);
+	LIST_INSERT_HEAD(&tts->synths, s, entry);
 	cache_set_user(e, s);
 	cache_pin(e);			/* the caller's pin */
 	s->cls = cls;
@@ -1206,6 +1192,7 @@ tts_new(struct server *srv, char **cause)
 	size_t			 i, nspecs;
 
 	tts = xcalloc(1, sizeof *tts);
+	LIST_INIT(&tts->synths);
 	tts->srv = srv;
 	co.max_entries = (size_t)cf->cache_max_size;
 	co.max_bytes = cf->cache_max_bytes;
@@ -1259,15 +1246,16 @@ fail:
 void
 tts_free(struct tts *tts)
 {
-	size_t	i;
+	struct synth	*s;
+	size_t		 i;
 
 	if (tts == NULL)
 		return;
 	/* Syntheses still running: stop them, drop their records. */
-	while (tts->synths != NULL) {
-		backend_cancel(tts->synths->call);
-		cache_set_user(tts->synths->e, NULL);
-		synth_free(tts->synths);
+	while ((s = LIST_FIRST(&tts->synths)) != NULL) {
+		backend_cancel(s->call);
+		cache_set_user(s->e, NULL);
+		synth_free(s);
 	}
 	for (i = 0; i < tts->neps; i++) {
 		backend_cancel(tts->eps[i]->probe);
