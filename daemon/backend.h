@@ -33,7 +33,7 @@ struct backend_cbs {
 	/* The end: result (BACKEND_*), the HTTP status a client should get
 	 * for it (the backend's own 4xx when rejected, else 502 or 0), and
 	 * a reason (NULL when ok).  The call is freed after. */
-	void	(*done)(void *, int, int, const char *);
+	void	(*done)(void *arg, int result, int status, const char *why);
 };
 
 /*

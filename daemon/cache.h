@@ -44,23 +44,26 @@ void	 cache_set_opts(struct cache *, const struct cache_opts *);
  * recently used; counts a hit or a miss.  An expired entry is removed
  * (unless pinned: then it is only taken out of the table) and is a miss.
  */
-struct cache_entry *cache_get(struct cache *, const char *, size_t, uint64_t);
+struct cache_entry *cache_get(struct cache *, const char *key, size_t keylen,
+	    uint64_t now);
 /* Like cache_get but without touching LRU order or hit counts. */
-struct cache_entry *cache_peek(struct cache *, const char *, size_t, uint64_t);
+struct cache_entry *cache_peek(struct cache *, const char *key, size_t keylen,
+	    uint64_t now);
 /*
  * Insert a new pending entry for key (which must not be live) with the
  * text it speaks (for listings); it starts pinned once for its writer.
  * May evict unpinned least-recently-used entries to make room.
  */
-struct cache_entry *cache_put(struct cache *, const char *, size_t,
-	    const char *, uint64_t);
+struct cache_entry *cache_put(struct cache *, const char *key, size_t keylen,
+	    const char *text, uint64_t now);
 /* Append audio bytes to a pending entry; may evict others (never pinned
  * ones, never this one) to honour the byte limit. */
 void	 cache_append(struct cache *, struct cache_entry *, const void *,
 	    size_t);
 /* End a pending entry: ok = done; else failed (taken out of the table at
  * once, so the next cache_get misses; freed when the last pin goes). */
-void	 cache_finish(struct cache *, struct cache_entry *, int, uint64_t);
+void	 cache_finish(struct cache *, struct cache_entry *, int ok,
+	    uint64_t now);
 /* Pin an entry so it is never evicted or freed under a reader; a pin
  * and the last unpin count as uses (most recently used). */
 void	 cache_pin(struct cache_entry *);

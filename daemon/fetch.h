@@ -10,11 +10,12 @@ struct fetch_req;
 
 struct fetch_cbs {
 	/* Status and response headers ("Name: value"), before any data. */
-	void	(*head)(void *, long, const char **, size_t);
+	void	(*head)(void *arg, long status, const char **headers,
+		    size_t nheaders);
 	/* Body bytes as they arrive. */
 	void	(*data)(void *, const char *, size_t);
 	/* The end: ok = 1, or 0 with a reason.  The request is freed after. */
-	void	(*done)(void *, int, const char *);
+	void	(*done)(void *arg, int ok, const char *why);
 };
 
 struct fetch_opts {

@@ -21,7 +21,8 @@ struct tts;
 #define RSEG_FAILED		3
 
 /* Replies kept at most max, each for ttl usec after it ends. */
-struct replies *replies_new(struct server *, struct tts *, size_t, uint64_t);
+struct replies *replies_new(struct server *, struct tts *, size_t max,
+	    uint64_t ttl);
 void	 replies_free(struct replies *);
 /* A new reply with the parameters its audio uses (copied). */
 struct reply *reply_new(struct replies *, const char *,

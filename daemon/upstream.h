@@ -22,7 +22,8 @@ void		 upstream_free(struct upstream *);
 void		 upstream_answered(struct upstream *, long);
 /* A request to it failed: no answer at all (answered = 0) or a reply cut
  * short (answered = 1). */
-void		 upstream_failed(struct upstream *, int, const char *);
+void		 upstream_failed(struct upstream *, int answered,
+		    const char *why);
 /* Start a probe if the news is stale and none is in flight. */
 void		 upstream_refresh(struct upstream *);
 /* {"state","answered_seconds_ago","status","error",

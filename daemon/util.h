@@ -15,13 +15,14 @@ char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse a decimal integer in [min, max]; 0 on success, -1 with *errstr set. */
-int	 parse_ll(const char *, long long, long long, long long *,
-	    const char **);
+int	 parse_ll(const char *s, long long min, long long max, long long *out,
+	    const char **errstr);
 /* Parse a non-negative decimal number of seconds or a size with an optional
  * K/M/G (KiB, MiB, GiB) suffix into *out; 0 or -1 with *errstr set. */
 int	 parse_size(const char *, uint64_t *, const char **);
 /* Parse a decimal fraction in [min, max]. */
-int	 parse_double(const char *, double, double, double *, const char **);
+int	 parse_double(const char *s, double min, double max, double *out,
+	    const char **errstr);
 
 /* Compare two strings in time that depends only on their lengths. */
 int	 const_time_eq(const char *, size_t, const char *, size_t);
