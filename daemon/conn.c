@@ -114,6 +114,22 @@ conn_shut(struct conn *c, int status, const char *reason, const char *code,
 	c->closing = 1;
 }
 
+/* A request's headers or body (what) not complete after secs (the
+ * setting name): a 408 and the connection shut. */
+static void
+conn_timeout(struct conn *c, const char *what, const char *name,
+    long long secs, const char *pronoun)
+{
+	char	msg[128];
+
+	c->cs->timedout++;
+	log_info("connection %d: request %s not complete after %lld s (%s); "
+	    "closed", (int)c->fd, what, secs, name);
+	snprintf(msg, sizeof msg, "The request %s took longer than %s; send "
+	    "%s at once.", what, name, pronoun);
+	conn_shut(c, 408, "Request Timeout", "request_timeout", msg);
+}
+
 static void
 conn_sweep(struct conns *cs)
 {
@@ -132,23 +148,12 @@ conn_sweep(struct conns *cs)
 		if (c->closing)
 			continue;
 		if (c->state == CONN_HEAD && c->since != 0 &&
-		    now - c->since > head) {
-			cs->timedout++;
-			log_info("connection %d: request headers not complete "
-			    "after %lld s (CLIENT_HEADER_TIMEOUT); closed",
-			    (int)c->fd, cf->client_header_timeout);
-			conn_shut(c, 408, "Request Timeout", "request_timeout",
-			    "The request headers took longer than "
-			    "CLIENT_HEADER_TIMEOUT; send them at once.");
-		} else if (c->state == CONN_BODY && now - c->since > body) {
-			cs->timedout++;
-			log_info("connection %d: request body not complete "
-			    "after %lld s (CLIENT_BODY_TIMEOUT); closed",
-			    (int)c->fd, cf->client_body_timeout);
-			conn_shut(c, 408, "Request Timeout", "request_timeout",
-			    "The request body took longer than "
-			    "CLIENT_BODY_TIMEOUT; send it at once.");
-		}
+		    now - c->since > head)
+			conn_timeout(c, "headers", "CLIENT_HEADER_TIMEOUT",
+			    cf->client_header_timeout, "them");
+		else if (c->state == CONN_BODY && now - c->since > body)
+			conn_timeout(c, "body", "CLIENT_BODY_TIMEOUT",
+			    cf->client_body_timeout, "it");
 	}
 }
 
