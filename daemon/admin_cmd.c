@@ -14,12 +14,10 @@
 #include "config.h"
 #include "encode.h"
 #include "log.h"
-#include "reply.h"
 #include "server.h"
 #include "shared.h"
 #include "stats.h"
 #include "tts.h"
-#include "upstream.h"
 #include "util.h"
 
 /* --- arguments -------------------------------------------------------- */
@@ -65,30 +63,8 @@ static int
 cmd_stats(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 {
 	struct server	*srv = admin_client_server(c);
-	cJSON		*o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "version", TTSACCEL_VERSION);
-	cJSON_AddNumberToObject(o, "uptime_s",
-	    (double)((now_usec() - srv->started) / 1000000));
-	cJSON_AddBoolToObject(o, "usable", tts_usable(srv->tts));
-	cJSON_AddNumberToObject(o, "requests", (double)srv->nrequests);
-	cJSON_AddNumberToObject(o, "chats", (double)srv->nchats);
-	cJSON_AddNumberToObject(o, "upstream_errors",
-	    (double)srv->nupstream_errors);
-	cJSON_AddItemToObject(o, "upstream", upstream_json(srv->upstream));
-	cJSON_AddNumberToObject(o, "streams", (double)srv->nstreams);
-	cJSON_AddNumberToObject(o, "replies",
-	    (double)reply_count(srv->replies));
-	cJSON_AddItemToObject(o, "cache", tts_cache_json(srv->tts));
-	cJSON_AddItemToObject(o, "served", stats_served_json(srv));
-	if (srv->encode != NULL)
-		cJSON_AddItemToObject(o, "conversions",
-		    encode_json(srv->encode));
-	cJSON_AddItemToObject(o, "endpoints", tts_endpoints_json(srv->tts));
-	if (srv->shared != NULL)
-		cJSON_AddItemToObject(o, "shared", shared_json(srv->shared));
-	cJSON_AddNumberToObject(o, "watchers", (double)srv->nwatchers);
-	*data = o;
+	*data = stats_json(srv, STATS_ADMIN);
 	return 0;
 }
 

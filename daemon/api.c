@@ -1,5 +1,6 @@
 /* api: routing of HTTP requests and the small endpoints. */
 #include <cjson/cJSON.h>
+#include <event2/buffer.h>
 #include <event2/http.h>
 
 #include <stdlib.h>
@@ -8,12 +9,11 @@
 #include "api.h"
 #include "audio.h"
 #include "config.h"
-#include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "proxy.h"
 #include "replies.h"
 #include "server.h"
-#include "shared.h"
 #include "speech.h"
 #include "stats.h"
 #include "tts.h"
@@ -58,35 +58,40 @@ api_health(struct hreq *h)
 	cJSON		*root;
 	int		 usable = srv->tts != NULL && tts_usable(srv->tts);
 
-	root = cJSON_CreateObject();
-	cJSON_AddStringToObject(root, "status", srv->stopping ?
-	    "stopping" : usable ? "ok" : "degraded");
-	cJSON_AddStringToObject(root, "version", TTSACCEL_VERSION);
-	cJSON_AddNumberToObject(root, "uptime_seconds",
-	    (double)(now_usec() - srv->started) / 1e6);
-	cJSON_AddBoolToObject(root, "upstream_configured",
-	    srv->cf->upstream_url != NULL);
-	cJSON_AddNumberToObject(root, "connections",
-	    (double)conns_open(srv->conns));
-	cJSON_AddNumberToObject(root, "streams", (double)srv->nstreams);
-	cJSON_AddNumberToObject(root, "requests", (double)srv->nrequests);
-	cJSON_AddNumberToObject(root, "upstream_errors",
-	    (double)srv->nupstream_errors);
 	/* Like Redis, the upstream's state shows and never makes 503:
 	 * speech is served without it.  Stale news is refreshed by a
 	 * probe for the next look. */
 	upstream_refresh(srv->upstream);
-	cJSON_AddItemToObject(root, "upstream", upstream_json(srv->upstream));
-	if (srv->tts != NULL) {
-		cJSON_AddItemToObject(root, "endpoints",
-		    tts_endpoints_json(srv->tts));
-		cJSON_AddItemToObject(root, "cache", tts_cache_json(srv->tts));
-	}
-	/* Redis is an accelerator: its state shows, it never makes 503. */
-	if (srv->shared != NULL)
-		cJSON_AddItemToObject(root, "shared", shared_json(srv->shared));
+	root = stats_json(srv, STATS_HEALTH);
 	http_json(h, srv->stopping || !usable ? 503 : 200, root);
 	cJSON_Delete(root);
+}
+
+static void
+api_cache_stats(struct hreq *h)
+{
+	cJSON	*j;
+
+	if ((j = stats_json(h->srv, STATS_CACHE)) == NULL) {
+		http_error(h, 503, "server_error", NULL, "No cache.");
+		return;
+	}
+	http_json(h, 200, j);
+	cJSON_Delete(j);
+}
+
+static void
+api_metrics(struct hreq *h)
+{
+	struct evbuffer	*b = evbuffer_new();
+	size_t		 len;
+	char		*text;
+
+	stats_metrics(h->srv, b);
+	len = evbuffer_get_length(b);
+	text = (char *)evbuffer_pullup(b, -1);
+	http_reply(h, 200, "text/plain; version=0.0.4", text, len);
+	evbuffer_free(b);
 }
 
 /* GET /v1/models without an upstream: the TTS model alone. */
@@ -162,9 +167,9 @@ api_route(struct hreq *h)
 		else if (strcmp(p, "/health") == 0)
 			api_health(h);
 		else if (strcmp(p, "/cache/stats") == 0)
-			stats_cache(h);
+			api_cache_stats(h);
 		else
-			stats_metrics(h);
+			api_metrics(h);
 		return;
 	}
 	if (strcmp(p, "/cache/clear") == 0) {

@@ -3,6 +3,8 @@
 
 #include "audio.h"
 #include "config.h"
+#include "convert.h"
+#include "http.h"
 #include "params.h"
 #include "server.h"
 #include "tts.h"

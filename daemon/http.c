@@ -1,4 +1,5 @@
-/* http: evhttp glue — listening, request records, errors, auth, access log. */
+/* http: evhttp glue — listening, request records, errors, auth, access log;
+ * a leaf: the router is passed in (http_listen). */
 #include <sys/queue.h>
 
 #include <cjson/cJSON.h>
@@ -20,9 +21,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api.h"
 #include "config.h"
 #include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -32,6 +33,11 @@
 #define HTTP_HARD_HEADERS_MAX	(256 * 1024)	/* evhttp's HTML 400 */
 #define HTTP_ALLOW_PROXIED	"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 #define HTTP_ACCEPT_PAUSE_MS	250		/* after EMFILE and the like */
+
+/* The listener's callbacks get evhttp's argument: ours is kept here,
+ * with the router (http_listen). */
+static struct server	*http_srv;
+static void		(*http_route)(struct hreq *);
 
 static const char *
 method_name(enum evhttp_cmd_type m)
@@ -369,7 +375,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 	}
 	if (http_open_guard(h) != 0)
 		return;
-	api_route(h);
+	http_route(h);
 }
 
 static void
@@ -387,8 +393,6 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
  * readable, so accepting again at once would spin.  Pause for a while,
  * saying so once until a request is served again.
  */
-/* The listener's callbacks get evhttp's argument: ours is kept here. */
-static struct server	*http_srv;
 
 static void
 accept_error_cb(struct evconnlistener *lev, void *arg)
@@ -409,7 +413,7 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 }
 
 int
-server_listen(struct server *srv, char **cause)
+http_listen(struct server *srv, void (*route)(struct hreq *), char **cause)
 {
 	const struct config	*cf = srv->cf;
 	uint64_t		 hard;
@@ -450,6 +454,7 @@ server_listen(struct server *srv, char **cause)
 	/* Each streamed event goes out at once, not held back for an ACK
 	 * (accepted sockets inherit this on Linux). */
 	http_srv = srv;
+	http_route = route;
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(
 	    srv->bound), accept_error_cb);
@@ -464,7 +469,7 @@ server_listen(struct server *srv, char **cause)
 }
 
 void
-server_stop_listening(struct server *srv)
+http_stop_listening(struct server *srv)
 {
 	if (srv->accept_retry != NULL) {
 		event_free(srv->accept_retry);
@@ -474,23 +479,6 @@ server_stop_listening(struct server *srv)
 		evhttp_del_accept_socket(srv->http, srv->bound);
 		srv->bound = NULL;
 	}
-}
-
-void
-server_emit(struct server *srv, const char *type, cJSON *data)
-{
-	if (srv->emit != NULL && srv->nwatchers > 0)
-		srv->emit(srv, type, data);
-	else
-		cJSON_Delete(data);
-}
-
-void
-server_stream_done(struct server *srv)
-{
-	srv->nstreams--;
-	if (srv->stopping && srv->nstreams == 0)
-		event_base_loopexit(srv->base, NULL);
 }
 
 void

@@ -10,10 +10,12 @@
 #include <string.h>
 
 #include "admin.h"
+#include "api.h"
 #include "config.h"
 #include "conn.h"
 #include "encode.h"
 #include "fetch.h"
+#include "http.h"
 #include "log.h"
 #include "mirror.h"
 #include "prefetch.h"
@@ -154,7 +156,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	srv->stopping = 1;
-	server_stop_listening(srv);
+	http_stop_listening(srv);
 	log_info("%s: no longer accepting; waiting for %zu stream(s)",
 	    strsignal(sig), srv->nstreams);
 	if (srv->nstreams == 0) {
@@ -219,18 +221,7 @@ main(int argc, char **argv)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
 
-	memset(&srv, 0, sizeof srv);
-	srv.cf = cf;
-	srv.started = now_usec();
-	srv.h_upstream_first.name = "ttsaccel_upstream_first_byte_seconds";
-	srv.h_upstream_first.help = "From a chat request to the upstream's "
-	    "answer.";
-	srv.h_first_segment.name = "ttsaccel_first_segment_queued_seconds";
-	srv.h_first_segment.help = "From a chat request to its first segment "
-	    "queued for synthesis.";
-	srv.h_first_audio.name = "ttsaccel_first_audio_byte_seconds";
-	srv.h_first_audio.help = "From an audio request to its first byte "
-	    "sent.";
+	server_init(&srv, cf);
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	srv.fetch = fetch_new(srv.base);
@@ -260,7 +251,7 @@ main(int argc, char **argv)
 	if (srv.shared != NULL)
 		srv.mirrors = mirrors_new(&srv);
 	prefetch_init(&srv);
-	if (server_listen(&srv, &cause) != 0) {
+	if (http_listen(&srv, api_route, &cause) != 0) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);
 		free(cause);
 		rc = 1;
@@ -289,7 +280,7 @@ main(int argc, char **argv)
 out:
 	/* Listeners and their connections, then transfers, then timers. */
 	admin_free(admin);
-	server_stop_listening(&srv);
+	http_stop_listening(&srv);
 	conns_free(srv.conns);
 	if (srv.http != NULL)
 		evhttp_free(srv.http);

@@ -16,6 +16,7 @@
 #include "chat.h"
 #include "config.h"
 #include "fetch.h"
+#include "http.h"
 #include "log.h"
 #include "params.h"
 #include "proxy.h"

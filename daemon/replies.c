@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio.h"
+#include "convert.h"
+#include "http.h"
 #include "mirror.h"
 #include "params.h"
 #include "replies.h"

@@ -11,6 +11,7 @@
 #include "cache.h"
 #include "config.h"
 #include "convert.h"
+#include "http.h"
 #include "params.h"
 #include "reply.h"
 #include "request.h"

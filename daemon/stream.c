@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "cache.h"
+#include "convert.h"
 #include "encode.h"
+#include "http.h"
 #include "log.h"
 #include "params.h"
 #include "reply.h"

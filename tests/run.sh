@@ -66,6 +66,9 @@ fi
 if [ "$what" = deps ] || [ "$what" = all ]; then
 	# The include-graph check (make check-deps) on its fixtures.
 	want deps/selftest && run_one deps/selftest sh tests/deps/selftest.sh
+	# The tree itself: no include cycle in daemon/ or cli/.
+	want deps/tree && run_one deps/tree \
+	    python3 tests/deps/check.py -I daemon daemon cli
 fi
 if [ "$what" = e2e ] || [ "$what" = all ]; then
 	for t in tests/e2e/*.sh; do

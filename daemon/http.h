@@ -1,0 +1,69 @@
+/* http: the HTTP layer (evhttp glue) — listening, a record per request,
+ * whole answers, OpenAI-shaped errors, auth and the access log.  It knows
+ * nothing of the API: the router is passed in. */
+#ifndef TTSACCEL_HTTP_H
+#define TTSACCEL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+struct evhttp_request;
+struct server;
+
+/* One incoming request, from its arrival until its access-log line. */
+struct hreq {
+	struct server		*srv;
+	struct evhttp_request	*req;
+	char			 id[24];
+	uint64_t		 t0;
+	const char		*method;
+	char			*path;		/* decoded, no query */
+	char			*rawpath;	/* as received: what is forwarded */
+	int			 status;
+	size_t			 bytes;		/* body bytes sent */
+	const char		*note;		/* for the access log */
+};
+
+/* Bind srv's HOST and PORT and serve, each request checked then handed
+ * to route; -1 with *cause. */
+int	 http_listen(struct server *, void (*route)(struct hreq *), char **);
+/* Stop accepting new connections. */
+void	 http_stop_listening(struct server *);
+
+/* Add X-Request-Id and CORS headers to a response. */
+void	 http_headers(struct hreq *);
+/* Send a whole response and finish the request. */
+void	 http_reply(struct hreq *, int, const char *, const char *, size_t);
+/* The same without a copy: cleanup(body, len, arg) runs once it is sent
+ * (or the connection is gone). */
+void	 http_reply_ref(struct hreq *, int, const char *, const void *,
+	    size_t, void (*)(const void *, size_t, void *), void *);
+/* Send a cJSON value (not freed) as the whole response. */
+void	 http_json(struct hreq *, int, const struct cJSON *);
+/* An OpenAI-shaped error response. */
+void	 http_error(struct hreq *, int, const char *, const char *,
+	    const char *, ...) __attribute__((format(printf, 5, 6)));
+/* The same, naming the request field at fault in "param". */
+void	 http_error_param(struct hreq *, int, const char *, const char *,
+	    const char *, const char *, ...)
+	    __attribute__((format(printf, 6, 7)));
+/* A request path checked and decoded (to free), or NULL with why it is
+ * refused. */
+char	*http_path_decode(const char *, const char **);
+/* Answer 405 with an Allow header listing the methods given. */
+void	 http_not_allowed(struct hreq *, const char *);
+/* Check the client's bearer key; on failure send 401 and return -1. */
+int	 http_auth(struct hreq *);
+/* Log the access line and free the request record. */
+void	 http_done(struct hreq *);
+/* A request header's value, or NULL. */
+const char *http_header(struct hreq *, const char *);
+/* The request body; *len set. */
+const char *http_body(struct hreq *, size_t *);
+/* The body, or NULL after answering 413 when over MAX_BODY_BYTES. */
+const char *http_body_checked(struct hreq *, size_t *);
+/* Is the body valid UTF-8?  If not, answers 400 and returns 0. */
+int	 http_utf8_ok(struct hreq *, const char *, size_t);
+
+#endif
