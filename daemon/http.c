@@ -607,6 +607,14 @@ http_error_param(struct hreq *h, int status, const char *type,
 }
 
 void
+http_shutting_down(struct hreq *h)
+{
+	http_count_until_sent(h);
+	http_error(h, 503, "server_error", "shutting_down", "The server is "
+	    "shutting down and did not answer this request: send it again.");
+}
+
+void
 http_not_allowed(struct hreq *h, const char *allow)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(h->req), "Allow",
@@ -690,4 +698,267 @@ http_done(struct hreq *h)
 	free(h->path);
 	free(h->rawpath);
 	free(h);
+}
+
+/* --- replies that outlive their handler ------------------------------ */
+
+struct hstream {
+	TAILQ_ENTRY(hstream)		 entry;
+	struct hreq			*h;
+	struct evhttp_request		*req;
+	struct evhttp_connection	*evcon;
+	const struct http_stream_cbs	*cbs;
+	void				*arg;
+	int				 started;
+	/* watching before the start, with evhttp's callbacks saved */
+	int				 watching;
+	struct bufferevent		*bev;
+	bufferevent_data_cb		 saved_read, saved_write;
+	bufferevent_event_cb		 saved_event;
+	void				*saved_arg;
+};
+
+/* Those running, for shutdown's deadline. */
+static TAILQ_HEAD(, hstream)	http_streams =
+    TAILQ_HEAD_INITIALIZER(http_streams);
+
+static void
+hs_watch_stop(struct hstream *hs)
+{
+	if (!hs->watching)
+		return;
+	hs->watching = 0;
+	bufferevent_disable(hs->bev, EV_READ);
+	bufferevent_setwatermark(hs->bev, EV_READ, 0, 0);
+	bufferevent_setcb(hs->bev, hs->saved_read, hs->saved_write,
+	    hs->saved_event, hs->saved_arg);
+}
+
+/* Let go of the connection: evhttp's alone again. */
+static void
+hs_free(struct hstream *hs)
+{
+	hs_watch_stop(hs);
+	evhttp_connection_set_closecb(hs->evcon, NULL, NULL);
+	TAILQ_REMOVE(&http_streams, hs, entry);
+	free(hs);
+}
+
+/* evhttp saw the client leave (while the reply was being written). */
+static void
+hs_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct hstream		*hs = arg;
+	struct evhttp_request	*req = hs->req;
+	struct hreq		*h = hs->h;
+	int			 started = hs->started;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	h->note = "client-closed";
+	hs->cbs->closed(hs->arg);
+	hs_free(hs);
+	/* The request has lost its connection: finishing it frees it. */
+	if (started)
+		evhttp_send_reply_end(req);
+	http_done(h);
+}
+
+static void
+hs_watch_read_cb(struct bufferevent *bev, void *arg)
+{
+	/* Pipelined bytes wait for evhttp in the input buffer. */
+}
+
+/* We saw the client leave before the reply started. */
+static void
+hs_watch_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct hstream		*hs = arg;
+	struct evhttp_request	*req = hs->req;
+	struct hreq		*h = hs->h;
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	h->note = "client-closed";
+	h->status = 499;
+	hs->cbs->closed(hs->arg);
+	hs_free(hs);
+	/* Hand the connection back to evhttp: the reply fails to be
+	 * written and evhttp frees the connection as usual. */
+	evhttp_send_reply(req, 499, "Client Closed Request", NULL);
+	http_done(h);
+}
+
+struct hstream *
+http_stream_new(struct hreq *h, const struct http_stream_cbs *cbs, void *arg)
+{
+	struct hstream	*hs;
+
+	hs = xcalloc(1, sizeof *hs);
+	hs->h = h;
+	hs->req = h->req;
+	hs->evcon = evhttp_request_get_connection(h->req);
+	hs->cbs = cbs;
+	hs->arg = arg;
+	TAILQ_INSERT_TAIL(&http_streams, hs, entry);
+	evhttp_connection_set_closecb(hs->evcon, hs_close_cb, hs);
+	return hs;
+}
+
+void
+http_stream_watch(struct hstream *hs)
+{
+	hs->bev = evhttp_connection_get_bufferevent(hs->evcon);
+	bufferevent_getcb(hs->bev, &hs->saved_read, &hs->saved_write,
+	    &hs->saved_event, &hs->saved_arg);
+	bufferevent_setcb(hs->bev, hs_watch_read_cb, hs->saved_write,
+	    hs_watch_event_cb, hs);
+	bufferevent_setwatermark(hs->bev, EV_READ, 0, 64 * 1024);
+	bufferevent_set_timeouts(hs->bev, NULL, NULL);
+	bufferevent_enable(hs->bev, EV_READ);
+	hs->watching = 1;
+}
+
+void
+http_stream_start(struct hstream *hs, int status, const char *ctype)
+{
+	struct timeval	tv = { 60, 0 };
+
+	hs_watch_stop(hs);
+	http_headers(hs->h);
+	if (ctype != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(hs->req),
+		    "Content-Type", ctype);
+	hs->h->status = status;
+	evhttp_send_reply_start(hs->req, status, NULL);
+	/* A quiet client must not time the stream out; a stuck one may. */
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(hs->evcon),
+	    NULL, &tv);
+	hs->started = 1;
+}
+
+int
+http_stream_started(const struct hstream *hs)
+{
+	return hs->started;
+}
+
+static void
+hs_drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct hstream	*hs = arg;
+
+	hs->cbs->drained(hs->arg);
+}
+
+int
+http_stream_chunk(struct hstream *hs, const void *data, size_t len,
+    size_t high)
+{
+	struct evbuffer		*buf;
+	struct bufferevent	*bev;
+	int			 full = 0;
+
+	if (len == 0)
+		return 0;
+	buf = evbuffer_new();
+	evbuffer_add(buf, data, len);
+	hs->h->bytes += len;
+	bev = evhttp_connection_get_bufferevent(hs->evcon);
+	if (high != 0 && evbuffer_get_length(bufferevent_get_output(bev)) +
+	    len > high) {
+		full = 1;
+		evhttp_send_reply_chunk_with_cb(hs->req, buf, hs_drained_cb,
+		    hs);
+	} else
+		evhttp_send_reply_chunk(hs->req, buf);
+	evbuffer_free(buf);
+	return full;
+}
+
+void
+http_stream_end(struct hstream *hs)
+{
+	struct evhttp_request	*req = hs->req;
+	struct hreq		*h = hs->h;
+
+	hs_free(hs);
+	evhttp_send_reply_end(req);
+	http_done(h);
+}
+
+static void
+hs_sent_cb(struct evhttp_request *req, void *arg)
+{
+	server_stream_done(arg);
+}
+
+void
+http_count_until_sent(struct hreq *h)
+{
+	h->srv->nstreams++;
+	evhttp_request_set_on_complete_cb(h->req, hs_sent_cb, h->srv);
+}
+
+/* An aborted reply's bytes are written (or cannot be): close. */
+static void
+hs_abort_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	evhttp_connection_free(arg);
+	server_stream_done(http_srv);
+}
+
+static void
+hs_abort_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	evhttp_connection_free(arg);
+	server_stream_done(http_srv);
+}
+
+void
+http_stream_abort(struct hstream *hs, const char *note)
+{
+	struct evhttp_connection	*evcon = hs->evcon;
+	struct bufferevent		*bev;
+	struct hreq			*h = hs->h;
+
+	hs_free(hs);
+	/*
+	 * No last chunk: evhttp is no longer told of the connection, which
+	 * is closed once what was sent is written.  The client sees the
+	 * transfer cut short; evhttp frees the request with the connection.
+	 */
+	bev = evhttp_connection_get_bufferevent(evcon);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, hs_abort_write_cb, hs_abort_event_cb,
+	    evcon);
+	bufferevent_enable(bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
+	/* A shutdown waits for the connection to close. */
+	h->srv->nstreams++;
+	h->note = note;
+	http_done(h);
+}
+
+void
+http_stream_release(struct hstream *hs)
+{
+	hs_free(hs);
+}
+
+void
+http_streams_cut(void)
+{
+	struct hstream	*hs, *next;
+
+	for (hs = TAILQ_FIRST(&http_streams); hs != NULL; hs = next) {
+		next = TAILQ_NEXT(hs, entry);
+		hs->cbs->cut(hs->arg);
+	}
 }

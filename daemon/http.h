@@ -51,6 +51,8 @@ void	 http_error_param(struct hreq *, int, const char *, const char *,
 /* A request path checked and decoded (to free), or NULL with why it is
  * refused. */
 char	*http_path_decode(const char *, const char **);
+/* Answer 503: the server is shutting down, send the request again. */
+void	 http_shutting_down(struct hreq *);
 /* Answer 405 with an Allow header listing the methods given. */
 void	 http_not_allowed(struct hreq *, const char *);
 /* Check the client's bearer key; on failure send 401 and return -1. */
@@ -65,5 +67,51 @@ const char *http_body(struct hreq *, size_t *);
 const char *http_body_checked(struct hreq *, size_t *);
 /* Is the body valid UTF-8?  If not, answers 400 and returns 0. */
 int	 http_utf8_ok(struct hreq *, const char *, size_t);
+
+
+/*
+ * A reply that outlives its handler: streamed (chunked), or answered whole
+ * later.  From http_stream_new until it ends, the client going away is
+ * told to closed(arg): the request is then logged ("client-closed") and
+ * freed with the stream, and the owner frees what is its own, touching
+ * neither again.  At shutdown's deadline, http_streams_cut calls cut(arg)
+ * of each stream still running, which ends it one of the ways below.
+ */
+struct hstream;
+struct http_stream_cbs {
+	void	(*closed)(void *);	/* the client went away */
+	void	(*drained)(void *);	/* written down (http_stream_chunk) */
+	void	(*cut)(void *);		/* shutdown's deadline */
+};
+
+struct hstream *http_stream_new(struct hreq *, const struct http_stream_cbs *,
+	    void *);
+/* See the client leave before the reply starts too (evhttp reads nothing
+ * from a connection while its request is being answered). */
+void	 http_stream_watch(struct hstream *);
+/* Start the chunked reply: X-Request-Id, CORS, the Content-Type (if not
+ * NULL) and the headers set so far; a stuck client times out after 60 s,
+ * a quiet one never. */
+void	 http_stream_start(struct hstream *, int status, const char *ctype);
+int	 http_stream_started(const struct hstream *);
+/* Send len bytes of the started reply.  Returns 1 when the client's
+ * output then holds more than high bytes (high 0: no limit): drained(arg)
+ * runs once it is written out. */
+int	 http_stream_chunk(struct hstream *, const void *, size_t len,
+	    size_t high);
+/* The last chunk; the request logged and freed with the stream. */
+void	 http_stream_end(struct hstream *);
+/* Cut the started reply: no last chunk, the connection closed once what
+ * was sent is written, so the client sees a transfer cut short.  Logged
+ * with note; the request freed with the stream. */
+void	 http_stream_abort(struct hstream *, const char *note);
+/* The reply is answered another way (http_reply, http_error, ...), or by
+ * another stream: stop watching; the stream is freed, the request not. */
+void	 http_stream_release(struct hstream *);
+/* A shutdown waits for this request's answer to be written out: it is
+ * counted among the server's streams until then. */
+void	 http_count_until_sent(struct hreq *);
+/* Shutdown's deadline: cut every stream still running. */
+void	 http_streams_cut(void);
 
 #endif

@@ -19,7 +19,6 @@
 #include "log.h"
 #include "mirror.h"
 #include "prefetch.h"
-#include "proxy.h"
 #include "reply.h"
 #include "server.h"
 #include "shared.h"
@@ -103,14 +102,15 @@ stop_flushed_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
-/* Cut what still runs: chat streams end with an error event; the loop
+/* Cut what still runs: chat streams end with an error event, audio
+ * streams are cut short, requests not yet answered get a 503; the loop
  * ends when they are written out (at most STOP_FLUSH_SEC later). */
 static void
 stop_cut(struct server *srv)
 {
 	struct timeval	tv = { STOP_FLUSH_SEC, 0 };
 
-	proxy_shutdown(srv);
+	http_streams_cut();
 	if (srv->nstreams == 0) {
 		event_base_loopexit(srv->base, NULL);
 		return;

@@ -3,7 +3,6 @@
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -34,12 +33,7 @@ struct px {
 	struct hreq			*h;
 	struct server			*srv;
 	struct evhttp_request		*req;
-	struct evhttp_connection	*evcon;
-	struct bufferevent		*bev;
-	bufferevent_data_cb		 saved_read, saved_write;
-	bufferevent_event_cb		 saved_event;
-	void				*saved_arg;
-	int				 watching;
+	struct hstream			*hs;		/* the reply */
 	struct fetch_req		*fr;
 	int				 chat;		/* else pass-through */
 	int				 client_stream;
@@ -56,12 +50,17 @@ struct px {
 	int				 saw_done;
 	int				 upstream_error;
 	struct event			*defer;
-	int				 flushing;
 	int				 models;	/* GET /v1/models: merge */
-	struct px			*next, *prev;	/* srv->proxies */
 };
 
-static void	px_finish(struct px *);
+static void	px_free(struct px *);
+static void	px_closed_cb(void *);
+static void	px_drained_cb(void *);
+static void	px_cut_cb(void *);
+
+static const struct http_stream_cbs px_cbs = {
+	px_closed_cb, px_drained_cb, px_cut_cb
+};
 
 /* Headers a client sent that are not forwarded upstream. */
 static int
@@ -144,46 +143,6 @@ free_headers(char **v)
 	free(v);
 }
 
-/*
- * Until the reply starts, evhttp does not read from the connection and
- * so cannot see a client leave.  Watch for it ourselves, with evhttp's
- * callbacks saved aside and put back before anything is sent.
- */
-static void watch_read_cb(struct bufferevent *, void *);
-static void watch_event_cb(struct bufferevent *, short, void *);
-
-static void
-watch_start(struct px *px)
-{
-	px->bev = evhttp_connection_get_bufferevent(px->evcon);
-	bufferevent_getcb(px->bev, &px->saved_read, &px->saved_write,
-	    &px->saved_event, &px->saved_arg);
-	bufferevent_setcb(px->bev, watch_read_cb, px->saved_write,
-	    watch_event_cb, px);
-	bufferevent_setwatermark(px->bev, EV_READ, 0, 64 * 1024);
-	bufferevent_set_timeouts(px->bev, NULL, NULL);
-	bufferevent_enable(px->bev, EV_READ);
-	px->watching = 1;
-}
-
-static void
-watch_stop(struct px *px)
-{
-	if (!px->watching)
-		return;
-	px->watching = 0;
-	bufferevent_disable(px->bev, EV_READ);
-	bufferevent_setwatermark(px->bev, EV_READ, 0, 0);
-	bufferevent_setcb(px->bev, px->saved_read, px->saved_write,
-	    px->saved_event, px->saved_arg);
-}
-
-static void
-watch_read_cb(struct bufferevent *bev, void *arg)
-{
-	/* Pipelined bytes wait for evhttp in the input buffer. */
-}
-
 static void
 client_gone(struct px *px)
 {
@@ -195,39 +154,25 @@ client_gone(struct px *px)
 	px->h->status = 499;
 }
 
+/* The client left, before the reply started or while it was written. */
 static void
-watch_event_cb(struct bufferevent *bev, short what, void *arg)
+px_closed_cb(void *arg)
 {
 	struct px	*px = arg;
 
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
-		bufferevent_enable(bev, EV_READ);
-		return;
-	}
-	watch_stop(px);
 	client_gone(px);
-	/* Hand the connection back to evhttp: the reply fails to be
-	 * written and evhttp frees the connection as usual. */
-	evhttp_connection_set_closecb(px->evcon, NULL, NULL);
-	evhttp_send_reply(px->req, 499, "Client Closed Request", NULL);
+	px->hs = NULL;
 	px->req = NULL;
-	px_finish(px);
+	px_free(px);
 }
 
-/* evhttp saw the client leave while the reply was being written. */
+/* Stop watching the client: the reply is made another way. */
 static void
-close_cb(struct evhttp_connection *evcon, void *arg)
+px_release(struct px *px)
 {
-	struct px		*px = arg;
-	struct evhttp_request	*req = px->req;
-
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	client_gone(px);
-	px->req = NULL;
-	/* The request has lost its connection: finishing it frees it. */
-	if (req != NULL)
-		evhttp_send_reply_end(req);
-	px_finish(px);
+	if (px->hs != NULL)
+		http_stream_release(px->hs);
+	px->hs = NULL;
 }
 
 static void
@@ -245,42 +190,13 @@ px_free(struct px *px)
 	if (px->hold != NULL)
 		evbuffer_free(px->hold);
 	free(px->ctype);
-	if (px->prev != NULL)
-		px->prev->next = px->next;
-	else
-		px->srv->proxies = px->next;
-	if (px->next != NULL)
-		px->next->prev = px->prev;
-	if (!px->flushing)
-		server_stream_done(px->srv);
+	px_release(px);
+	server_stream_done(px->srv);
 	free(px);
 }
 
-/* The last bytes of a reply are written: the stream is over. */
 static void
-flushed_cb(struct evhttp_request *req, void *arg)
-{
-	server_stream_done(arg);
-}
-
-/* Count the stream as running until its reply is written out. */
-static void
-flush_then_done(struct px *px)
-{
-	evhttp_request_set_on_complete_cb(px->req, flushed_cb, px->srv);
-	px->flushing = 1;
-}
-
-/* Everything is over for this request: log it and let go. */
-static void
-px_finish(struct px *px)
-{
-	http_done(px->h);
-	px_free(px);
-}
-
-static void
-drained_cb(struct evhttp_connection *evcon, void *arg)
+px_drained_cb(void *arg)
 {
 	struct px	*px = arg;
 
@@ -292,58 +208,40 @@ drained_cb(struct evhttp_connection *evcon, void *arg)
 static void
 send_chunk(struct px *px, const void *data, size_t len)
 {
-	struct evbuffer	*buf;
-	struct bufferevent *bev;
-
 	if (px->req == NULL || len == 0)
 		return;
-	buf = evbuffer_new();
-	evbuffer_add(buf, data, len);
-	px->h->bytes += len;
-	bev = evhttp_connection_get_bufferevent(px->evcon);
-	if (px->fr != NULL && evbuffer_get_length(bufferevent_get_output(bev))
-	    + len > PX_HIGH_WATER) {
+	if (http_stream_chunk(px->hs, data, len, px->fr != NULL ?
+	    PX_HIGH_WATER : 0))
 		fetch_pause(px->fr);
-		evhttp_send_reply_chunk_with_cb(px->req, buf, drained_cb, px);
-	} else
-		evhttp_send_reply_chunk(px->req, buf);
-	evbuffer_free(buf);
 }
 
 static void
 start_reply(struct px *px, int status, const char *ctype)
 {
 	struct evkeyvalq	*out;
-	struct timeval		 tv = { 60, 0 };
 
-	watch_stop(px);
-	http_headers(px->h);
 	out = evhttp_request_get_output_headers(px->req);
-	if (ctype != NULL)
-		evhttp_add_header(out, "Content-Type", ctype);
 	if (px->chat) {
 		evhttp_add_header(out, "Cache-Control", "no-cache");
 		evhttp_add_header(out, "X-Accel-Buffering", "no");
 	}
 	if (px->reply_id[0] != '\0')
 		evhttp_add_header(out, "X-TTS-Reply-Id", px->reply_id);
-	px->h->status = status;
-	evhttp_send_reply_start(px->req, status, NULL);
-	/* A quiet client must not time the stream out; a stuck one may. */
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(px->evcon),
-	    NULL, &tv);
+	http_stream_start(px->hs, status, ctype);
 	px->started = 1;
 }
 
+/* The last chunk; the request is over. */
 static void
 end_reply(struct px *px)
 {
 	if (px->req != NULL) {
-		evhttp_connection_set_closecb(px->evcon, NULL, NULL);
-		flush_then_done(px);
-		evhttp_send_reply_end(px->req);
+		http_count_until_sent(px->h);
+		http_stream_end(px->hs);
+		px->hs = NULL;
 		px->req = NULL;
 	}
+	px_free(px);
 }
 
 /* Send a whole reply (non-streamed), then finish. */
@@ -353,13 +251,12 @@ whole_reply(struct px *px, int status, const char *ctype, const char *body,
 {
 	struct evkeyvalq	*out;
 
-	watch_stop(px);
-	evhttp_connection_set_closecb(px->evcon, NULL, NULL);
+	px_release(px);
 	if (px->reply_id[0] != '\0') {
 		out = evhttp_request_get_output_headers(px->req);
 		evhttp_add_header(out, "X-TTS-Reply-Id", px->reply_id);
 	}
-	flush_then_done(px);
+	http_count_until_sent(px->h);
 	http_reply(px->h, status, ctype, body, len);
 	px->req = NULL;
 	px_free(px);
@@ -369,9 +266,8 @@ static void
 px_error(struct px *px, int status, const char *type, const char *fmt,
     const char *arg)
 {
-	watch_stop(px);
-	evhttp_connection_set_closecb(px->evcon, NULL, NULL);
-	flush_then_done(px);
+	px_release(px);
+	http_count_until_sent(px->h);
 	http_error(px->h, status, type, NULL, fmt, arg);
 	px->req = NULL;
 	px_free(px);
@@ -473,8 +369,6 @@ up_head_cb(void *arg, long status, const char **hdrs, size_t n)
 	if (px->models)
 		return;		/* held, merged at the end */
 	/* Pass-through: status and headers as they are. */
-	watch_stop(px);
-	http_headers(px->h);
 	out = evhttp_request_get_output_headers(px->req);
 	for (i = 0; i < n; i++) {
 		colon = strchr(hdrs[i], ':');
@@ -488,8 +382,7 @@ up_head_cb(void *arg, long status, const char **hdrs, size_t n)
 		evhttp_add_header(out, name, colon);
 		free(name);
 	}
-	px->h->status = (int)status;
-	evhttp_send_reply_start(px->req, (int)status, NULL);
+	http_stream_start(px->hs, (int)status, NULL);
 	px->started = 1;
 	px->passing = 1;
 }
@@ -627,7 +520,6 @@ up_done_cb(void *arg, int ok, const char *why)
 		} else if (!ok)
 			px->h->note = "upstream-cut";
 		end_reply(px);
-		px_finish(px);
 		return;
 	}
 	if (!ok) {
@@ -675,13 +567,9 @@ px_new(struct hreq *h, int chat)
 	px->h = h;
 	px->srv = h->srv;
 	px->req = h->req;
-	px->evcon = evhttp_request_get_connection(h->req);
 	px->chat = chat;
 	px->srv->nstreams++;
-	px->next = px->srv->proxies;
-	if (px->next != NULL)
-		px->next->prev = px;
-	px->srv->proxies = px;
+	px->hs = http_stream_new(h, &px_cbs, px);
 	return px;
 }
 
@@ -712,8 +600,7 @@ px_start(struct px *px, const char *body, size_t len)
 	px->fr = fetch_start(px->srv->fetch, &o, &up_cbs, px);
 	free(url);
 	free_headers(hdrs);
-	evhttp_connection_set_closecb(px->evcon, close_cb, px);
-	watch_start(px);
+	http_stream_watch(px->hs);
 }
 
 static int
@@ -859,8 +746,9 @@ proxy_pass(struct hreq *h, int auth)
 
 /* Cut one request at shutdown's deadline. */
 static void
-px_cut(struct px *px)
+px_cut_cb(void *arg)
 {
+	struct px		*px = arg;
 	static const char	ev[] = "data: {\"error\":{\"message\":"
 	    "\"the server is shutting down and cut this stream: send the "
 	    "request again\",\"type\":\"server_error\",\"param\":null,"
@@ -883,16 +771,4 @@ px_cut(struct px *px)
 		send_chunk(px, ev, sizeof ev - 1);
 	px->h->note = "shutdown-cut";
 	end_reply(px);
-	px_finish(px);
-}
-
-void
-proxy_shutdown(struct server *srv)
-{
-	struct px	*px, *next;
-
-	for (px = srv->proxies; px != NULL; px = next) {
-		next = px->next;
-		px_cut(px);
-	}
 }

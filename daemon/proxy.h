@@ -3,14 +3,10 @@
 #define TTSACCEL_PROXY_H
 
 struct hreq;
-struct server;
 
 /* POST /v1/chat/completions. */
 void	 proxy_chat(struct hreq *);
 /* Any other /v1/... path, forwarded as it is; auth = check the key. */
 void	 proxy_pass(struct hreq *, int);
-/* Shutdown's deadline: end every request still in flight now.  A chat
- * stream ends with an error event, one not yet answered gets a 503. */
-void	 proxy_shutdown(struct server *);
 
 #endif

@@ -14,6 +14,7 @@
 #include "audio.h"
 #include "convert.h"
 #include "http.h"
+#include "log.h"
 #include "mirror.h"
 #include "params.h"
 #include "replies.h"
@@ -31,14 +32,25 @@ struct rconv {
 	struct hreq			*h;
 	struct reply			*r;
 	struct reply_watch		*w;
-	struct evhttp_connection	*evcon;
+	struct hstream			*hs;		/* watching the
+							   client */
 	struct event			*ev;
 	char				*format;
 };
 
+/* The answer is made now (or handed on): stop watching the client. */
+static void
+rc_answer(struct rconv *rc)
+{
+	if (rc->hs != NULL)
+		http_stream_release(rc->hs);
+	rc->hs = NULL;
+}
+
 static void
 rc_free(struct rconv *rc)
 {
+	rc_answer(rc);
 	reply_unwatch(rc->w);
 	reply_release(rc->r);
 	event_free(rc->ev);
@@ -47,15 +59,29 @@ rc_free(struct rconv *rc)
 }
 
 static void
-rc_close_cb(struct evhttp_connection *evcon, void *arg)
+rc_closed_cb(void *arg)
 {
 	struct rconv	*rc = arg;
 
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	rc->h->note = "client-closed";
-	http_done(rc->h);
+	rc->hs = NULL;
 	rc_free(rc);
 }
+
+/* Shutdown's deadline: nothing was sent yet, a 503. */
+static void
+rc_cut_cb(void *arg)
+{
+	struct rconv	*rc = arg;
+
+	log_info("%s stream cut by shutdown", rc->h->id);
+	rc_answer(rc);
+	http_shutting_down(rc->h);
+	rc_free(rc);
+}
+
+static const struct http_stream_cbs rc_cbs = {
+	rc_closed_cb, NULL, rc_cut_cb
+};
 
 static void
 rc_check(struct rconv *rc)
@@ -68,7 +94,7 @@ rc_check(struct rconv *rc)
 
 	if (!reply_finished(r))
 		return;
-	evhttp_connection_set_closecb(rc->evcon, NULL, NULL);
+	rc_answer(rc);
 	p = *reply_params(r);
 	p.format = rc->format;
 	texts = xcalloc(reply_nsegs(r), sizeof *texts);
@@ -109,12 +135,11 @@ rc_start(struct hreq *h, struct reply *r, const char *format)
 	rc = xcalloc(1, sizeof *rc);
 	rc->h = h;
 	rc->r = r;
-	rc->evcon = evhttp_request_get_connection(h->req);
 	rc->format = xstrdup(format);
 	rc->ev = evtimer_new(h->srv->base, rc_check_cb, rc);
 	reply_hold(r);
 	rc->w = reply_watch(r, rc_reply_cb, rc);
-	evhttp_connection_set_closecb(rc->evcon, rc_close_cb, rc);
+	rc->hs = http_stream_new(h, &rc_cbs, rc);
 	rc_check(rc);
 }
 
@@ -123,30 +148,45 @@ static void	replies_serve(struct hreq *, struct reply *, int);
 /* A reply not known here, asked of the shared tier. */
 struct rwait {
 	struct hreq			*h;
-	struct evhttp_connection	*evcon;
+	struct hstream			*hs;		/* watching the
+							   client */
 	struct mirror_wait		*mw;
 	int				 segments;
 	char				 id[64];
 };
 
 static void
-rwait_close_cb(struct evhttp_connection *evcon, void *arg)
+rwait_closed_cb(void *arg)
 {
 	struct rwait	*rw = arg;
 
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
 	mirror_wait_cancel(rw->mw);
-	rw->h->note = "client-closed";
-	http_done(rw->h);
 	free(rw);
 }
+
+/* Shutdown's deadline: nothing was sent yet, a 503. */
+static void
+rwait_cut_cb(void *arg)
+{
+	struct rwait	*rw = arg;
+
+	log_info("%s stream cut by shutdown", rw->h->id);
+	mirror_wait_cancel(rw->mw);
+	http_stream_release(rw->hs);
+	http_shutting_down(rw->h);
+	free(rw);
+}
+
+static const struct http_stream_cbs rwait_cbs = {
+	rwait_closed_cb, NULL, rwait_cut_cb
+};
 
 static void
 rwait_found_cb(void *arg, struct reply *r)
 {
 	struct rwait	*rw = arg;
 
-	evhttp_connection_set_closecb(rw->evcon, NULL, NULL);
+	http_stream_release(rw->hs);
 	if (r == NULL)
 		http_error(rw->h, 404, "invalid_request_error",
 		    "reply_not_found", "No reply '%s' here (it may have "
@@ -188,13 +228,11 @@ replies_get(struct hreq *h, const char *rest)
 		/* Several instances: perhaps another one's. */
 		rw = xcalloc(1, sizeof *rw);
 		rw->h = h;
-		rw->evcon = evhttp_request_get_connection(h->req);
 		rw->segments = segments;
 		snprintf(rw->id, sizeof rw->id, "%s", id);
 		if (srv->replies != NULL && (rw->mw = mirror_find(srv->mirrors,
 		    id, rwait_found_cb, rw)) != NULL) {
-			evhttp_connection_set_closecb(rw->evcon,
-			    rwait_close_cb, rw);
+			rw->hs = http_stream_new(h, &rwait_cbs, rw);
 			return;
 		}
 		free(rw);

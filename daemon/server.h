@@ -14,7 +14,6 @@ struct config;
 struct conns;
 struct encode;
 struct event;
-struct px;
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
@@ -48,7 +47,6 @@ struct server {
 	struct event			*stop_timer;
 	int				 stopping;
 	size_t				 nstreams;	/* replies in progress */
-	struct px			*proxies;	/* proxy.c's requests */
 	uint64_t			 started;	/* now_usec() at start */
 	uint64_t			 nrequests;
 	uint64_t			 nchats;

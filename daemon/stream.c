@@ -35,8 +35,7 @@
 struct astream {
 	struct hreq			*h;
 	struct server			*srv;
-	struct evhttp_request		*req;
-	struct evhttp_connection	*evcon;
+	struct hstream			*hs;		/* the reply */
 	struct tts_params		 p;
 	char				*model, *voice, *format, *instr;
 	int				 wav;
@@ -52,7 +51,6 @@ struct astream {
 	struct tts_waiter		*w;
 	size_t				 off, end;
 	int				 parsed;
-	int				 started;
 	int				 draining;
 	int				 header_sent;
 	struct wav_info			 fmt;		/* the stream's */
@@ -65,6 +63,13 @@ struct astream {
 };
 
 static void	as_pump(struct astream *);
+static void	as_closed_cb(void *);
+static void	as_drained_cb(void *);
+static void	as_cut_cb(void *);
+
+static const struct http_stream_cbs as_cbs = {
+	as_closed_cb, as_drained_cb, as_cut_cb
+};
 
 static void
 as_free(struct astream *as)
@@ -93,17 +98,11 @@ as_free(struct astream *as)
 }
 
 static void
-as_close_cb(struct evhttp_connection *evcon, void *arg)
+as_closed_cb(void *arg)
 {
-	struct astream		*as = arg;
-	struct evhttp_request	*req = as->req;
+	struct astream	*as = arg;
 
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	as->req = NULL;
-	as->h->note = "client-closed";
-	http_done(as->h);
-	if (req != NULL && as->started)
-		evhttp_send_reply_end(req);	/* frees the orphan request */
+	as->hs = NULL;
 	as_free(as);
 }
 
@@ -121,46 +120,64 @@ synth_error(struct hreq *h, int status, const char *why)
 		    why);
 }
 
-/* Finish: the last chunk if started, else an error or an empty reply. */
+/* Finish: the last chunk if started, or cut short (why: the reason of a
+ * failure); else an error or an empty reply. */
 static void
 as_end(struct astream *as, int status, const char *why)
 {
-	if (as->req != NULL)
-		evhttp_connection_set_closecb(as->evcon, NULL, NULL);
-	if (as->started) {
+	struct hstream	*hs = as->hs;
+
+	as->hs = NULL;
+	if (http_stream_started(hs)) {
 		if (why != NULL)
-			as->h->note = "cut";
-		evhttp_send_reply_end(as->req);
-		http_done(as->h);
-	} else if (why != NULL)
-		synth_error(as->h, status, why);
-	else
-		http_reply(as->h, 200, params_content_type(as->format), NULL, 0);
-	as->req = NULL;
+			http_stream_abort(hs, "cut");
+		else
+			http_stream_end(hs);
+	} else {
+		http_stream_release(hs);
+		if (why != NULL)
+			synth_error(as->h, status, why);
+		else
+			http_reply(as->h, 200, params_content_type(as->format),
+			    NULL, 0);
+	}
+	as_free(as);
+}
+
+/* Shutdown's deadline: a stream begun is cut short, one not yet begun
+ * answered 503. */
+static void
+as_cut_cb(void *arg)
+{
+	struct astream	*as = arg;
+	struct hstream	*hs = as->hs;
+
+	log_info("%s stream cut by shutdown", as->h->id);
+	as->hs = NULL;
+	if (http_stream_started(hs))
+		http_stream_abort(hs, "shutdown-cut");
+	else {
+		http_stream_release(hs);
+		http_shutting_down(as->h);
+	}
 	as_free(as);
 }
 
 static void
 as_start(struct astream *as)
 {
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(as->req);
-	struct timeval		 tv = { 60, 0 };
+	struct evkeyvalq	*out = evhttp_request_get_output_headers(
+				    as->h->req);
 
-	http_headers(as->h);
-	evhttp_add_header(out, "Content-Type", params_content_type(as->format));
 	evhttp_add_header(out, "X-TTS-Cache", as->label);
 	if (as->reply != NULL)
 		evhttp_add_header(out, "X-TTS-Reply-Id", reply_id(as->reply));
-	as->h->status = 200;
 	hist_observe(&as->srv->h_first_audio, now_usec() - as->h->t0);
-	evhttp_send_reply_start(as->req, 200, "OK");
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(as->evcon),
-	    NULL, &tv);
-	as->started = 1;
+	http_stream_start(as->hs, 200, params_content_type(as->format));
 }
 
 static void
-as_drained_cb(struct evhttp_connection *evcon, void *arg)
+as_drained_cb(void *arg)
 {
 	struct astream	*as = arg;
 
@@ -171,25 +188,12 @@ as_drained_cb(struct evhttp_connection *evcon, void *arg)
 static void
 as_send(struct astream *as, const void *data, size_t len)
 {
-	struct evbuffer		*buf;
-	struct bufferevent	*bev;
-
 	if (len == 0)
 		return;
-	if (!as->started)
+	if (!http_stream_started(as->hs))
 		as_start(as);
-	buf = evbuffer_new();
-	evbuffer_add(buf, data, len);
-	as->h->bytes += len;
-	bev = evhttp_connection_get_bufferevent(as->evcon);
-	if (evbuffer_get_length(bufferevent_get_output(bev)) + len >
-	    AS_HIGH_WATER) {
+	if (http_stream_chunk(as->hs, data, len, AS_HIGH_WATER))
 		as->draining = 1;
-		evhttp_send_reply_chunk_with_cb(as->req, buf, as_drained_cb,
-		    as);
-	} else
-		evhttp_send_reply_chunk(as->req, buf);
-	evbuffer_free(buf);
 }
 
 static void
@@ -310,12 +314,13 @@ as_pump(struct astream *as)
 	size_t			 len, olen;
 	int			 st, r;
 
-	while (!as->draining && as->req != NULL) {
+	while (!as->draining && as->hs != NULL) {
 		if (as->e == NULL) {
 			if ((r = as_next(as)) == 1)
 				return;		/* the reply grows later */
 			if (r == -1) {
-				if (as->wav && !as->header_sent && as->started)
+				if (as->wav && !as->header_sent &&
+				    http_stream_started(as->hs))
 					send_wav_header(as);
 				as_end(as, 0, NULL);
 				return;
@@ -426,8 +431,6 @@ as_new(struct hreq *h, const struct tts_params *p, const char *label)
 	as = xcalloc(1, sizeof *as);
 	as->h = h;
 	as->srv = h->srv;
-	as->req = h->req;
-	as->evcon = evhttp_request_get_connection(h->req);
 	as->model = xstrdup(p->model);
 	as->voice = xstrdup(p->voice);
 	as->format = xstrdup(p->format);
@@ -441,7 +444,7 @@ as_new(struct hreq *h, const struct tts_params *p, const char *label)
 	as->label = label;
 	as->pump_ev = evtimer_new(h->srv->base, as_pump_cb, as);
 	h->srv->nstreams++;
-	evhttp_connection_set_closecb(as->evcon, as_close_cb, as);
+	as->hs = http_stream_new(h, &as_cbs, as);
 	return as;
 }
 
@@ -481,7 +484,8 @@ stream_reply(struct hreq *h, const struct tts_params *p, struct reply *r)
 struct aconv {
 	struct hreq			*h;
 	struct server			*srv;
-	struct evhttp_connection	*evcon;
+	struct hstream			*hs;		/* watching the
+							   client */
 	char				*format;
 	const char			*label;		/* X-TTS-Cache */
 	struct cache_entry		**ents;
@@ -492,6 +496,15 @@ struct aconv {
 	int				 errstatus;	/* its status */
 	struct encode_waiter		*ew;		/* converting */
 };
+
+/* The answer is made now: stop watching the client. */
+static void
+ac_answer(struct aconv *ac)
+{
+	if (ac->hs != NULL)
+		http_stream_release(ac->hs);
+	ac->hs = NULL;
+}
 
 static void
 ac_free(struct aconv *ac)
@@ -508,20 +521,35 @@ ac_free(struct aconv *ac)
 	if (ac->ev != NULL)
 		event_free(ac->ev);
 	free(ac->format);
+	ac_answer(ac);
 	server_stream_done(ac->srv);
 	free(ac);
 }
 
 static void
-ac_close_cb(struct evhttp_connection *evcon, void *arg)
+ac_closed_cb(void *arg)
 {
 	struct aconv	*ac = arg;
 
-	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	ac->h->note = "client-closed";
-	http_done(ac->h);
+	ac->hs = NULL;
 	ac_free(ac);
 }
+
+/* Shutdown's deadline: nothing was sent yet, a 503. */
+static void
+ac_cut_cb(void *arg)
+{
+	struct aconv	*ac = arg;
+
+	log_info("%s stream cut by shutdown", ac->h->id);
+	ac_answer(ac);
+	http_shutting_down(ac->h);
+	ac_free(ac);
+}
+
+static const struct http_stream_cbs ac_cbs = {
+	ac_closed_cb, NULL, ac_cut_cb
+};
 
 struct held {
 	struct tts		*tts;
@@ -559,7 +587,7 @@ ac_fail(struct aconv *ac, const char *err)
 {
 	log_warn("%s: conversion to %s failed: %s", ac->h->id, ac->format,
 	    err != NULL ? err : "?");
-	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+	ac_answer(ac);
 	http_error(ac->h, 502, "server_error", "conversion_failed",
 	    "Converting to %s failed: %s", ac->format,
 	    err != NULL ? err : "unknown error");
@@ -570,7 +598,7 @@ ac_fail(struct aconv *ac, const char *err)
 static void
 ac_send(struct aconv *ac, struct cache_entry *e)
 {
-	evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+	ac_answer(ac);
 	evhttp_add_header(evhttp_request_get_output_headers(ac->h->req),
 	    "X-TTS-Cache", ac->label);
 	ac->h->note = ac->label;
@@ -628,7 +656,7 @@ ac_finish(struct aconv *ac)
 	if (r == ENCODE_HIT)
 		ac_send(ac, e);
 	else if (r < 0) {
-		evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+		ac_answer(ac);
 		http_error(ac->h, 503, "server_error", "server_busy",
 		    "%d conversions are waiting already: retry in a moment, "
 		    "or ask for wav.", ENCODE_QUEUE_MAX);
@@ -680,7 +708,7 @@ ac_check(struct aconv *ac)
 				err = "synthesis failed";
 			log_warn("%s: segment %zu failed: %s", ac->h->id, i,
 			    err);
-			evhttp_connection_set_closecb(ac->evcon, NULL, NULL);
+			ac_answer(ac);
 			synth_error(ac->h, ac->errstatus != 0 ? ac->errstatus :
 			    tts_entry_status(ac->ents[i]), err);
 			ac_free(ac);
@@ -710,7 +738,6 @@ stream_convert(struct hreq *h, const struct tts_params *p,
 	ac = xcalloc(1, sizeof *ac);
 	ac->h = h;
 	ac->srv = h->srv;
-	ac->evcon = evhttp_request_get_connection(h->req);
 	ac->format = xstrdup(p->format);
 	ac->ents = xcalloc(ntexts, sizeof *ac->ents);
 	ac->ws = xcalloc(ntexts, sizeof *ac->ws);
@@ -746,7 +773,7 @@ stream_convert(struct hreq *h, const struct tts_params *p,
 		    missed < ntexts ? SERVED_PARTIAL : SERVED_MISS]++;
 	}
 	h->note = ac->label;
-	evhttp_connection_set_closecb(ac->evcon, ac_close_cb, ac);
+	ac->hs = http_stream_new(h, &ac_cbs, ac);
 	ac_check(ac);
 }
 

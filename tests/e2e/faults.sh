@@ -98,6 +98,13 @@ check "a WAV cut short: the client's answer is not made whole" not exact_wav "$T
 check "the reason logged" grep -q "cut short" "$T/daemon.log"
 speech_status "$(say "Cut in the middle." wav)" /dev/null >/dev/null
 eq "not cached: asked again" "$(nreq cut)" 2
+# The stream is cut without its last chunk: the client can tell that the
+# audio it got is not whole (curl: transfer closed, exit 18).
+run curl -sS -m 30 "${K[@]}" -H 'Content-Type: application/json' \
+    -o "$T/c3.wav" --data-binary "$(say "Cut in the middle." wav)" \
+    "$URL/v1/audio/speech"
+eq "a stream cut short ends as a cut transfer, not a clean end" "$rc" 18
+check "and some audio came first" test -s "$T/c3.wav"
 stop_daemon
 
 start_tts stream --unknown-length --chunks 4

@@ -74,4 +74,34 @@ eq "the chat not yet answered got a 503" "$(cat "$T/whole.code")" 503
 eq "an OpenAI-shaped error" "$(jq -r .error.type "$T/whole.out")" server_error
 eq "cuts logged as such" "$(grep -c 'cut by shutdown' "$T/daemon.log")" 5
 eq "none logged as closed by the client" "$(grep -c 'client closed' "$T/daemon.log")" 0
+# Audio at the deadline: a stream whose first bytes are sent is cut
+# without its last chunk, so the client sees a transfer cut short (curl
+# exit 18), not a clean end; a speech request not yet answered gets a
+# 503.  Logged as cut by shutdown.
+start_tts slow --chunks 40 --chunk-delay-ms 250
+TTSACCEL_SHUTDOWN_TIMEOUT=1 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test \
+    TTS_HEALTH_INTERVAL=0 start_daemon
+curl -sS -m 20 -o "$T/a1.wav" "${K[@]}" -H 'Content-Type: application/json' \
+    --data-binary "$(say "Streamed slowly." wav)" \
+    "$URL/v1/audio/speech" 2>/dev/null &
+a1=$!
+check "the audio stream has begun" wait_for test -s "$T/a1.wav"
+eq "one synthesis in flight" "$(curl -sS "$TTS_URL/_fake/stats" | jq -r .active)" 1
+curl -sS -X POST "$TTS_URL/_fake/set?hold=1" >/dev/null
+curl -sS -m 20 -o "$T/a2.json" -w '%{http_code}' "${K[@]}" \
+    -H 'Content-Type: application/json' \
+    --data-binary "$(say "Held back." wav)" \
+    "$URL/v1/audio/speech" >"$T/a2.code" 2>/dev/null &
+a2=$!
+check "the second speech request is held" wait_for sh -c "test \"\$(curl -sS '$TTS_URL/_fake/stats' | jq -r .active)\" = 2"
+kill -TERM "$DAEMON_PID"
+rc=0; wait "$DAEMON_PID" || rc=$?
+eq "exit 0 after the deadline" "$rc" 0
+rc=0; wait "$a1" || rc=$?
+eq "the audio stream cut: the client sees a transfer cut short" "$rc" 18
+rc=0; wait "$a2" || rc=$?
+eq "the speech request not yet answered: 503" "$rc $(cat "$T/a2.code")" "0 503"
+eq "saying to send it again" "$(jq -r .error.code "$T/a2.json")" shutting_down
+eq "both logged as cut by shutdown" "$(grep -c 'cut by shutdown' "$T/daemon.log")" 2
+curl -sS -X POST "$TTS_URL/_fake/set?hold=0" >/dev/null
 finish
