@@ -64,8 +64,9 @@ static const struct copt copts[] = {
 	  "NAME", "TTS model when a request names none" },
 	{ "TTS_DEFAULT_VOICE", CT_STR, O(tts_default_voice), 0, 0, "alloy", 0,
 	  "NAME", "voice when a request names none" },
-	{ "TTS_DEFAULT_FORMAT", CT_STR, O(tts_default_format), 0, 0, "wav", 0,
-	  "FMT", "audio format when a request names none" },
+	{ "TTS_DEFAULT_FORMAT", CT_STR, O(tts_default_format), 0, 0, NULL, 0,
+	  "FMT", "audio format when a request names none (unset: mp3 for "
+	  "speech, as OpenAI's; wav for a chat's prefetch)" },
 	{ "TTS_MAX_CONCURRENT_PER_ENDPOINT", CT_INT, O(tts_max_concurrent), 1,
 	  1000, "3", 0, "N", "in-flight requests per endpoint" },
 	{ "TTS_REQUEST_TIMEOUT", CT_INT, O(tts_request_timeout), 1, 3600, "60", 0,
@@ -482,7 +483,12 @@ finish(struct config *cf, char **envp, char **cause)
 		}
 	}
 
-	if (params_format_index(cf->tts_default_format) < 0) {
+	if (cf->tts_default_format != NULL && *cf->tts_default_format == '\0') {
+		free(cf->tts_default_format);
+		cf->tts_default_format = NULL;
+	}
+	if (cf->tts_default_format != NULL &&
+	    params_format_index(cf->tts_default_format) < 0) {
 		*cause = xasprintf("TTS_DEFAULT_FORMAT: '%s' is not one of "
 		    PARAMS_FORMAT_LIST, cf->tts_default_format);
 		return -1;

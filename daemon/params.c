@@ -25,6 +25,18 @@ static const struct {
 	{ "pcm", "audio/pcm" },
 };
 
+/* OpenAI's speech models, and the names of its voices. */
+static const char *const openai_models[] = {
+	"tts-1", "tts-1-hd", "gpt-4o-mini-tts"
+};
+static const char *const openai_voices[] = {
+	"alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin",
+	"nova", "onyx", "sage", "shimmer", "verse"
+};
+/* The voice clients send when their user chose none: the only one taken
+ * for the default.  Another is a user's choice, and said in that voice. */
+static const char *const stock_voices[] = { "alloy" };
+
 #define NELEM(a)	(sizeof (a) / sizeof (a)[0])
 
 int
@@ -153,11 +165,25 @@ params_can_text(const struct params_can *can)
 	return s;
 }
 
-/* A missing name is the default; then the map. */
-static const char *
-resolve(const char *name, const char *def, const struct ttsmap *map)
+static int
+in_list(const char *const *v, size_t n, const char *name)
 {
-	if (name == NULL || *name == '\0')
+	size_t	i;
+
+	for (i = 0; name != NULL && i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* See params.h: the map first; a missing name or a stock one is the
+ * default, unless the default is one of OpenAI's own names. */
+static const char *
+resolve(const char *name, const char *def, const struct ttsmap *map,
+    int stock, int def_openai)
+{
+	if (name == NULL || *name == '\0' ||
+	    (!ttsmap_has(map, name) && stock && !def_openai))
 		name = def;
 	return ttsmap_lookup(map, name);
 }
@@ -165,13 +191,17 @@ resolve(const char *name, const char *def, const struct ttsmap *map)
 const char *
 params_model(const struct params_conf *c, const char *name)
 {
-	return resolve(name, c->model, c->model_map);
+	return resolve(name, c->model, c->model_map,
+	    in_list(openai_models, NELEM(openai_models), name),
+	    in_list(openai_models, NELEM(openai_models), c->model));
 }
 
 const char *
 params_voice(const struct params_conf *c, const char *name)
 {
-	return resolve(name, c->voice, c->voice_map);
+	return resolve(name, c->voice, c->voice_map,
+	    in_list(stock_voices, NELEM(stock_voices), name),
+	    in_list(openai_voices, NELEM(openai_voices), c->voice));
 }
 
 const char *

@@ -97,9 +97,16 @@ struct params_ask {
 #define PARAMS_CHAT	1	/* a chat's prefetch: wav, which every
 				   format is made from */
 
-/* The model and the voice a client's name resolves to (borrowed): a
- * missing or empty name is the default; then TTS_MODEL_MAP (TTS_VOICE_MAP)
- * maps it. */
+/*
+ * The model and the voice a client's name resolves to (borrowed).  A name
+ * TTS_MODEL_MAP (TTS_VOICE_MAP) maps goes where it maps it.  Otherwise a
+ * missing or empty name, and a name OpenAI's clients send when their user
+ * chose nothing (the models tts-1, tts-1-hd and gpt-4o-mini-tts; the
+ * voice alloy), is the default (mapped in turn) — unless the default is
+ * itself one of OpenAI's models (voices): then the operator speaks to
+ * OpenAI's names and each is a model (voice) of its own.  Any other name
+ * is kept.
+ */
 const char *params_model(const struct params_conf *, const char *);
 const char *params_voice(const struct params_conf *, const char *);
 /* The format when a request of kind (PARAMS_*) names none. */

@@ -118,6 +118,12 @@ ttsmap_lookup(const struct ttsmap *m, const char *name)
 	return p->to;
 }
 
+int
+ttsmap_has(const struct ttsmap *m, const char *name)
+{
+	return name != NULL && find(m, name) != NULL;
+}
+
 size_t
 ttsmap_count(const struct ttsmap *m)
 {

@@ -17,6 +17,8 @@ void	 ttsmap_free(struct ttsmap *);
 /* The name a client name maps to, or the name itself: an exact,
  * case-sensitive match, one step (no chains).  A NULL map maps nothing. */
 const char *ttsmap_lookup(const struct ttsmap *, const char *);
+/* Does the map name this client name?  A NULL map names nothing. */
+int	 ttsmap_has(const struct ttsmap *, const char *);
 /* Pairs in the map. */
 size_t	 ttsmap_count(const struct ttsmap *);
 /* The map as "a=b,c=d" in the order given, "" if empty (to free). */

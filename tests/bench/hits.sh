@@ -27,7 +27,7 @@ WORKERS=${BENCH_HITS_NGINX_WORKERS:-1}
 KEY=sk-test
 GOAL=0.9
 INPUT="The quick brown fox jumps over dogs"
-BODY="{\"model\":\"tts-1\",\"input\":\"$INPUT\",\"voice\":\"alloy\",\"speed\":0.25}"
+BODY="{\"model\":\"tts-1\",\"input\":\"$INPUT\",\"voice\":\"alloy\",\"speed\":0.25,\"response_format\":\"wav\"}"
 
 for f in "$TTSACCEL" "$BUILD/tests/fake_tts"; do
 	[ -x "$f" ] || { echo "hits: $f is missing (make testbins)" >&2; exit 1; }

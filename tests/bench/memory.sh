@@ -54,7 +54,7 @@ fill() {
 		code=$(curl -s -m 30 -o /dev/null -w '%{http_code}' \
 		    -H "Authorization: Bearer $KEY" \
 		    -H 'Content-Type: application/json' \
-		    -d "{\"input\":\"Sentence number $i about the rain\"}" \
+		    -d "{\"input\":\"Sentence number $i about the rain\",\"response_format\":\"wav\"}" \
 		    "$URL/v1/audio/speech")
 		[ "$code" = 200 ] || bad=$((bad + 1))
 		sent=$((sent + 1))
@@ -67,7 +67,7 @@ fill() {
 # How many requests make PASSES times the limit: the size of one answer.
 one=$(curl -s -m 30 -H "Authorization: Bearer $KEY" \
     -H 'Content-Type: application/json' \
-    -d '{"input":"Sentence number 0 about the rain"}' \
+    -d '{"input":"Sentence number 0 about the rain","response_format":"wav"}' \
     "$URL/v1/audio/speech" | wc -c)
 [ "$one" -gt 0 ] || { echo "memory: the speech request failed" >&2; exit 1; }
 count=$((max_bytes * PASSES / one + 1))

@@ -33,7 +33,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null
 
 nsynth() { grep -c '"path":"/v1/audio/speech"' "$T/tts-$1.jsonl" 2>/dev/null || echo 0; }
 rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
-body() { printf '{"input":"Sentence number %s of the bench, to share."}' "$1"; }
+body() { printf '{"input":"Sentence number %s of the bench, to share.","response_format":"wav"}' "$1"; }
 
 start_redis || exit 1
 start_tts h || exit 1
@@ -74,7 +74,7 @@ wrk.headers["Authorization"] = "Bearer $KEY"
 request = function()
 	i = i % n + 1
 	return wrk.format(nil, nil, nil,
-	    '{"input":"Sentence number ' .. i .. ' of the bench, to share."}')
+	    '{"input":"Sentence number ' .. i .. ' of the bench, to share.","response_format":"wav"}')
 end
 LUA
 

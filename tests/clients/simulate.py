@@ -768,7 +768,8 @@ def run_client(d, client, corpus, tts_log, deadline):
             st, h, audio = d.speech(body)
             new = backend_syntheses(tts_log) - before
             cache = h.get("x-tts-cache", "-") if st == 200 else "status-%d" % st
-            want_ct = CONTENT_TYPES[body.get("response_format", "wav")]
+            # No response_format: mp3, as OpenAI's (TTS_DEFAULT_FORMAT unset).
+            want_ct = CONTENT_TYPES[body.get("response_format", "mp3")]
             res["requests"] += 1
             res["by_cache"][cache] = res["by_cache"].get(cache, 0) + 1
             res["new_syntheses"] += new

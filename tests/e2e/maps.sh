@@ -28,14 +28,14 @@ eq "the backend heard liang/v1" "$(heard | sort -u)" "liang/v1"
 seg1=$(jq -r '.segments[1].text' <<<"$segs")
 before=$(nreq maps)
 eq "tts-1/alloy for a prefetched segment is a hit" \
-    "$(speech "$(jq -cn --arg t "$seg1" '{model:"tts-1",voice:"alloy",input:$t}')" "$T/a.wav")" "200 hit"
+    "$(speech "$(jq -cn --arg t "$seg1" '{model:"tts-1",voice:"alloy",input:$t,response_format:"wav"}')" "$T/a.wav")" "200 hit"
 eq "tts-1-hd/alloy too" \
-    "$(speech "$(jq -cn --arg t "$seg1" '{model:"tts-1-hd",voice:"alloy",input:$t}')" "$T/b.wav")" "200 hit"
+    "$(speech "$(jq -cn --arg t "$seg1" '{model:"tts-1-hd",voice:"alloy",input:$t,response_format:"wav"}')" "$T/b.wav")" "200 hit"
 # The defaults (liang, alloy) are mapped as well: alloy is v1.
 eq "no model or voice: the mapped defaults, a hit" \
-    "$(speech "$(jq -cn --arg t "$seg1" '{input:$t}')" "$T/c.wav")" "200 hit"
+    "$(speech "$(jq -cn --arg t "$seg1" '{input:$t,response_format:"wav"}')" "$T/c.wav")" "200 hit"
 eq "the whole reply as tts-1/alloy is assembled from it" \
-    "$(speech "$(jq -cn --arg t "$text" '{model:"tts-1",voice:"alloy",input:$t}')" "$T/d.wav")" "200 assembled"
+    "$(speech "$(jq -cn --arg t "$text" '{model:"tts-1",voice:"alloy",input:$t,response_format:"wav"}')" "$T/d.wav")" "200 assembled"
 eq "no new backend request" "$(nreq maps)" "$before"
 
 # A chat naming the client's names prefetches under the backend's: same keys.
@@ -47,12 +47,16 @@ eq "the same keys as the first reply" \
     "$(jq -c '[.segments[].key]' <<<"$segs")"
 eq "still no new backend request" "$(nreq maps)" "$before"
 
-# Unmapped names pass unchanged; matching is exact and case-sensitive.
+# Unmapped names other than OpenAI's stock ones pass unchanged; matching is
+# exact and case-sensitive.
 eq "unmapped voice: a miss" \
     "$(speech '{"model":"tts-1","voice":"nova","input":"An unmapped voice speaks."}' "$T/e.wav")" "200 miss"
 eq "the backend heard liang/nova" "$(heard | tail -n 1)" "liang/nova"
-speech '{"model":"gpt-4o-mini-tts","voice":"Alloy","input":"Names as they are."}' "$T/f.wav" >/dev/null
-eq "unmapped model, voice of another case: unchanged" "$(heard | tail -n 1)" "gpt-4o-mini-tts/Alloy"
+speech '{"model":"kokoro","voice":"Alloy","input":"Names as they are."}' "$T/f.wav" >/dev/null
+eq "unmapped model, voice of another case: unchanged" "$(heard | tail -n 1)" "kokoro/Alloy"
+# An OpenAI model the map does not name is the default, as with no map.
+speech '{"model":"gpt-4o-mini-tts","voice":"alloy","input":"Another stock name."}' "$T/f2.wav" >/dev/null
+eq "unmapped stock model: the default, mapped voice" "$(heard | tail -n 1)" "liang/v1"
 eq "speech requests named tts-1 never reach the backend" "$(heard | grep -c '^tts-1')" 0
 stop_daemon
 

@@ -8,7 +8,7 @@ jobs_=()
 start_tts one --latency-ms 300 --chunks 3 --chunk-delay-ms 50
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_daemon
 for i in $(seq 50); do
-	speech '{"input":"Everyone asks for this one sentence."}' "$T/same$i.wav" >/dev/null &
+	speech '{"input":"Everyone asks for this one sentence.","response_format":"wav"}' "$T/same$i.wav" >/dev/null &
 	jobs_+=($!)
 done
 wait "${jobs_[@]}"; jobs_=()
@@ -17,7 +17,7 @@ check "all 50 answers identical" test "$(md5sum "$T"/same*.wav | awk '{print $1}
 check "answers are WAV" sh -c "soxi '$T/same1.wav' >/dev/null 2>&1"
 kinds=$(for i in $(seq 50); do header "$T/same$i.wav.h" X-TTS-Cache; done | sort | uniq -c | awk '{print $2}' | sort | tr '\n' ' ')
 contains "one miss, the rest in flight or hits" "$kinds" "miss"
-eq "a later one is a hit" "$(speech '{"input":"Everyone asks for this one sentence."}' "$T/x.wav")" "200 hit"
+eq "a later one is a hit" "$(speech '{"input":"Everyone asks for this one sentence.","response_format":"wav"}' "$T/x.wav")" "200 hit"
 
 # 2. A failure is not cached: the next request tries again.
 curl -sS -X POST "$TTS_URL/_fake/set?fail-first=1&latency-ms=0" >/dev/null
@@ -82,14 +82,14 @@ stop_daemon
 start_tts lru
 # Each answer: 30 ms per code point at 48000 bytes/s = 1440 bytes/char.
 TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 CACHE_MAX_BYTES=100K start_daemon
-speech '{"input":"Sentence number one is here."}' "$T/1.wav" >/dev/null   # ~40 KB
-speech '{"input":"Sentence number two is here."}' "$T/2.wav" >/dev/null
-eq "one is a hit (now most recent)" "$(speech '{"input":"Sentence number one is here."}' "$T/1b.wav")" "200 hit"
-speech '{"input":"Sentence number three is here."}' "$T/3.wav" >/dev/null
+speech '{"input":"Sentence number one is here.","response_format":"wav"}' "$T/1.wav" >/dev/null   # ~40 KB
+speech '{"input":"Sentence number two is here.","response_format":"wav"}' "$T/2.wav" >/dev/null
+eq "one is a hit (now most recent)" "$(speech '{"input":"Sentence number one is here.","response_format":"wav"}' "$T/1b.wav")" "200 hit"
+speech '{"input":"Sentence number three is here.","response_format":"wav"}' "$T/3.wav" >/dev/null
 stats=$(curl -sS "$URL/cache/stats")
 check "bytes within CACHE_MAX_BYTES" test "$(echo "$stats" | jq .bytes)" -le 102400
 check "an eviction happened" test "$(echo "$stats" | jq .evictions)" -ge 1
-eq "the least recently used (two) was evicted" "$(speech '{"input":"Sentence number two is here."}' "$T/2b.wav")" "200 miss"
+eq "the least recently used (two) was evicted" "$(speech '{"input":"Sentence number two is here.","response_format":"wav"}' "$T/2b.wav")" "200 miss"
 stop_daemon
 
 # 6. Never more than max in flight on an endpoint; all answered.
@@ -119,7 +119,7 @@ wait "${jobs_[@]}"; jobs_=()
 eq "six mp3 requests answered" "$(sort -u "$T/mixed" | tr '\n' ' ')" "200 "
 eq "all made by the mp3 endpoint" "$(nreq mp3only)" 6
 eq "none sent to the WAV-only one (though cheaper)" "$(nreq wavonly)" 0
-speech '{"input":"A WAV sentence for the mixed pool."}' "$T/mw.wav" >/dev/null
+speech '{"input":"A WAV sentence for the mixed pool.","response_format":"wav"}' "$T/mw.wav" >/dev/null
 eq "WAV goes to the WAV endpoint" "$(nreq wavonly)" 1
 stop_daemon
 finish

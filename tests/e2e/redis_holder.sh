@@ -18,14 +18,14 @@ start_cluster --latency-ms 400 --chunks 4 --chunk-delay-ms 100
 # the waiting clients get their audio.
 s6="The holder of this one is killed."
 curl -sS -X POST "$SLOW/_fake/set?latency-ms=2500" >/dev/null
-speech_at "${U[a]}" "$(say "$s6")" /dev/null -m 30 >/dev/null &
+speech_at "${U[a]}" "$(say "$s6" wav)" /dev/null -m 30 >/dev/null &
 ja=$!
 # A holds the lock once its backend has the request; B and C then wait.
 wait_for synthesising slow "$s6" 1
 wb=$(shared_of "${U[b]}" locks_waited); wc=$(shared_of "${U[c]}" locks_waited)
-speech_at "${U[b]}" "$(say "$s6")" "$T/6b.wav" -m 60 >"$T/6b.code" &
+speech_at "${U[b]}" "$(say "$s6" wav)" "$T/6b.wav" -m 60 >"$T/6b.code" &
 jb=$!
-speech_at "${U[c]}" "$(say "$s6")" "$T/6c.wav" -m 60 >"$T/6c.code" &
+speech_at "${U[c]}" "$(say "$s6" wav)" "$T/6c.wav" -m 60 >"$T/6c.code" &
 jc=$!
 wait_for waits_more "${U[b]}" "$wb"
 wait_for waits_more "${U[c]}" "$wc"
@@ -50,12 +50,12 @@ s6b="Killed half-way through this one."
 curl -sS -X POST "$SLOW/_fake/set?latency-ms=100&chunks=6&chunk-delay-ms=700" >/dev/null
 TTS_ENDPOINTS=$SLOW NEWAPI_API_KEY=sk-test \
     TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 start_instance d
-speech_at "${U[d]}" "$(say "$s6b")" /dev/null -m 30 >/dev/null &
+speech_at "${U[d]}" "$(say "$s6b" wav)" /dev/null -m 30 >/dev/null &
 jd=$!
 wait_for synthesising slow "$s6b" 1
-speech_at "${U[b]}" "$(say "$s6b")" "$T/6bb.wav" -m 40 >"$T/6bb.code" &
+speech_at "${U[b]}" "$(say "$s6b" wav)" "$T/6bb.wav" -m 40 >"$T/6bb.code" &
 jb=$!
-speech_at "${U[c]}" "$(say "$s6b")" "$T/6bc.wav" -m 40 >"$T/6bc.code" &
+speech_at "${U[c]}" "$(say "$s6b" wav)" "$T/6bc.wav" -m 40 >"$T/6bc.code" &
 jc=$!
 # Until both clients have some of the audio (the first of six pieces,
 # 700 ms apart).
@@ -80,11 +80,11 @@ TTS_ENDPOINTS=$TTS_URL NEWAPI_API_KEY=sk-test \
 TTS_ENDPOINTS=$SLOW NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 \
     TTS_RETRY_COUNT=0 TTS_REQUEST_TIMEOUT=1 start_instance f
 s6c="Stuck on a backend that never answers."
-speech_at "${U[e]}" "$(say "$s6c")" /dev/null -m 40 >/dev/null &
+speech_at "${U[e]}" "$(say "$s6c" wav)" /dev/null -m 40 >/dev/null &
 je=$!
 wait_for synthesising stuck "$s6c" 1
 t0=$SECONDS
-eq "F, following E, gives up on it and synthesises" "$(speech_at "${U[f]}" "$(say "$s6c")" "$T/6cf.wav")" "200 shared"
+eq "F, following E, gives up on it and synthesises" "$(speech_at "${U[f]}" "$(say "$s6c" wav)" "$T/6cf.wav")" "200 shared"
 check "within its request timeout and the lock's life, not E's 30 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 20
 check "real audio" exact_wav "$T/6cf.wav"
 kill -TERM "$je" 2>/dev/null
@@ -98,12 +98,12 @@ TTS_ENDPOINTS=$SLOW NEWAPI_API_KEY=sk-test \
     TTS_HEALTH_INTERVAL=0 TTS_RETRY_COUNT=0 REDIS_FOLLOW_MAX=2 start_instance g
 curl -sS -X POST "$SLOW/_fake/set?latency-ms=1500&chunks=1" >/dev/null
 for i in 1 2 3 4 5 6; do
-	speech_at "${U[b]}" "$(say "Parked text number $i.")" "$T/pk-b$i.wav" -m 30 >/dev/null &
+	speech_at "${U[b]}" "$(say "Parked text number $i." wav)" "$T/pk-b$i.wav" -m 30 >/dev/null &
 	jobs_+=($!)
 done
 for i in 1 2 3 4 5 6; do wait_for synthesising slow "Parked text number $i." 1; done
 for i in 1 2 3 4 5 6; do
-	printf '%s\n' "$(speech_at "${U[g]}" "$(say "Parked text number $i.")" "$T/pk-g$i.wav" -m 30)" >>"$T/codes-pk" &
+	printf '%s\n' "$(speech_at "${U[g]}" "$(say "Parked text number $i." wav)" "$T/pk-g$i.wav" -m 30)" >>"$T/codes-pk" &
 	jobs_+=($!)
 done
 wait "${jobs_[@]}"; jobs_=()

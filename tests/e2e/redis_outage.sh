@@ -11,16 +11,16 @@ start_cluster --latency-ms 400 --chunks 4 --chunk-delay-ms 100
 
 # A text B keeps in its own memory.
 s1="The first sentence we share."
-speech_at "${U[b]}" "$(say "$s1")" "$T/1b.wav" >/dev/null
+speech_at "${U[b]}" "$(say "$s1" wav)" "$T/1b.wav" >/dev/null
 
 # 1. Redis stops mid-run: nothing fails; it comes back: shared again.
 s7="Asked while Redis goes away."
 curl -sS -X POST "$SLOW/_fake/set?latency-ms=1000" >/dev/null
 for i in 1 2 3 4; do
 	n=$([ $((i % 2)) = 0 ] && echo b || echo c)
-	printf '%s\n' "$(speech_at "${U[$n]}" "$(say "$s7 $i")" "$T/7$i.wav" -m 30)" >>"$T/codes7" &
+	printf '%s\n' "$(speech_at "${U[$n]}" "$(say "$s7 $i" wav)" "$T/7$i.wav" -m 30)" >>"$T/codes7" &
 	jobs_+=($!)
-	printf '%s\n' "$(speech_at "${U[$n]}" "$(say "$s7 $i")" "$T/7$i-2.wav" -m 30)" >>"$T/codes7" &
+	printf '%s\n' "$(speech_at "${U[$n]}" "$(say "$s7 $i" wav)" "$T/7$i-2.wav" -m 30)" >>"$T/codes7" &
 	jobs_+=($!)
 done
 # In flight: the backend has them (each 1 s there).
@@ -34,9 +34,9 @@ for i in 1 2 3 4; do
 done
 check "B sees the tier down" wait_for not shared_up "${U[b]}"
 eq "health stays 200" "$(curl -sS -o /dev/null -w '%{http_code}' "${U[b]}/health")" 200
-eq "new requests are served" "$(speech_at "${U[c]}" "$(say "Served with Redis down.")" "$T/8c.wav")" "200 miss"
+eq "new requests are served" "$(speech_at "${U[c]}" "$(say "Served with Redis down." wav)" "$T/8c.wav")" "200 miss"
 check "valid" exact_wav "$T/8c.wav"
-eq "local hits too" "$(speech_at "${U[b]}" "$(say "$s1")" "$T/8b.wav")" "200 hit"
+eq "local hits too" "$(speech_at "${U[b]}" "$(say "$s1" wav)" "$T/8b.wav")" "200 hit"
 check "/metrics says it" sh -c "curl -sS '${U[b]}/metrics' | grep -qx 'ttsaccel_shared_up 0'"
 check "ttsaccelctl stats says it" sh -c "'$TTSACCELCTL' -s '$T/b.sock' stats | grep -Eq 'Shared tier +: (down|connecting)'"
 sleep 2
@@ -48,8 +48,8 @@ done
 check "reconnection counted" test "$(shared_of "${U[b]}" reconnects)" -ge 1
 eq "and logged" "$(grep -c 'shared tier: connected to Redis' "$T/b.log")" 2
 s9="Shared again after the restart."
-eq "C synthesises" "$(speech_at "${U[c]}" "$(say "$s9")" "$T/9c.wav")" "200 shared"
-eq "B gets it from Redis" "$(speech_at "${U[b]}" "$(say "$s9")" "$T/9b.wav")" "200 shared"
+eq "C synthesises" "$(speech_at "${U[c]}" "$(say "$s9" wav)" "$T/9c.wav")" "200 shared"
+eq "B gets it from Redis" "$(speech_at "${U[b]}" "$(say "$s9" wav)" "$T/9b.wav")" "200 shared"
 check "the same bytes" cmp -s "$T/9c.wav" "$T/9b.wav"
 eq "once" "$(nsynth slow "$s9")" 1
 
@@ -65,7 +65,7 @@ for i in $(seq 12); do
 	    -o "$T/5b-chat$i.out" -w '%{http_code}\n' >>"$T/codes5b" &
 	jobs_+=($!)
 	n=$([ $((i % 2)) = 0 ] && echo k || echo b)
-	(r=$(speech_at "${U[$n]}" "$(say "Spoken while Redis is killed, number $i.")" "$T/5b-sp$i.wav")
+	(r=$(speech_at "${U[$n]}" "$(say "Spoken while Redis is killed, number $i." wav)" "$T/5b-sp$i.wav")
 	    printf '%s\n' "${r%% *}" >>"$T/codes5b") &
 	jobs_+=($!)
 done
@@ -89,7 +89,7 @@ start_redis "$REDIS_PORT" --enable-debug-command local
 for n in b c; do
 	check "instance $n reconnects after the kill" wait_for shared_up "${U[$n]}"
 done
-eq "and shares again" "$(speech_at "${U[c]}" "$(say "Shared again after the kill.")" "$T/9k.wav")" "200 shared"
+eq "and shares again" "$(speech_at "${U[c]}" "$(say "Shared again after the kill." wav)" "$T/9k.wav")" "200 shared"
 
 # 3. Redis slow: no answer in time takes the tier down, requests go on.
 rcli debug sleep 10 >/dev/null &
@@ -97,7 +97,7 @@ js=$!
 # Until Redis is asleep: a ping gets no answer.
 wait_for not timeout 0.5 redis-cli -p "$REDIS_PORT" ping
 t0=$(date +%s%N)
-eq "a request while Redis does not answer" "$(speech_at "${U[b]}" "$(say "Asked while Redis sleeps.")" "$T/10b.wav")" "200 shared"
+eq "a request while Redis does not answer" "$(speech_at "${U[b]}" "$(say "Asked while Redis sleeps." wav)" "$T/10b.wav")" "200 shared"
 check "served within the command timeout and a synthesis, not Redis's 10 s" test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 7000
 check "real audio" exact_wav "$T/10b.wav"
 check "B took the tier down (down or connecting again)" test "$(shared_of "${U[b]}" state)" != up

@@ -43,9 +43,9 @@ eq "each segment synthesised once for the cluster" "$n_before" 4
 i=0
 while IFS= read -r seg; do
 	i=$((i + 1))
-	out=$(speech_at "${U[c]}" "$(say "$seg")" "$T/sc$i.wav")
+	out=$(speech_at "${U[c]}" "$(say "$seg" wav)" "$T/sc$i.wav")
 	check "C: sentence $i served ($out)" test "${out%% *}" = 200
-	speech_at "${U[a]}" "$(say "$seg")" "$T/sa$i.wav" >/dev/null
+	speech_at "${U[a]}" "$(say "$seg" wav)" "$T/sa$i.wav" >/dev/null
 	check "C: sentence $i is A's audio" cmp -s "$T/sa$i.wav" "$T/sc$i.wav"
 done < <(jq -r '.segments[].text' <<<"$segs")
 eq "nothing synthesised again" "$(nreq r)" "$n_before"
@@ -55,7 +55,7 @@ eq "nothing synthesised again" "$(nreq r)" "$n_before"
 for input in "Birds sang in the old oak. We walked to the river." \
     "**The sun rose early today.** Birds sang in the OLD oak." \
     "We walked to the river. Then we went home."; do
-	out=$(speech_at "${U[c]}" "$(say "$input")" "$T/cut.wav")
+	out=$(speech_at "${U[c]}" "$(say "$input" wav)" "$T/cut.wav")
 	eq "C: '$input' from the reply's segments" "$out" "200 assembled"
 done
 eq "still nothing synthesised again" "$(nreq r)" "$n_before"

@@ -15,12 +15,12 @@ start_cluster --latency-ms 400 --chunks 4 --chunk-delay-ms 100
 
 # 1. Synthesised on A, served by B: from Redis, the same bytes.
 s1="The first sentence we share."
-eq "A synthesises it" "$(speech_at "${U[a]}" "$(say "$s1")" "$T/1a.wav")" "200 shared"
+eq "A synthesises it" "$(speech_at "${U[a]}" "$(say "$s1" wav)" "$T/1a.wav")" "200 shared"
 check "a valid WAV" exact_wav "$T/1a.wav"
 check "stored in Redis under the SHA-256 of its key" test "$(rcli exists "$(akey "$s1")")" = 1
-eq "B finds it in the shared tier" "$(speech_at "${U[b]}" "$(say "$s1")" "$T/1b.wav")" "200 shared"
+eq "B finds it in the shared tier" "$(speech_at "${U[b]}" "$(say "$s1" wav)" "$T/1b.wav")" "200 shared"
 check "byte-identical to A's" cmp -s "$T/1a.wav" "$T/1b.wav"
-eq "and keeps it: a local hit next" "$(speech_at "${U[b]}" "$(say "$s1")" "$T/1b2.wav")" "200 hit"
+eq "and keeps it: a local hit next" "$(speech_at "${U[b]}" "$(say "$s1" wav)" "$T/1b2.wav")" "200 hit"
 check "same bytes again" cmp -s "$T/1a.wav" "$T/1b2.wav"
 eq "one backend synthesis for the cluster" "$(nsynth slow "$s1")" 1
 eq "B counted a shared hit" "$(shared_of "${U[b]}" hits)" 1
@@ -39,7 +39,7 @@ waits() {
 waits_ge() { [ "$(waits)" -ge "$1" ]; }
 for i in $(seq 60); do
 	n=$(printf 'a\nb\nc' | sed -n "$(( i % 3 + 1 ))p")
-	printf '%s\n' "$(speech_at "${U[$n]}" "$(say "$s2")" "$T/c$i.wav" -m 30)" >>"$T/codes2" &
+	printf '%s\n' "$(speech_at "${U[$n]}" "$(say "$s2" wav)" "$T/c$i.wav" -m 30)" >>"$T/codes2" &
 	jobs_+=($!)
 done
 wait_for waits_ge 2
@@ -56,24 +56,24 @@ check "the other instances waited on the lock ($waited)" test "$waited" -ge 2
 s3="A value planted by someone else."
 rcli set "$(akey "$s3")" "this is not audio" >/dev/null
 f0=$(shared_of "${U[c]}" foreign)
-eq "a foreign value is a miss" "$(speech_at "${U[c]}" "$(say "$s3")" "$T/3c.wav")" "200 shared"
+eq "a foreign value is a miss" "$(speech_at "${U[c]}" "$(say "$s3" wav)" "$T/3c.wav")" "200 shared"
 check "the answer is real audio" exact_wav "$T/3c.wav"
 eq "synthesised on a backend" "$(nsynth slow "$s3")" 1
 check "counted as foreign" test "$(shared_of "${U[c]}" foreign)" -gt "$f0"
 eq "and replaced by ours" "$(rcli getrange "$(akey "$s3")" 0 7)" ttsaccel
 s4="This audio will be cut short in Redis."
-speech_at "${U[a]}" "$(say "$s4")" "$T/4a.wav" >/dev/null
+speech_at "${U[a]}" "$(say "$s4" wav)" "$T/4a.wav" >/dev/null
 rcli getrange "$(akey "$s4")" 0 999 | head -c 1000 | redis-cli -p "$REDIS_PORT" -x set "$(akey "$s4")" >/dev/null
-eq "a truncated value is a miss" "$(speech_at "${U[b]}" "$(say "$s4")" "$T/4b.wav")" "200 shared"
+eq "a truncated value is a miss" "$(speech_at "${U[b]}" "$(say "$s4" wav)" "$T/4b.wav")" "200 shared"
 check "B's answer is whole" cmp -s "$T/4a.wav" "$T/4b.wav"
 eq "synthesised again" "$(nsynth slow "$s4")" 2
 s5="A lock that never expires."
 rcli set "ttsaccel:l:$(akey "$s5" | sed 's/^ttsaccel:a://')" "not-ours" >/dev/null
-eq "a lock not ours does not hold us up" "$(speech_at "${U[b]}" "$(say "$s5")" "$T/5b.wav")" "200 shared"
+eq "a lock not ours does not hold us up" "$(speech_at "${U[b]}" "$(say "$s5" wav)" "$T/5b.wav")" "200 shared"
 check "real audio" exact_wav "$T/5b.wav"
 rcli set "ttsaccel:s:$(akey "$s5" | sed 's/^ttsaccel:a://')" "x" >/dev/null
 rcli del "$(akey "$s5")" >/dev/null
-eq "nor a stream key of the wrong type" "$(speech_at "${U[c]}" "$(say "$s5")" "$T/5c.wav")" "200 shared"
+eq "nor a stream key of the wrong type" "$(speech_at "${U[c]}" "$(say "$s5" wav)" "$T/5c.wav")" "200 shared"
 check "the same audio" cmp -s "$T/5b.wav" "$T/5c.wav"
 
 # 4. The figures, and clearing this cluster's keys (not another's).
@@ -91,7 +91,7 @@ out=$("$TTSACCELCTL" -s "$T/c.sock" cache clear --shared)
 contains "cache clear --shared says what it removed" "$out" "from Redis"
 eq "no key left under the prefix" "$(rcli --scan --pattern 'ttsaccel:*' | wc -l)" 0
 eq "another prefix's key kept" "$(rcli get other:keep)" 1
-eq "and C's memory emptied too" "$(speech_at "${U[c]}" "$(say "$s2")" "$T/2c2.wav")" "200 shared"
+eq "and C's memory emptied too" "$(speech_at "${U[c]}" "$(say "$s2" wav)" "$T/2c2.wav")" "200 shared"
 
 for n in a b c; do stop_daemon "${P[$n]}" "$n"; done
 stop_redis

@@ -12,21 +12,21 @@ rms() { sox "$1" -n stat 2>&1 | sed -n 's/^RMS *amplitude: *//p'; }
 eq "health lists the local voice" "$(curl -sS "$URL/health" | jq -r '.endpoints[0].url + " " + .endpoints[0].state')" "exec:espeak-ng --stdout up"
 
 # A miss, then a hit with the same bytes.
-eq "first request synthesises" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/a.wav")" "200 miss"
+eq "first request synthesises" "$(speech '{"model":"tts-1","input":"Good morning.","response_format":"wav"}' "$T/a.wav")" "200 miss"
 check "a WAV file" sh -c "soxi '$T/a.wav' >/dev/null 2>&1"
 check "with sound in it (RMS > 0.01)" awk -v r="$(rms "$T/a.wav")" 'BEGIN { exit !(r > 0.01) }'
 eq "Content-Type" "$(header "$T/a.wav.h" Content-Type)" audio/wav
-eq "second request is a hit" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/b.wav")" "200 hit"
+eq "second request is a hit" "$(speech '{"model":"tts-1","input":"Good morning.","response_format":"wav"}' "$T/b.wav")" "200 hit"
 check "same bytes" cmp -s "$T/a.wav" "$T/b.wav"
-eq "clean-up applied before keying" "$(speech '{"model":"tts-1","input":"**Good** morning. 🙂"}' "$T/c.wav")" "200 hit"
-eq "another voice is another entry" "$(speech '{"model":"tts-1","input":"Good morning.","voice":"nova"}' "$T/d.wav")" "200 miss"
-eq "another speed is another entry" "$(speech '{"model":"tts-1","input":"Good morning.","speed":1.5}' "$T/d.wav")" "200 miss"
+eq "clean-up applied before keying" "$(speech '{"model":"tts-1","input":"**Good** morning. 🙂","response_format":"wav"}' "$T/c.wav")" "200 hit"
+eq "another voice is another entry" "$(speech '{"model":"tts-1","input":"Good morning.","voice":"nova","response_format":"wav"}' "$T/d.wav")" "200 miss"
+eq "another speed is another entry" "$(speech '{"model":"tts-1","input":"Good morning.","speed":1.5,"response_format":"wav"}' "$T/d.wav")" "200 miss"
 
 # Several sentences: assembled from segments, one WAV.
-eq "long input is assembled" "$(speech '{"input":"The sun rose early. Birds were singing in the trees! It was going to be a fine day."}' "$T/long.wav")" "200 assembled"
+eq "long input is assembled" "$(speech '{"input":"The sun rose early. Birds were singing in the trees! It was going to be a fine day.","response_format":"wav"}' "$T/long.wav")" "200 assembled"
 check "assembled WAV is valid" sh -c "soxi '$T/long.wav' >/dev/null 2>&1"
-eq "its segments are hits afterwards" "$(speech '{"input":"Birds were singing in the trees!"}' "$T/seg.wav")" "200 hit"
-eq "and again the whole" "$(speech '{"input":"The sun rose early. Birds were singing in the trees! It was going to be a fine day."}' "$T/long2.wav")" "200 assembled"
+eq "its segments are hits afterwards" "$(speech '{"input":"Birds were singing in the trees!","response_format":"wav"}' "$T/seg.wav")" "200 hit"
+eq "and again the whole" "$(speech '{"input":"The sun rose early. Birds were singing in the trees! It was going to be a fine day.","response_format":"wav"}' "$T/long2.wav")" "200 assembled"
 check "assembled from the cache: same samples" cmp -s <(sox "$T/long.wav" -t raw - 2>/dev/null) <(sox "$T/long2.wav" -t raw - 2>/dev/null)
 eq "a complete assembly has an exact header" "$(soxi -s "$T/long2.wav")" "$(( ($(stat -c %s "$T/long2.wav") - 44) / 2 ))"
 
@@ -57,8 +57,13 @@ else
 fi
 eq "opus is Ogg" "$(head -c 4 "$T/cv.opus")" OggS
 check "opus pages (CRC) and granules, duration within 5%" close "$(dur opus "$T/cv.opus")" "$wdur"
+# No response_format: mp3, as OpenAI answers (TTS_DEFAULT_FORMAT unset),
+# converted from the local voice's WAV.
+eq "no format: answered" "$(speech '{"input":"Nobody named a format."}' "$T/nf.mp3")" "200 miss"
+eq "no format: audio/mpeg" "$(header "$T/nf.mp3.h" Content-Type)" audio/mpeg
+check "no format: mp3 frames" awk -v d="$(dur mp3 "$T/nf.mp3")" 'BEGIN { exit !(d > 0.3) }'
 eq "a new sentence in mp3 is synthesised as WAV" "$(speech '{"input":"A fresh sentence in another format.","response_format":"mp3"}' "$T/n.mp3")" "200 miss"
-eq "its WAV is in the cache" "$(speech '{"input":"A fresh sentence in another format."}' "$T/n.wav")" "200 hit"
+eq "its WAV is in the cache" "$(speech '{"input":"A fresh sentence in another format.","response_format":"wav"}' "$T/n.wav")" "200 hit"
 check "the mp3 is as long as that WAV" close "$(dur mp3 "$T/n.mp3")" "$(wsecs "$T/n.wav")"
 long='{"input":"Rivers run to the sea. Mountains stand tall and still! Clouds drift over them all day.","response_format":"flac"}'
 eq "several sentences in flac: assembled" "$(speech "$long" "$T/l.flac")" "200 assembled"
@@ -80,7 +85,7 @@ bad 400 "empty input" '{"input":""}'
 # Nothing to say is not an error: a client reading a message piece by
 # piece sends "." too.  A short silence, in the format asked for.
 s0=$(curl -sS "$URL/cache/stats" | jq .syntheses)
-eq "nothing speakable: silence" "$(speech '{"input":"🙂 🎉 **\n```\nx = 1\n```"}' "$T/empty.wav")" "200 empty"
+eq "nothing speakable: silence" "$(speech '{"input":"🙂 🎉 **\n```\nx = 1\n```","response_format":"wav"}' "$T/empty.wav")" "200 empty"
 check "a WAV of silence" awk -v r="$(rms "$T/empty.wav")" -v d="$(soxi -D "$T/empty.wav")" 'BEGIN { exit !(r == 0 && d > 0.05 && d < 0.2) }'
 eq "a lone '.' in mp3: silence too" "$(speech '{"input":".","response_format":"mp3"}' "$T/empty.mp3")" "200 empty"
 eq "mp3 Content-Type" "$(header "$T/empty.mp3.h" Content-Type)" audio/mpeg
@@ -110,7 +115,7 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$URL/cache/clear")
 eq "clear without a key: 401" "$code" 401
 eq "clear with a key" "$(curl -sS "${K[@]}" -X POST "$URL/cache/clear" | jq -r .status)" cleared
 eq "empty after clear" "$(curl -sS "$URL/cache/stats" | jq .entries)" 0
-eq "a miss again" "$(speech '{"model":"tts-1","input":"Good morning."}' "$T/a2.wav")" "200 miss"
+eq "a miss again" "$(speech '{"model":"tts-1","input":"Good morning.","response_format":"wav"}' "$T/a2.wav")" "200 miss"
 
 # A chat's reply: its segments are prefetched, its audio is one WAV whose
 # samples are the segments' samples in order.
@@ -126,7 +131,7 @@ check "several segments" test "$n" -ge 3
 : >"$T/concat.raw"
 for i in $(seq 0 $((n - 1))); do
 	seg=$(echo "$segs" | jq -r ".segments[$i].text")
-	eq "segment $i is a hit" "$(speech "$(say "$seg")" "$T/s$i.wav")" "200 hit"
+	eq "segment $i is a hit" "$(speech "$(say "$seg" wav)" "$T/s$i.wav")" "200 hit"
 	sox "$T/s$i.wav" -t raw - >>"$T/concat.raw" 2>/dev/null
 done
 check "reply WAV header parses, exact length" exact_wav "$T/reply.wav"

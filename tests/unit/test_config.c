@@ -48,7 +48,8 @@ test_defaults(void)
 	CHECK_INT(cf.port, 8000);
 	CHECK_STR(cf.tts_default_model, "liang");
 	CHECK_STR(cf.tts_default_voice, "alloy");
-	CHECK_STR(cf.tts_default_format, "wav");
+	CHECK(cf.tts_default_format == NULL);	/* mp3 for speech, wav chats */
+	CHECK_STR(params_default_format(&cf.params, PARAMS_SPEECH), "mp3");
 	CHECK_INT(cf.tts_max_concurrent, 3);
 	CHECK_INT(cf.tts_request_timeout, 60);
 	CHECK_INT(cf.tts_retry_count, 2);

@@ -187,6 +187,102 @@ test_resolve(void)
 	ttsmap_free(vm);
 }
 
+/* Issue 16: OpenAI's stock names out of the box. */
+static void
+test_stock_names(void)
+{
+	struct params_conf	 c;
+	struct ttsmap		*mm, *vm;
+	char			*cause = NULL;
+
+	memset(&c, 0, sizeof c);
+	c.model = "liang";
+	c.voice = "af_heart";
+
+	/* No maps: the stock names and nothing are the defaults. */
+	CHECK_STR(params_model(&c, "tts-1"), "liang");
+	CHECK_STR(params_model(&c, "tts-1-hd"), "liang");
+	CHECK_STR(params_model(&c, "gpt-4o-mini-tts"), "liang");
+	CHECK_STR(params_model(&c, NULL), "liang");
+	CHECK_STR(params_model(&c, ""), "liang");
+	CHECK_STR(params_voice(&c, "alloy"), "af_heart");
+	CHECK_STR(params_voice(&c, NULL), "af_heart");
+	/* Any other name is its own: another model, another voice (OpenAI's
+	 * other voices are a user's choice), another case. */
+	CHECK_STR(params_model(&c, "kokoro"), "kokoro");
+	CHECK_STR(params_model(&c, "TTS-1"), "TTS-1");
+	CHECK_STR(params_model(&c, "tts-1 "), "tts-1 ");
+	CHECK_STR(params_voice(&c, "nova"), "nova");
+	CHECK_STR(params_voice(&c, "echo"), "echo");
+	CHECK_STR(params_voice(&c, "Alloy"), "Alloy");
+
+	/* The default is one of OpenAI's own: each name is its own. */
+	c.model = "tts-1";
+	c.voice = "nova";
+	CHECK_STR(params_model(&c, "tts-1-hd"), "tts-1-hd");
+	CHECK_STR(params_model(&c, "gpt-4o-mini-tts"), "gpt-4o-mini-tts");
+	CHECK_STR(params_model(&c, "tts-1"), "tts-1");
+	CHECK_STR(params_model(&c, NULL), "tts-1");
+	CHECK_STR(params_voice(&c, "alloy"), "alloy");
+	CHECK_STR(params_voice(&c, NULL), "nova");
+	c.voice = "alloy";
+	CHECK_STR(params_voice(&c, "alloy"), "alloy");
+
+	/* The operator's map wins; a stock name it does not name is still
+	 * the default, mapped in turn. */
+	c.model = "liang";
+	c.voice = "af_heart";
+	mm = ttsmap_parse("tts-1-hd=liang-hd,liang=liang-v2", &cause);
+	vm = ttsmap_parse("alloy=af_bella", &cause);
+	CHECK(mm != NULL && vm != NULL);
+	c.model_map = mm;
+	c.voice_map = vm;
+	CHECK_STR(params_model(&c, "tts-1-hd"), "liang-hd");
+	CHECK_STR(params_model(&c, "tts-1"), "liang-v2");
+	CHECK_STR(params_model(&c, NULL), "liang-v2");
+	CHECK_STR(params_model(&c, "kokoro"), "kokoro");
+	CHECK_STR(params_voice(&c, "alloy"), "af_bella");
+	CHECK_STR(params_voice(&c, NULL), "af_heart");
+	ttsmap_free(mm);
+	ttsmap_free(vm);
+	/* A stock name mapped to itself is kept, not the default. */
+	mm = ttsmap_parse("tts-1=tts-1", &cause);
+	c.model_map = mm;
+	CHECK_STR(params_model(&c, "tts-1"), "tts-1");
+	CHECK_STR(params_model(&c, "tts-1-hd"), "liang");
+	ttsmap_free(mm);
+}
+
+static void
+test_default_format(void)
+{
+	struct params_conf	 c;
+	struct params_can	 all = { 0x3f, 0x1f };
+	struct params_ask	 a;
+	struct tts_params	 p;
+
+	memset(&c, 0, sizeof c);
+	memset(&a, 0, sizeof a);
+	c.model = "liang";
+	c.voice = "alloy";
+	/* Unset: mp3 for speech, as OpenAI's; wav for a chat. */
+	CHECK_STR(params_default_format(&c, PARAMS_SPEECH), "mp3");
+	CHECK_STR(params_default_format(&c, PARAMS_CHAT), "wav");
+	c.format = "";
+	CHECK_STR(params_default_format(&c, PARAMS_SPEECH), "mp3");
+	params_resolve(&c, PARAMS_SPEECH, &a, &all, &p);
+	CHECK_STR(p.format, "mp3");
+	params_resolve(&c, PARAMS_CHAT, &a, &all, &p);
+	CHECK_STR(p.format, "wav");
+	/* Set: it decides for both. */
+	c.format = "opus";
+	CHECK_STR(params_default_format(&c, PARAMS_SPEECH), "opus");
+	CHECK_STR(params_default_format(&c, PARAMS_CHAT), "opus");
+	a.format = "flac";
+	params_resolve(&c, PARAMS_SPEECH, &a, &all, &p);
+	CHECK_STR(p.format, "flac");
+}
+
 static void
 test_json(void)
 {
@@ -227,6 +323,8 @@ main(void)
 	test_making();
 	test_dup_same();
 	test_resolve();
+	test_stock_names();
+	test_default_format();
 	test_json();
 	return CHECK_DONE();
 }

@@ -38,6 +38,10 @@ test_parse_lookup(void)
 	CHECK_INT(ttsmap_count(m), 2);
 	CHECK_STR(ttsmap_lookup(m, "tts-1"), "liang");
 	CHECK_STR(ttsmap_lookup(m, "tts-1-hd"), "liang");
+	CHECK(ttsmap_has(m, "tts-1"));
+	CHECK(!ttsmap_has(m, "liang"));
+	CHECK(!ttsmap_has(m, NULL));
+	CHECK(!ttsmap_has(NULL, "tts-1"));
 	/* Unmapped names pass unchanged; the very same pointer. */
 	s = "gpt-4o-mini-tts";
 	CHECK(ttsmap_lookup(m, s) == s);
