@@ -227,7 +227,7 @@ main(int argc, char **argv)
 	srv.fetch = fetch_new(srv.base);
 	log_buffer(srv.base);
 	if (cf->redis_url != NULL &&
-	    (srv.shared = shared_new(&srv, &cause)) == NULL) {
+	    (srv.shared = shared_new(srv.base, &srv.cf, &cause)) == NULL) {
 		fprintf(stderr, "ttsaccel: REDIS_URL: %s\n", cause);
 		free(cause);
 		rc = 1;

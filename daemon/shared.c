@@ -51,7 +51,6 @@
 
 #include "config.h"
 #include "log.h"
-#include "server.h"
 #include "shared.h"
 #include "shared_int.h"
 #include "util.h"
@@ -256,7 +255,7 @@ sh_reader_new(struct shared *sh)
 	struct rconn	*c;
 
 	if (sh->state != SH_UP ||
-	    sh->nreaders >= (size_t)sh->srv->cf->redis_follow_max)
+	    sh->nreaders >= (size_t)(*sh->cf)->redis_follow_max)
 		return NULL;
 	c = xcalloc(1, sizeof *c);
 	if (conn_open(sh, c) != 0) {
@@ -458,7 +457,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct shared *
-shared_new(struct server *srv, char **cause)
+shared_new(struct event_base *base, struct config *const *cf, char **cause)
 {
 	struct shared	*sh;
 	unsigned char	 rnd[8];
@@ -466,14 +465,14 @@ shared_new(struct server *srv, char **cause)
 	int		 i;
 
 	sh = xcalloc(1, sizeof *sh);
-	if (shared_url_parse(srv->cf->redis_url, &sh->url, cause) != 0) {
+	if (shared_url_parse((*cf)->redis_url, &sh->url, cause) != 0) {
 		free(sh);
 		return NULL;
 	}
-	sh->srv = srv;
-	sh->base = srv->base;
-	sh->prefix = xstrdup(srv->cf->redis_prefix != NULL ?
-	    srv->cf->redis_prefix : "ttsaccel:");
+	sh->cf = cf;
+	sh->base = base;
+	sh->prefix = xstrdup((*cf)->redis_prefix != NULL ?
+	    (*cf)->redis_prefix : "ttsaccel:");
 	random_bytes(rnd, sizeof rnd);
 	for (i = 0; i < 8; i++)
 		snprintf(sh->id + 2 * i, 3, "%02x", rnd[i]);

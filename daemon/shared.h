@@ -9,17 +9,20 @@
 #include <stddef.h>
 
 struct cJSON;
+struct config;
 struct evbuffer;
-struct server;
+struct event_base;
 struct shared;
 struct shared_key;
 struct shared_follow;
 struct shared_clear;
 struct shared_watch;
 
-/* The tier for srv->cf's REDIS_URL (which must be set); it connects in
- * the background and reconnects with backoff.  NULL with *cause. */
-struct shared *shared_new(struct server *srv, char **cause);
+/* The tier for *cf's REDIS_URL (which must be set), on base; *cf is read
+ * each time it is used (a reload swaps it).  It connects in the
+ * background and reconnects with backoff.  NULL with *cause. */
+struct shared *shared_new(struct event_base *base, struct config *const *cf,
+	    char **cause);
 void	 shared_free(struct shared *sh);
 /* Is Redis connected and answering? */
 int	 shared_up(const struct shared *sh);

@@ -15,11 +15,11 @@
 
 #include "shared_url.h"
 
+struct config;
 struct event;
 struct event_base;
 struct evdns_base;
 struct evdns_getaddrinfo_request;
-struct server;
 
 #define SH_BLOCK_MS	1000	/* XREAD BLOCK; then the holder is checked */
 
@@ -46,7 +46,8 @@ struct rconn {
 #define SH_UP		2
 
 struct shared {
-	struct server		*srv;
+	struct config *const	*cf;		/* the current one: a reload
+						   swaps it */
 	struct event_base	*base;
 	struct shared_url	 url;
 	char			*prefix;

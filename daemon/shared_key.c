@@ -26,7 +26,6 @@
 
 #include "config.h"
 #include "log.h"
-#include "server.h"
 #include "sha256.h"
 #include "shared.h"
 #include "shared_env.h"
@@ -375,7 +374,7 @@ key_try_lock(struct shared_key *k)
 static void
 key_recheck(struct shared_key *k)
 {
-	if (now_usec() - k->t_data > (uint64_t)(k->sh->srv->cf->
+	if (now_usec() - k->t_data > (uint64_t)((*k->sh->cf)->
 	    tts_request_timeout * 1000 + SH_LOCK_MS) * 1000) {
 		key_give_up(k, "the instance synthesising it makes no "
 		    "progress");
@@ -590,7 +589,7 @@ shared_end(struct shared_key *k, int ok, const void *data, size_t len)
 		env = xmalloc(SHARED_ENV_HDR + len);
 		shared_env_pack(env, k->digest, data, len);
 		snprintf(ttl, sizeof ttl, "%lld",
-		    sh->srv->cf->cache_ttl * 1000);
+		    (*sh->cf)->cache_ttl * 1000);
 		set[2] = (const char *)env;
 		for (i = 0; i < 5; i++)
 			setl[i] = i == 2 ? SHARED_ENV_HDR + len :

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "server.h"
 #include "shared.h"
 #include "shared_int.h"
 #include "util.h"
@@ -52,7 +51,7 @@ rstream_add(struct shared *sh, const char *id, const char *f, const char *v,
 		return;
 	rkey = sh_name(sh, "r", id);
 	all = xasprintf("%sreplies", sh->prefix);
-	snprintf(ttl, sizeof ttl, "%lld", sh->srv->cf->cache_ttl * 1000);
+	snprintf(ttl, sizeof ttl, "%lld", (*sh->cf)->cache_ttl * 1000);
 	snprintf(max, sizeof max, "%d", SH_REPLIES_MAX);
 	/* XADD key [MAXLEN ~ N] * [r id] f v [x text] */
 	for (i = 0; i < 2; i++) {
@@ -192,7 +191,7 @@ follow_xread_cb(struct shared *sh, struct sref *r, redisReply *rep)
 	if (rep->type == REDIS_REPLY_NIL) {
 		/* A writer that says nothing for as long as an upstream
 		 * may take has gone: the reply is cut there. */
-		idle = (uint64_t)(sh->srv->cf->upstream_timeout + 5) * 1000000;
+		idle = (uint64_t)((*sh->cf)->upstream_timeout + 5) * 1000000;
 		if (now_usec() - f->t_last > idle) {
 			follow_final(f, SHARED_R_END, "cut");
 			return;
