@@ -742,7 +742,113 @@ def load_corpus(corpus):
     return out
 
 
-def run_client(d, client, corpus, tts_log, deadline):
+# ---------------------------------------------------------------------------
+# Words heard: the fake TTS makes each text's audio from the text alone
+# (its pitch a hash of it, 30 ms a code point), so a WAV answer can be
+# read back as the texts it is made of.
+
+def wav_pcm(data):
+    """The samples of a WAV (the data chunk to the end: a streamed WAV's
+    sizes are not final)."""
+    i = data.find(b"data", 12)
+    return data[i + 8:] if data[:4] == b"RIFF" and i >= 0 else b""
+
+
+def fold_words(text):
+    """The words of a text as the daemon's fold hears them: compatibility
+    forms and case folded, a CJK character a word of its own."""
+    t = unicodedata.normalize("NFKC", text).casefold()
+    out = []
+    for w in re.findall(r"[^\W_]+", t):
+        run = ""
+        for ch in w:
+            if unicodedata.east_asian_width(ch) in ("W", "F"):
+                if run:
+                    out.append(run)
+                    run = ""
+                out.append(ch)
+            else:
+                run += ch
+        if run:
+            out.append(run)
+    return out
+
+
+class Heard:
+    """Reads WAV answers back as the texts the fake made them of."""
+
+    def __init__(self, tts_url, tts_log):
+        self.tts_url = tts_url.rstrip("/")
+        self.tts_log = tts_log
+        self.pcm = {}
+
+    def backend(self):
+        with open(self.tts_log, encoding="utf-8") as f:
+            for line in f:
+                j = json.loads(line)
+                if j.get("path") == "/v1/audio/speech" and j.get("body"):
+                    return j["body"]["model"], j["body"]["voice"]
+        return None, None
+
+    def texts_since(self, seq):
+        out = []
+        with open(self.tts_log, encoding="utf-8") as f:
+            for n, line in enumerate(f):
+                if n >= seq and '"/v1/audio/speech"' in line:
+                    b = json.loads(line).get("body") or {}
+                    if "input" in b:
+                        out.append(b["input"])
+        return out
+
+    def audio_of(self, text):
+        if text not in self.pcm:
+            model, voice = self.backend()
+            body = json.dumps({"model": model, "voice": voice, "input": text,
+                               "response_format": "wav"}).encode()
+            req = urllib.request.Request(
+                self.tts_url + "/v1/audio/speech", data=body,
+                headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                self.pcm[text] = wav_pcm(r.read())
+        return self.pcm[text]
+
+    def read(self, audio, candidates):
+        """The texts an answer is made of, in order (None for samples
+        none of the candidates explains)."""
+        pcm, pos, out = wav_pcm(audio), 0, []
+        cands = sorted(set(candidates), key=lambda t: -len(self.audio_of(t)))
+        while pos < len(pcm):
+            if not pcm[pos:].strip(b"\0"):
+                break           # the silence of an answer with nothing new
+            for t in cands:
+                a = self.audio_of(t)
+                if a and pcm[pos:pos + len(a)] == a:
+                    out.append(t)
+                    pos += len(a)
+                    break
+            else:
+                out.append(None)
+                break
+        return out
+
+
+def count_words(ref_texts, heard_texts):
+    """(lost, repeated): words of the reply's segments never heard, and
+    words heard more often than the reply has them."""
+    import difflib
+    ref = [w for t in ref_texts for w in fold_words(t)]
+    got = [w for t in heard_texts for w in fold_words(t)]
+    lost = extra = 0
+    sm = difflib.SequenceMatcher(None, ref, got, autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op in ("delete", "replace"):
+            lost += i2 - i1
+        if op in ("insert", "replace"):
+            extra += j2 - j1
+    return lost, extra
+
+
+def run_client(d, client, corpus, tts_log, deadline, heard=None):
     res = {"client": client, "title": TITLES[client], "replies": 0,
            "requests": 0, "no_new_synthesis": 0, "exact_text": 0,
            "by_cache": {}, "status_not_200": 0, "wrong_content_type": 0,
@@ -762,11 +868,19 @@ def run_client(d, client, corpus, tts_log, deadline):
         if not complete:
             res["prefetch_incomplete"] += 1
         exact = {text}
-        exact.update(s["text"] for s in (segs or {}).get("segments", []))
+        seg_texts = [s["text"] for s in (segs or {}).get("segments", [])]
+        exact.update(seg_texts)
+        answers = []
         for i, body in enumerate(SIMULATORS[client](text)):
+            if heard is not None and body.get("response_format") == "mp3":
+                body = dict(body, response_format="wav")
             before = backend_syntheses(tts_log)
+            seq = sum(1 for _ in open(tts_log, encoding="utf-8")) \
+                if os.path.exists(tts_log) else 0
             st, h, audio = d.speech(body)
             new = backend_syntheses(tts_log) - before
+            if heard is not None:
+                answers.append((audio, heard.texts_since(seq)))
             cache = h.get("x-tts-cache", "-") if st == 200 else "status-%d" % st
             # No response_format: mp3, as OpenAI's (TTS_DEFAULT_FORMAT unset).
             want_ct = CONTENT_TYPES[body.get("response_format", "mp3")]
@@ -788,6 +902,22 @@ def run_client(d, client, corpus, tts_log, deadline):
                                    "cache": cache, "new_syntheses": new,
                                    "bytes": len(audio),
                                    "exact_text": body["input"] in exact})
+        if heard is not None:
+            said = []
+            for audio, made in answers:
+                said.extend(heard.read(audio, seg_texts + made))
+            unknown = sum(1 for t in said if t is None)
+            lost, extra = count_words(seg_texts,
+                                      [t for t in said if t is not None])
+            res["words"] = res.get("words", 0) + len(
+                [w for t in seg_texts for w in fold_words(t)])
+            res["words_lost"] = res.get("words_lost", 0) + lost
+            res["words_repeated"] = res.get("words_repeated", 0) + extra
+            res["audio_unread"] = res.get("audio_unread", 0) + unknown
+            if lost or extra or unknown:
+                res.setdefault("word_details", []).append(
+                    {"reply": name, "lost": lost, "repeated": extra,
+                     "unread": unknown})
     n = res["requests"]
     res["rate"] = res["no_new_synthesis"] / n if n else 0.0
     res["baseline_rate"] = res["exact_text"] / n if n else 0.0
@@ -802,7 +932,9 @@ def cmd_run(a):
         if c not in SIMULATORS:
             sys.exit("unknown client %r (one of %s)" % (c, ", ".join(CLIENTS)))
     deadline = time.time() + a.deadline
-    results = [run_client(d, c, corpus, a.tts_log, deadline) for c in clients]
+    heard = Heard(a.tts_url, a.tts_log) if a.tts_url else None
+    results = [run_client(d, c, corpus, a.tts_log, deadline, heard)
+               for c in clients]
     out = {"corpus": len(corpus), "clients": results}
     with open(a.json, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False, indent=1)
@@ -813,13 +945,15 @@ def cmd_run(a):
 
 def print_table(results, header=True):
     if header:
-        print("%-12s %8s %8s %9s  %s" % ("client", "requests", "no-synth",
-                                         "exact-txt", "X-TTS-Cache"))
+        print("%-17s %8s %8s %9s %6s %5s %5s  %s" % (
+            "client", "requests", "no-synth", "exact-txt", "words", "lost",
+            "again", "X-TTS-Cache"))
     for r in results:
         kinds = " ".join("%s=%d" % kv for kv in sorted(r["by_cache"].items()))
-        print("%-12s %8d %7.1f%% %8.1f%%  %s" % (
+        print("%-17s %8d %7.1f%% %8.1f%% %6s %5s %5s  %s" % (
             r["title"], r["requests"], 100 * r["rate"],
-            100 * r["baseline_rate"], kinds))
+            100 * r["baseline_rate"], r.get("words", "-"),
+            r.get("words_lost", "-"), r.get("words_repeated", "-"), kinds))
 
 
 def cmd_report(a):
@@ -925,6 +1059,8 @@ def main():
     r.add_argument("--corpus", default=os.path.join(HERE, "corpus"))
     r.add_argument("--clients")
     r.add_argument("--deadline", type=float, default=50)
+    r.add_argument("--tts-url", help="the fake TTS: count the words "
+                   "heard (mp3 asked as WAV, to read it back)")
     rep = sub.add_parser("report")
     rep.add_argument("--min-rate", type=float)
     rep.add_argument("--json")
