@@ -436,7 +436,8 @@ test_clean_piece(void)
 	PIECE("1. First\n2. Second", "First Second");
 	PIECE("", "");
 	/* a reply's segment_clean still drops the code */
-	c = segment_clean("x = 1\n```\n\nA few things to note.", 36);
+	c = segment_clean("x = 1\n```\n\nA few things to note.",
+	    strlen("x = 1\n```\n\nA few things to note."));
 	CHECK_STR(c, "x = 1");
 	free(c);
 #undef PIECE
