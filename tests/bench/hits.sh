@@ -150,7 +150,7 @@ wrk_run() {
 }
 
 stat_hits() {
-	curl -s -m 5 "$URL/cache/stats" | sed -n 's/.*"hits":\([0-9]*\).*/\1/p'
+	curl -s -m 5 "$URL/cache/stats" | jq -r .hits
 }
 
 echo "hits: a $size-byte WAV, wrk -t$THREADS -c$CONNS -d${SECS}s," \
