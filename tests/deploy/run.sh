@@ -358,7 +358,7 @@ serving_checks() {
 	contains "$what: the stream ends with [DONE]" "$(cat "$T/chat.out")" "data: [DONE]"
 
 	out=$(curl -sS "${K[@]}" -D "$T/speech.h" -o "$T/speech.wav" -w '%{http_code}' \
-	    -d '{"input":"Hello from the deployment test."}' "$url/v1/audio/speech")
+	    -d '{"input":"Hello from the deployment test.","response_format":"wav"}' "$url/v1/audio/speech")
 	eq "$what: speech is 200" "$out" 200
 	contains "$what: as WAV" "$(tr -d '\r' <"$T/speech.h")" "Content-Type: audio/wav"
 	check "$what: a valid WAV file" sh -c "soxi '$T/speech.wav' >/dev/null 2>&1"
@@ -419,7 +419,7 @@ part_image() {
 	check "endpoint add through the socket" "$TTSACCELCTL" -s "$run/ttsaccel.sock" endpoint add "$TTS_URL"
 	check "endpoint drain through the socket" "$TTSACCELCTL" -s "$run/ttsaccel.sock" endpoint drain "exec:espeak-ng --stdout"
 	out=$(curl -sS "${K[@]}" -o "$T/fake.wav" -w '%{http_code}' \
-	    -d '{"input":"Spoken by the fake."}' "http://127.0.0.1:$port/v1/audio/speech")
+	    -d '{"input":"Spoken by the fake.","response_format":"wav"}' "http://127.0.0.1:$port/v1/audio/speech")
 	eq "speech through the added endpoint" "$out" 200
 	check "the fake TTS was asked" grep -q 'Spoken by the fake' "$T/tts-deploy.jsonl"
 
@@ -574,7 +574,7 @@ EOF
 	fi
 	echo "ok - the packaged service is enabled and starts under systemd"
 	out=$(curl -sS "${K[@]}" -o "$T/systemd.wav" -w '%{http_code}' \
-	    -d '{"input":"Spoken inside the sandbox."}' "http://127.0.0.1:$port/v1/audio/speech")
+	    -d '{"input":"Spoken inside the sandbox.","response_format":"wav"}' "http://127.0.0.1:$port/v1/audio/speech")
 	eq "speech from espeak-ng inside the sandbox" "$out" 200
 	check "with sound in it (RMS > 0.01)" \
 	    awk -v r="$(rms "$T/systemd.wav")" 'BEGIN { exit !(r > 0.01) }'
