@@ -16,14 +16,18 @@ Usage:
   simulate.py requests CLIENT FILE      print the bodies CLIENT would send
   simulate.py run --url URL --key KEY --tts-log FILE --json OUT
               [--speech-url URL] [--corpus DIR] [--clients a,b]
-              [--deadline SECONDS]
+              [--deadline SECONDS] [--tts-url URL]
       for every reply of the corpus: a streamed chat through the daemon
       (the fake upstream answers with the reply's text), wait until its
       segments are synthesised, then the client's speech requests in
       order; each is counted as answered without a new synthesis when
       the fake TTS's request log did not grow while it was served.
       --speech-url sends the speech requests to another instance than
-      the chats (several instances sharing one Redis).
+      the chats (several instances sharing one Redis).  With --tts-url
+      (the fake TTS), each answer is read back as the texts it is made
+      of, and words lost and repeated are counted, ttsaccel's apart
+      from the client's own (word_account); the requests then ask for
+      WAV whatever the client's format, to be read back exactly.
   simulate.py report [--min-rate R] [--json OUT] RESULT.json...
       the per-client table; with --min-rate, exit 1 when a client is
       below it.
@@ -651,6 +655,23 @@ def selftest():
        inputs("lobechat", "## Tips\n\n- **Sleep** well\n- Eat 🍎"),
        ["Tips. . Sleep well. Eat 🍎"])
 
+    # Words lost and repeated, the client's own apart.
+    def acc(asked, heard):
+        a = word_account(["Hi there.", "All good now."], asked, heard)
+        return [a[k] for k in ("words", "client_lost", "client_repeated",
+                               "unspoken", "lost", "repeated")]
+    eq("words: a cut word is one word", acc(["Hi there. All go", "od now."],
+                                           ["Hi there.", "All good now."]),
+       [5, 0, 0, 0, 0, 0])
+    eq("words: the client's repeat and code apart",
+       acc(["Hi there.", "Hi there. All good now.", "```x = 1```"],
+           ["Hi there.", "Hi there.", "All good now."]), [5, 0, 2, 2, 0, 0])
+    eq("words: ttsaccel's repeat and loss",
+       acc(["Hi there.", "All good now."], ["Hi there.", "Hi there.", "All"]),
+       [5, 0, 0, 0, 2, 2])
+    eq("words: the client's own loss",
+       acc(["All good now."], ["All good now."]), [5, 2, 0, 0, 0, 0])
+
     # Shared helpers.
     eq("js_len counts UTF-16 units", js_len("a😀中"), 4)
     eq("emoji removal keeps text", remove_rgi_emoji("ok 👍🏽 ✨ fine ⚠️!"),
@@ -832,20 +853,121 @@ class Heard:
         return out
 
 
-def count_words(ref_texts, heard_texts):
-    """(lost, repeated): words of the reply's segments never heard, and
-    words heard more often than the reply has them."""
+def fold_chars(texts):
+    """The folded code points of texts, joined, and for each the index of
+    the word it belongs to (fold_words; a CJK character is a word)."""
+    chars, word = [], []
+    for t in texts:
+        for w in fold_words(t):
+            n = word[-1] + 1 if word else 0
+            chars.append(w)
+            word.extend([n] * len(w))
+    return "".join(chars), word
+
+
+def _ops(a, b):
     import difflib
-    ref = [w for t in ref_texts for w in fold_words(t)]
-    got = [w for t in heard_texts for w in fold_words(t)]
-    lost = extra = 0
-    sm = difflib.SequenceMatcher(None, ref, got, autojunk=False)
-    for op, i1, i2, j1, j2 in sm.get_opcodes():
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+
+
+# A piece of a request at least this many folded code points long (or a
+# whole request, or at least 8 that start it as they start an earlier
+# one) that an earlier request of the client holds is the client's own
+# repeat; a piece of the answers heard beyond the reply's
+# speech is the client's when it is a piece of those repeats.
+REPEAT_MIN = 32
+
+
+def word_account(spoken, asked, heard):
+    """Words lost and repeated, the client's own apart from ttsaccel's.
+
+    spoken: the reply's segments (what ttsaccel speaks of it); asked: the
+    client's request texts, in order; heard: the texts its answers are
+    made of, in order.  Compared on folded code points, so a word a
+    client cut in two ("ra" | "pid") is still that word.  Returns a dict:
+      words            words of the reply's speech
+      client_lost      words of it the client never asked for (Open WebUI
+                       drops table rows, LobeChat text after the last stop)
+      client_repeated  words the client asked for again (call mode re-sends
+                       a part that grew)
+      unspoken         words asked that the reply does not speak (code,
+                       list numbers: not spoken, by design)
+      lost             words the client asked for that were never heard
+      repeated         words heard more often than the reply has them,
+                       less the client's own repeats"""
+    S, sword = fold_chars(spoken)
+    A, aword = fold_chars(asked)
+    H, hword = fold_chars(heard)
+
+    def nwords(words, i, j):
+        return len(set(words[i:j]))
+    out = {"words": len(set(sword)), "client_lost": 0, "client_repeated": 0,
+           "unspoken": 0, "lost": 0, "repeated": 0}
+    # The client's own repeats: pieces of a request that an earlier
+    # request of it holds.
+    again, again_text, at = set(), [], 0
+    for k, t in enumerate(asked):
+        earlier = [fold_chars([e])[0] for e in asked[:k]]
+        prior = "\0".join(earlier)
+        n = len(fold_chars([t])[0])
+        p = at
+        while p < at + n:
+            m = 0
+            while p + m < at + n and A[p:p + m + 1] in prior:
+                m += 1
+            if p == at:
+                # A part that grew: it starts as an earlier one did.
+                m = max(m, max((len(os.path.commonprefix([A[at:at + n], e]))
+                                for e in earlier), default=0))
+            if m >= REPEAT_MIN or (m > 0 and A[p:p + m] in earlier) or \
+                    (p == at and m >= 8):
+                again.update(aword[p:p + m])
+                again_text.append(A[p:p + m])
+                p += m
+            else:
+                p += 1
+        at += n
+    unasked, unsp = set(), set()
+    for op, i1, i2, j1, j2 in _ops(S, A):
         if op in ("delete", "replace"):
-            lost += i2 - i1
+            unasked.update(sword[i1:i2])
         if op in ("insert", "replace"):
-            extra += j2 - j1
-    return lost, extra
+            unsp.update(aword[j1:j2])
+    # Text the reply itself says twice is no repeat of the client's: only
+    # words the reply's speech has fewer of than the requests.
+    from collections import Counter
+    atext = fold_words(" ".join(asked))
+
+    def texts(ws):
+        return Counter(atext[w] for w in ws if w < len(atext))
+    rep = sum((texts(again) & texts(unsp)).values())
+    out["client_repeated"] = rep
+    out["unspoken"] = len(unsp) - rep
+    out["client_lost"] = len(unasked)
+    # Heard beyond the reply's speech: the client's own repeats heard
+    # again are its own; the rest ttsaccel's.
+    unheard, extra, agains = set(), set(), "\0".join(again_text)
+    for op, i1, i2, j1, j2 in _ops(S, H):
+        if op in ("delete", "replace"):
+            unheard.update(sword[i1:i2])
+            if not set(sword[i1:i2]) <= unasked:
+                out.setdefault("lost_runs", []).append(S[i1:i2])
+        if op in ("insert", "replace"):
+            p, before = j1, len(extra)
+            while p < j2:
+                k = 0
+                while p + k < j2 and H[p:p + k + 1] in agains:
+                    k += 1
+                if k < 4 and k < j2 - j1:
+                    extra.add(hword[p])
+                    p += 1
+                else:
+                    p += k
+            if len(extra) > before:
+                out.setdefault("heard_runs", []).append(H[j1:j2])
+    out["lost"] = len(unheard - unasked)
+    out["repeated"] = len(extra)
+    return out
 
 
 def run_client(d, client, corpus, tts_log, deadline, heard=None):
@@ -871,8 +993,14 @@ def run_client(d, client, corpus, tts_log, deadline, heard=None):
         seg_texts = [s["text"] for s in (segs or {}).get("segments", [])]
         exact.update(seg_texts)
         answers = []
-        for i, body in enumerate(SIMULATORS[client](text)):
-            if heard is not None and body.get("response_format") == "mp3":
+        bodies = SIMULATORS[client](text)
+        for i, body in enumerate(bodies):
+            if heard is not None and \
+                    body.get("response_format", "mp3") != "wav":
+                # To read the answer back, WAV: which texts the daemon
+                # answers with does not depend on the format (speech.c
+                # matches every format against the replies' WAV; another
+                # format is converted from the same texts' audio).
                 body = dict(body, response_format="wav")
             before = backend_syntheses(tts_log)
             seq = sum(1 for _ in open(tts_log, encoding="utf-8")) \
@@ -903,21 +1031,23 @@ def run_client(d, client, corpus, tts_log, deadline, heard=None):
                                    "bytes": len(audio),
                                    "exact_text": body["input"] in exact})
         if heard is not None:
-            said = []
-            for audio, made in answers:
-                said.extend(heard.read(audio, seg_texts + made))
+            said, asked = [], []
+            first = len(res["details"]) - len(answers)
+            for k, (audio, made) in enumerate(answers):
+                got = heard.read(audio, seg_texts + made)
+                res["details"][first + k]["heard"] = got
+                said.extend(got)
             unknown = sum(1 for t in said if t is None)
-            lost, extra = count_words(seg_texts,
-                                      [t for t in said if t is not None])
-            res["words"] = res.get("words", 0) + len(
-                [w for t in seg_texts for w in fold_words(t)])
-            res["words_lost"] = res.get("words_lost", 0) + lost
-            res["words_repeated"] = res.get("words_repeated", 0) + extra
-            res["audio_unread"] = res.get("audio_unread", 0) + unknown
-            if lost or extra or unknown:
+            acc = word_account(seg_texts, [b["input"] for b in bodies],
+                               [t for t in said if t is not None])
+            acc["audio_unread"] = unknown
+            for k, v in acc.items():
+                if isinstance(v, int):
+                    res.setdefault("w", {})[k] = \
+                        res.get("w", {}).get(k, 0) + v
+            if any(v for k, v in acc.items() if k != "words"):
                 res.setdefault("word_details", []).append(
-                    {"reply": name, "lost": lost, "repeated": extra,
-                     "unread": unknown})
+                    dict(acc, reply=name))
     n = res["requests"]
     res["rate"] = res["no_new_synthesis"] / n if n else 0.0
     res["baseline_rate"] = res["exact_text"] / n if n else 0.0
@@ -944,16 +1074,23 @@ def cmd_run(a):
 
 
 def print_table(results, header=True):
+    """The figures per client; lost/again are ttsaccel's (words the
+    client asked for and never heard, words heard twice), c-lost/c-again
+    the client's own (words of the reply it never asks for, or asks for
+    twice); unsp the words asked that the reply does not speak."""
     if header:
-        print("%-17s %8s %8s %9s %6s %5s %5s  %s" % (
+        print("%-17s %8s %8s %9s %6s %5s %5s %6s %7s %5s  %s" % (
             "client", "requests", "no-synth", "exact-txt", "words", "lost",
-            "again", "X-TTS-Cache"))
+            "again", "c-lost", "c-again", "unsp", "X-TTS-Cache"))
     for r in results:
         kinds = " ".join("%s=%d" % kv for kv in sorted(r["by_cache"].items()))
-        print("%-17s %8d %7.1f%% %8.1f%% %6s %5s %5s  %s" % (
+        w = r.get("w", {})
+        print("%-17s %8d %7.1f%% %8.1f%% %6s %5s %5s %6s %7s %5s  %s" % (
             r["title"], r["requests"], 100 * r["rate"],
-            100 * r["baseline_rate"], r.get("words", "-"),
-            r.get("words_lost", "-"), r.get("words_repeated", "-"), kinds))
+            100 * r["baseline_rate"], w.get("words", "-"),
+            w.get("lost", "-"), w.get("repeated", "-"),
+            w.get("client_lost", "-"), w.get("client_repeated", "-"),
+            w.get("unspoken", "-"), kinds))
 
 
 def cmd_report(a):
@@ -1060,7 +1197,7 @@ def main():
     r.add_argument("--clients")
     r.add_argument("--deadline", type=float, default=50)
     r.add_argument("--tts-url", help="the fake TTS: count the words "
-                   "heard (mp3 asked as WAV, to read it back)")
+                   "heard (every format asked as WAV, to read it back)")
     rep = sub.add_parser("report")
     rep.add_argument("--min-rate", type=float)
     rep.add_argument("--json")
