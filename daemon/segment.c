@@ -811,6 +811,29 @@ clean_code(struct segmenter *s)
 	}
 }
 
+/*
+ * After '<' (and '/'), a tag's name: ASCII letters, digits and '-', then
+ * its end, a space, '/' or an autolink's ':'.  Text in angle brackets
+ * ("<Python编程:从入门到实践>", a title as a client makes 《…》 ASCII) is
+ * no tag: it is spoken.
+ */
+static int
+tag_name_ok(struct segmenter *s)
+{
+	uint32_t	d;
+	size_t		k = la(s, 1) == '/' ? 2 : 1;
+
+	if (la(s, 1) == '!' || la(s, 1) == '?')
+		return 1;
+	for (;; k++) {
+		d = la(s, k);
+		if (!((d | 0x20) >= 'a' && (d | 0x20) <= 'z') &&
+		    !(d >= '0' && d <= '9') && d != '-')
+			break;
+	}
+	return d == '>' || d == ' ' || d == '\t' || d == '/' || d == ':';
+}
+
 /* An HTML tag (dropped) or an autolink (its URL kept). */
 static int
 clean_tag(struct segmenter *s)
@@ -837,7 +860,7 @@ clean_tag(struct segmenter *s)
 		if (d == ':' && la(s, k + 1) == '/' && la(s, k + 2) == '/')
 			url = 1;
 	}
-	if (d != '>') {
+	if (d != '>' || !tag_name_ok(s)) {
 		consume(s, 1);
 		out(s, '<');
 		return 1;

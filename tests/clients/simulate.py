@@ -1135,7 +1135,8 @@ def cmd_case(a):
     Checks: the client sends what the case is about ("inputs"), every
     request is answered 200 without a new synthesis, and the requests in
     "empty" (by index) are answered with silence, the others with the
-    audio of what they hold."""
+    audio of what they hold; with --tts-url, that the answers read back
+    hold every word of the reply's speech the client asked for, once."""
     with open(a.file, encoding="utf-8") as f:
         case = json.load(f)
     name = os.path.basename(a.file)
@@ -1146,10 +1147,14 @@ def cmd_case(a):
         print("%s - %s: %s" % ("ok" if ok else "not ok", name, what))
         if not ok:
             fails.append(what)
+    segs = None
     for reply in case["replies"]:
         st, rid, _ = d.chat(reply)
-        _, done = wait_segments(d, rid, time.time() + 20)
+        segs, done = wait_segments(d, rid, time.time() + 20)
         check(st == 200 and done, "reply chatted and prefetched")
+    seg_texts = [s["text"] for s in (segs or {}).get("segments", [])]
+    heard = Heard(a.tts_url, a.tts_log) if a.tts_url else None
+    said = []
     bodies = case_requests(case)
     if "inputs" in case:
         check([b["input"] for b in bodies] == case["inputs"],
@@ -1157,11 +1162,15 @@ def cmd_case(a):
               [b["input"] for b in bodies])
     empty = set(case.get("empty", []))
     for i, body in enumerate(bodies):
+        if heard is not None:
+            body = dict(body, response_format="wav")
         before = backend_syntheses(a.tts_log)
         st, h, audio = d.speech(body)
         new = backend_syntheses(a.tts_log) - before
         cache = h.get("x-tts-cache", "-")
         what = "request %d %r" % (i, body["input"][:60])
+        if heard is not None:
+            said.extend(heard.read(audio, seg_texts))
         check(st == 200 and new == 0,
               "%s: answered without a new synthesis (%d, %s, %d new)" %
               (what, st, cache, new))
@@ -1171,6 +1180,15 @@ def cmd_case(a):
         else:
             check(cache != "empty" and len(audio) > 0,
                   "%s: its words are heard (%s)" % (what, cache))
+    if heard is not None:
+        w = word_account(seg_texts, [b["input"] for b in bodies],
+                         [t for t in said if t is not None])
+        check(None not in said, "every answer is made of the reply's "
+              "segments")
+        check(w["lost"] == 0 and w["repeated"] == 0,
+              "every word asked for heard once (lost %d %r, repeated %d "
+              "%r)" % (w["lost"], w.get("lost_runs"), w["repeated"],
+                       w.get("heard_runs")))
     return 1 if fails else 0
 
 
@@ -1206,6 +1224,8 @@ def main():
     c.add_argument("--url", required=True)
     c.add_argument("--key", required=True)
     c.add_argument("--tts-log", required=True)
+    c.add_argument("--tts-url", help="the fake TTS: also check that "
+                   "every word asked for is heard once (asked as WAV)")
     c.add_argument("file")
     q = sub.add_parser("requests")
     q.add_argument("client", choices=CLIENTS)

@@ -385,6 +385,9 @@ test_clean(void)
 	CLEAN("Folded ```js f(); ``` block.", "Folded block.");
 	CLEAN("```sh\nrm -rf /\n```\nDone.", "Done.");
 	CLEAN("a<br>b <b>c</b>", "a b c");
+	/* a title in ASCII angle brackets is no tag: spoken */
+	CLEAN("读<Python编程:从入门到实践>。", "读<Python编程:从入门到实践>。");
+	CLEAN("a <x-y z=1>b</x-y> <T>c", "a b c");
 	CLEAN("Great 🎉🎉 job 👍🏽!", "Great job!");
 	CLEAN("家👨‍👩‍👧人", "家 人");
 	CLEAN("snake_case and __init__", "snake_case and init");
