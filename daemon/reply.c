@@ -65,6 +65,7 @@ struct reply {
 	char			*code;		/* its code blocks, folded */
 	size_t			 code_len;
 	struct rseg		*over;		/* sent past a text's end */
+	size_t			 over_end;	/* folded offset in it there */
 	uint64_t		 over_t;
 	LIST_HEAD(, reply_watch) watches;
 	TAILQ_ENTRY(reply)	 entry;		/* newest first */
@@ -406,7 +407,10 @@ match_accept(void *arg, void *owner)
  * How much of the start of q was already sent: the end of a segment that
  * a recent request got whole though its text stopped inside it (the
  * client's next piece starts there, and may be no more than that end:
- * "easonable." of "reasonable.").  0 if none; *from the reply.
+ * "easonable." of "reasonable.", or lie inside it).  Where the last text
+ * stopped in it is known, so the rest is found there even where nothing
+ * separates it from what follows (CJK: "为检验量子力学" | "和…实验方法。").
+ * 0 if none; *from the reply.
  */
 static size_t
 spoken_head(struct replies *rs, const struct norm *q, struct match *m,
@@ -414,25 +418,42 @@ spoken_head(struct replies *rs, const struct norm *q, struct match *m,
 {
 	struct reply	*r;
 	const char	*g;
-	size_t		 glen, k;
+	size_t		 glen, k, e;
 
 	*from = NULL;
 	*seg = NULL;
-	if (now > rs->over_until)
+	if (now > rs->over_until || q->len == 0)
 		return 0;	/* none recent: no walk of every reply */
 	TAILQ_FOREACH(r, &rs->list, entry) {
 		if (r->over == NULL || now - r->over_t > REPLY_OVER_USEC ||
 		    !m->accept(m->arg, r))
 			continue;
 		g = span_seg_text(r->over->sp, &glen);
+		e = r->over_end < glen ? r->over_end : glen;
+		*seg = r->over->sp;
+		*from = r;
+		if (q->len < glen - e && memcmp(q->s, g + e, q->len) == 0) {
+			/* All of q is further on in the segment sent
+			 * ("venv/` to your `." of "Tip: add .venv/ to your
+			 * .gitignore"): heard; the next piece may go on. */
+			r->over_end = e + q->len;
+			r->over_t = now;
+			rs->over_until = now + REPLY_OVER_USEC;
+			return q->len;
+		}
+		k = glen - e;	/* the segment's rest, exactly */
+		if (k > 0 && k <= q->len && memcmp(q->s, g + e, k) == 0) {
+			r->over = NULL;
+			return k;
+		}
 		for (k = glen - 1; k > 0; k--)
 			if (k <= q->len && (k == q->len || q->brk[k]) &&
 			    memcmp(q->s, g + glen - k, k) == 0) {
-				*seg = r->over->sp;
 				r->over = NULL;
-				*from = r;
 				return k;
 			}
+		*seg = NULL;
+		*from = NULL;
 	}
 	return 0;
 }
@@ -579,6 +600,7 @@ reply_match(struct replies *rs, const char *text, size_t len,
 			(*parts)[i].idx = REPLY_UNSPOKEN;
 		} else if (v[i].over) {
 			r->over = r->segs[v[i].idx];
+			r->over_end = v[i].to - v[i].from;
 			r->over_t = now;
 			rs->over_until = now + REPLY_OVER_USEC;
 		}
