@@ -4,6 +4,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include <sys/resource.h>
+
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +33,67 @@
 /* Seconds the error events of cut streams have to be written out. */
 #define STOP_FLUSH_SEC	2
 
+/* Descriptors besides the connections and their transfers: listeners,
+ * the admin socket and its clients, the log, the workers' pipes, idle
+ * connections libcurl keeps for reuse (CURLMOPT_MAXCONNECTS). */
+#define NOFILE_SLACK	(64 + 256)
+/* The soft limit asked for when the hard one is unlimited. */
+#define NOFILE_UNLIMITED	1048576
+
 /* The command line, kept for reloads. */
 static int	  main_argc;
 static char	**main_argv;
+
+/*
+ * Raise the soft descriptor limit to the hard one, log it, and warn when
+ * it is too low for MAX_CONNECTIONS: each connection may hold a chat's
+ * upstream transfer besides its own socket, and every TTS endpoint up to
+ * TTS_MAX_CONCURRENT_PER_ENDPOINT transfers, Redis its followers.
+ */
+static void
+main_nofile(const struct config *cf, size_t nendpoints)
+{
+	struct rlimit	rl;
+	rlim_t		old, want;
+	unsigned long long need;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	old = rl.rlim_cur;
+	want = rl.rlim_max == RLIM_INFINITY ? NOFILE_UNLIMITED : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("cannot raise the descriptor limit from %llu "
+			    "to %llu: %s", (unsigned long long)old,
+			    (unsigned long long)want, strerror(errno));
+			rl.rlim_cur = old;
+		}
+	}
+	if (rl.rlim_cur == old)
+		log_info("descriptor limit: %llu (hard limit %llu)",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max);
+	else
+		log_info("descriptor limit: %llu (raised from %llu to the "
+		    "hard limit)", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)old);
+	need = 2 * (unsigned long long)cf->max_connections +
+	    (unsigned long long)nendpoints *
+	    (unsigned long long)cf->tts_max_concurrent + NOFILE_SLACK;
+	if (cf->redis_url != NULL)
+		need += (unsigned long long)cf->redis_follow_max + 2;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("descriptor limit %llu is below the %llu that "
+		    "MAX_CONNECTIONS=%lld needs (a client's socket and its "
+		    "upstream's each, with TTS and Redis transfers); past it "
+		    "connections wait unaccepted: raise the hard limit "
+		    "(ulimit -Hn, or LimitNOFILE= in the systemd unit) or "
+		    "lower MAX_CONNECTIONS", (unsigned long long)rl.rlim_cur,
+		    need, cf->max_connections);
+}
 
 /* Are two settings the same (either may be unset)? */
 static int
@@ -83,6 +144,7 @@ main_reload(struct server *srv, char **cause)
 		return -1;
 	}
 	log_level = cf->log_level;
+	main_nofile(cf, tts_endpoint_count(srv->tts));
 	config_clear(old);
 	free(old);
 	log_info("configuration reloaded%s%s: %zu endpoint(s), log level %s",
@@ -239,6 +301,7 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	main_nofile(cf, tts_endpoint_count(srv.tts));
 	if ((srv.encode = encode_new(srv.base, tts_cache(srv.tts), &cause)) ==
 	    NULL) {
 		fprintf(stderr, "ttsaccel: %s\n", cause);

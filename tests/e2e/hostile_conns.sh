@@ -2,7 +2,9 @@
 # Connections: running out of descriptors pauses accepting (one log line,
 # no spin) and the daemon serves again once descriptors are free; slow
 # headers and bodies are cut at their deadlines; past MAX_CONNECTIONS a
-# connection gets 503.
+# connection gets 503.  At start the daemon raises its descriptor limit
+# to the hard limit and logs it, and warns when that is too low for
+# MAX_CONNECTIONS.
 . "$(dirname "$0")/lib.sh"
 
 # hold N SECONDS: open N connections to the daemon, keep them SECONDS (or
@@ -104,6 +106,38 @@ eq "body at 1 byte/s: answered 408" "$st" 408
 check "the body deadline, not the header one" wait_for grep -q 'CLIENT_BODY_TIMEOUT); closed' "$T/daemon.log"
 check "the closes are logged" wait_for grep -q 'CLIENT_HEADER_TIMEOUT); closed' "$T/daemon.log"
 eq "still serving" "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$URL/health")" 200
+stop_daemon
+
+# --- The descriptor limit: raised to the hard one at start ---
+hard=$(ulimit -Hn)
+soft=$(ulimit -Sn)
+if [ "$hard" = unlimited ] || [ "$hard" -gt 1000000 ]; then
+	# Too high for MAX_CONNECTIONS=1000000 to need more, below: lowered
+	# for good in this shell (the soft limit first, to be below it).
+	hard=65536
+	[ "$soft" = unlimited ] || [ "$soft" -gt "$hard" ] && soft=$hard
+	ulimit -Sn "$soft"
+	ulimit -Hn "$hard"
+fi
+check "the hard limit ($hard) is above 256" test "$hard" -gt 256
+ulimit -Sn 256
+start_daemon
+ulimit -Sn "$soft"
+check "logs the limit raised from 256 to the hard one" wait_for grep -q \
+    "descriptor limit: $hard (raised from 256 to the hard limit)" "$T/daemon.log"
+if [ -z "${TTSACCEL_VALGRIND:-}" ]; then
+	# valgrind keeps the limit it is asked for to itself.
+	eq "its soft limit is the hard one" \
+	    "$(awk '/^Max open files/ { print $4 }' "/proc/$DAEMON_PID/limits")" \
+	    "$hard"
+fi
+eq "no warning: $hard descriptors are enough for 1000 connections" \
+    "$(grep -c 'descriptor limit .* is below' "$T/daemon.log")" 0
+stop_daemon
+MAX_CONNECTIONS=1000000 start_daemon
+check "warns that the limit is too low for MAX_CONNECTIONS, and what to do" \
+    wait_for grep -q "descriptor limit $hard is below the .* that MAX_CONNECTIONS=1000000 needs.*raise the hard limit (ulimit -Hn, or LimitNOFILE= in the systemd unit) or lower MAX_CONNECTIONS" "$T/daemon.log"
+eq "and serves all the same" "$(health_code)" 200
 stop_daemon
 
 # --- The connection cap ---
