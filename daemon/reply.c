@@ -77,6 +77,8 @@ struct replies {
 	TAILQ_HEAD(reply_list, reply) list;
 	size_t			 n, max;
 	uint64_t		 ttl;
+	uint64_t		 next;		/* no finished reply, unheld,
+						   is past its time before */
 	struct span_index	*index;		/* every segment, folded */
 	struct event		*timer;		/* expiry, every second */
 	uint64_t		 over_until;	/* no live over after this */
@@ -127,19 +129,41 @@ reply_free(struct reply *r)
 	free(r);
 }
 
-/* Drop replies past their time, or the oldest beyond the count. */
+/* A finished, unheld reply r will be past its time at r->ended + ttl. */
+static void
+expire_at(struct replies *rs, const struct reply *r)
+{
+	if (r->finished && r->holds == 0 && r->ended + rs->ttl < rs->next)
+		rs->next = r->ended + rs->ttl;
+}
+
+/*
+ * Drop replies past their time, or the oldest beyond the count.  It runs
+ * on every request, so it walks the list only when something is due:
+ * the whole list once rs->next (the earliest time a reply can be past its
+ * time) has come, else from the oldest end only until the count is kept.
+ */
 static void
 expire(struct replies *rs)
 {
 	struct reply	*r, *prev;
 	uint64_t	 now = now_usec();
+	int		 timed = now > rs->next;
 
+	if (!timed && rs->n <= rs->max)
+		return;
+	if (timed)
+		rs->next = UINT64_MAX;
 	for (r = TAILQ_LAST(&rs->list, reply_list); r != NULL; r = prev) {
+		if (!timed && rs->n <= rs->max)
+			break;
 		prev = TAILQ_PREV(r, reply_list, entry);
 		if (r->holds > 0 || !r->finished)
 			continue;
 		if (rs->n > rs->max || now - r->ended > rs->ttl)
 			reply_free(r);
+		else
+			expire_at(rs, r);
 	}
 }
 
@@ -164,6 +188,7 @@ replies_new(struct server *srv, struct tts *tts, size_t max, uint64_t ttl)
 	rs->tts = tts;
 	rs->max = max;
 	rs->ttl = ttl;
+	rs->next = UINT64_MAX;
 	/* Finished replies go on time, not only when a request comes. */
 	if (srv != NULL && srv->base != NULL) {
 		rs->timer = event_new(srv->base, -1, EV_PERSIST, expire_cb,
@@ -373,6 +398,7 @@ reply_finish(struct reply *r, int ok)
 	r->finished = 1;
 	r->ok = ok;
 	r->ended = now_usec();
+	expire_at(r->rs, r);
 	notify(r);
 }
 
@@ -668,6 +694,7 @@ void
 reply_release(struct reply *r)
 {
 	r->holds--;
+	expire_at(r->rs, r);
 }
 
 struct reply_watch *
