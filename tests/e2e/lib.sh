@@ -484,3 +484,21 @@ shared_of() { curl -sS -m 5 "$1/health" | jq -r ".shared.$2"; }
 
 # shared_up URL: the daemon at URL is connected to its Redis.
 shared_up() { [ "$(shared_of "$1" state)" = up ]; }
+
+# cpu_ticks PID: clock ticks (getconf CLK_TCK a second) PID has run so
+# far, user and system (/proc/PID/stat, its name may hold spaces).
+cpu_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
+# rss_kib PID: PID's resident memory now (VmRSS), in KiB.
+rss_kib() {
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null
+}
+
+# cpu_share TICKS0 TICKS1 NS0 NS1: the fraction of a core between two
+# cpu_ticks readings taken at date +%s%N times NS0 and NS1.
+cpu_share() {
+	awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$(getconf CLK_TCK)" \
+	    'BEGIN { printf "%.2f", (t1 > t0 ? (b - a) / hz / ((t1 - t0) / 1e9) : 0) }'
+}
