@@ -14,6 +14,7 @@ sections=(
 	"segment  ?$BUILD/tests/bench_segment"
 	"cache    ?$BUILD/tests/bench_cache"
 	"stream   $here/stream.sh"
+	"rps      $here/rps.sh"
 	"ttfa     $here/ttfa.sh"
 	"hits     $here/hits.sh"
 	"clients  $here/clients.sh"
