@@ -36,12 +36,52 @@ take_string(cJSON *root, const char *name)
 	return s;
 }
 
+int
+chat_tts_take(cJSON *root, struct chat_tts *tts, int *client_stream,
+    struct req_error *e)
+{
+	static const char *const names[] = {
+		"tts_enabled", "tts_events", "tts_speed", NULL
+	};
+	const char	*str = NULL;
+	cJSON		*it;
+	size_t		 i;
+	int		 n = 0;
+
+	memset(tts, 0, sizeof *tts);
+	tts->enabled = 1;
+	*client_stream = 0;
+	/* Our fields, and stream, of the right type or a 400 naming them. */
+	if (request_bool(root, "tts_enabled", &tts->enabled, e) != 0 ||
+	    request_bool(root, "tts_events", &tts->events, e) != 0 ||
+	    request_number(root, "tts_speed", &tts->speed, e) != 0 ||
+	    request_string(root, "tts_model", &str, e) != 0 ||
+	    request_string(root, "tts_voice", &str, e) != 0 ||
+	    request_string(root, "tts_format", &str, e) != 0 ||
+	    request_bool(root, "stream", client_stream, e) != 0) {
+		memset(tts, 0, sizeof *tts);
+		*client_stream = 0;
+		return -1;
+	}
+	for (i = 0; names[i] != NULL; i++)
+		if ((it = take(root, names[i])) != NULL) {
+			cJSON_Delete(it);
+			n++;
+		}
+	n += (cJSON_GetObjectItemCaseSensitive(root, "tts_model") != NULL) +
+	    (cJSON_GetObjectItemCaseSensitive(root, "tts_voice") != NULL) +
+	    (cJSON_GetObjectItemCaseSensitive(root, "tts_format") != NULL);
+	tts->model = take_string(root, "tts_model");
+	tts->voice = take_string(root, "tts_voice");
+	tts->format = take_string(root, "tts_format");
+	return n;
+}
+
 char *
 chat_rewrite(const char *body, size_t len, struct chat_tts *tts,
     int *client_stream, struct req_error *e)
 {
 	cJSON		*root, *it, *so;
-	const char	*str = NULL;
 	char		*out;
 
 	memset(tts, 0, sizeof *tts);
@@ -57,23 +97,14 @@ chat_rewrite(const char *body, size_t len, struct chat_tts *tts,
 		snprintf(e->msg, sizeof e->msg, "'messages' must be an array.");
 		return NULL;
 	}
-	/* Our fields, and stream, of the right type or a 400 naming them. */
-	if (request_bool(root, "tts_enabled", &tts->enabled, e) != 0 ||
-	    request_bool(root, "tts_events", &tts->events, e) != 0 ||
-	    request_number(root, "tts_speed", &tts->speed, e) != 0 ||
-	    request_string(root, "tts_model", &str, e) != 0 ||
-	    request_string(root, "tts_voice", &str, e) != 0 ||
-	    request_string(root, "tts_format", &str, e) != 0 ||
-	    request_bool(root, "stream", client_stream, e) != 0) {
+	if (chat_tts_take(root, tts, client_stream, e) < 0) {
 		cJSON_Delete(root);
-		memset(tts, 0, sizeof *tts);
-		*client_stream = 0;
 		return NULL;
 	}
 	so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
 	if (so != NULL && !cJSON_IsNull(so) && !cJSON_IsObject(so)) {
 		cJSON_Delete(root);
-		memset(tts, 0, sizeof *tts);
+		chat_tts_clear(tts);
 		*client_stream = 0;
 		e->code = "invalid_type";
 		e->param = "stream_options";
@@ -81,12 +112,6 @@ chat_rewrite(const char *body, size_t len, struct chat_tts *tts,
 		    "object.");
 		return NULL;
 	}
-	cJSON_Delete(take(root, "tts_enabled"));
-	cJSON_Delete(take(root, "tts_events"));
-	cJSON_Delete(take(root, "tts_speed"));
-	tts->model = take_string(root, "tts_model");
-	tts->voice = take_string(root, "tts_voice");
-	tts->format = take_string(root, "tts_format");
 
 	it = cJSON_GetObjectItemCaseSensitive(root, "stream");
 	if (!*client_stream) {

@@ -26,6 +26,12 @@ struct req_error;
  */
 char	*chat_rewrite(const char *, size_t, struct chat_tts *, int *,
 	    struct req_error *);
+/*
+ * Check the tts_* fields of a request object and take them out into *tts,
+ * and read its stream field into *client_stream.  The number of tts_*
+ * fields taken, or -1 with *e for a 400 (nothing taken).
+ */
+int	 chat_tts_take(cJSON *, struct chat_tts *, int *, struct req_error *);
 /* Free what chat_rewrite put in a chat_tts. */
 void	 chat_tts_clear(struct chat_tts *);
 
