@@ -35,6 +35,7 @@ api_root(struct hreq *h)
 	eps = cJSON_AddArrayToObject(root, "endpoints");
 	cJSON_AddItemToArray(eps, cJSON_CreateString(
 	    "POST /v1/chat/completions"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString("POST /v1/responses"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /v1/models"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("POST /v1/audio/speech"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString(
@@ -191,6 +192,11 @@ api_route(struct hreq *h)
 			http_not_allowed(h, "POST, OPTIONS");
 		else
 			proxy_chat(h);
+		return;
+	}
+	/* Other methods on it are passed on as they are. */
+	if (strcmp(p, "/v1/responses") == 0 && post) {
+		proxy_responses(h);
 		return;
 	}
 	/* Nothing a proxy should pass on. */

@@ -20,6 +20,7 @@
 #include "params.h"
 #include "proxy.h"
 #include "request.h"
+#include "responses.h"
 #include "server.h"
 #include "sse.h"
 #include "tts.h"
@@ -36,6 +37,9 @@ struct px {
 	struct hstream			*hs;		/* the reply */
 	struct fetch_req		*fr;
 	int				 chat;		/* else pass-through */
+	int				 responses;	/* the chat is
+							   /v1/responses */
+	struct responses_pos		 rpos;
 	int				 client_stream;
 	int				 started;	/* chunked reply begun */
 	int				 passing;	/* body passed as it comes */
@@ -64,7 +68,7 @@ static const struct http_stream_cbs px_cbs = {
 
 /* Headers a client sent that are not forwarded upstream. */
 static int
-skip_request_header(const char *name, int chat)
+skip_request_header(const char *name, const struct px *px)
 {
 	static const char *const hop[] = {
 		"Host", "Content-Length", "Connection", "Keep-Alive",
@@ -79,8 +83,9 @@ skip_request_header(const char *name, int chat)
 			return 1;
 	if (strncasecmp(name, "X-TTS-", 6) == 0)
 		return 1;
-	if (chat && (strcasecmp(name, "Content-Type") == 0 ||
-	    strcasecmp(name, "Accept") == 0))
+	/* A chat's are ours; a Responses request keeps its Accept. */
+	if (px->chat && (strcasecmp(name, "Content-Type") == 0 ||
+	    (!px->responses && strcasecmp(name, "Accept") == 0)))
 		return 1;
 	return 0;
 }
@@ -118,12 +123,12 @@ upstream_headers(struct px *px)
 	if (cf->upstream_key != NULL)
 		v[n++] = xasprintf("Authorization: Bearer %s",
 		    cf->upstream_key);
-	if (px->chat) {
+	if (px->chat)
 		v[n++] = xstrdup("Content-Type: application/json");
+	if (px->chat && !px->responses)
 		v[n++] = xstrdup("Accept: text/event-stream");
-	}
 	TAILQ_FOREACH(kv, in, next) {
-		if (skip_request_header(kv->key, px->chat))
+		if (skip_request_header(kv->key, px))
 			continue;
 		v = xreallocarray(v, n + 2, sizeof *v);
 		v[n++] = xasprintf("%s: %s", kv->key, kv->value);
@@ -273,16 +278,32 @@ px_error(struct px *px, int status, const char *type, const char *fmt,
 	px_free(px);
 }
 
-/* One SSE event from upstream (chat). */
+/* Text of the reply for the consumer; for a streaming client that asked
+ * for them, the `: tts {…}` comment lines follow the event. */
+static void
+px_speak(struct px *px, const char *text)
+{
+	struct evbuffer	*events;
+
+	events = px->tts.events && px->client_stream ? evbuffer_new() : NULL;
+	px->srv->reply_delta(px->consumer, text, strlen(text), events);
+	if (events != NULL) {
+		send_chunk(px, evbuffer_pullup(events, -1),
+		    evbuffer_get_length(events));
+		evbuffer_free(events);
+	}
+}
+
+/* One SSE event from upstream (chat or Responses). */
 static int
 chat_event_cb(void *arg, const struct sse_event *ev)
 {
 	struct px	*px = arg;
-	struct evbuffer	*events;
 	cJSON		*chunk;
 	const char	*content;
-	char		*clean;
+	char		*clean, *sep;
 	size_t		 cleanlen;
+	int		 newpart = 0;
 
 	if (px->client_stream)
 		send_chunk(px, ev->raw, ev->rawlen);
@@ -299,22 +320,25 @@ chat_event_cb(void *arg, const struct sse_event *ev)
 	free(clean);
 	if (chunk == NULL)
 		return 0;
-	if (px->asmb != NULL)
-		chat_asm_add(px->asmb, chunk);
-	if (cJSON_GetObjectItemCaseSensitive(chunk, "error") != NULL)
-		px->upstream_error = 1;
-	content = chat_chunk_content(chunk);
+	if (px->responses) {
+		/* Only output text: no reasoning, refusal or tool call. */
+		content = responses_event_text(chunk, &px->rpos, &newpart);
+		if (responses_event_failed(chunk))
+			px->upstream_error = 1;
+	} else {
+		if (px->asmb != NULL)
+			chat_asm_add(px->asmb, chunk);
+		if (cJSON_GetObjectItemCaseSensitive(chunk, "error") != NULL)
+			px->upstream_error = 1;
+		content = chat_chunk_content(chunk);
+	}
 	if (content != NULL && px->consumer != NULL) {
-		events = px->tts.events && px->client_stream ?
-		    evbuffer_new() : NULL;
-		px->srv->reply_delta(px->consumer, content, strlen(content),
-		    events);
-		if (events != NULL) {
-			/* `: tts {…}` comment lines after the event. */
-			send_chunk(px, evbuffer_pullup(events, -1),
-			    evbuffer_get_length(events));
-			evbuffer_free(events);
-		}
+		if (newpart) {
+			sep = xasprintf(RESPONSES_SEP "%s", content);
+			px_speak(px, sep);
+			free(sep);
+		} else
+			px_speak(px, content);
 	}
 	cJSON_Delete(chunk);
 	return 0;
@@ -356,10 +380,13 @@ up_head_cb(void *arg, long status, const char **hdrs, size_t n)
 		/* A streamed 2xx is passed at once; anything else is held
 		 * and answered whole at the end. */
 		if (status >= 200 && status < 300 && ct != NULL &&
-		    strncasecmp(ct, "text/event-stream", 17) == 0) {
+		    strncasecmp(ct, "text/event-stream", 17) == 0 &&
+		    (px->client_stream || !px->responses)) {
 			px->sse = sse_new(0);
 			if (px->client_stream) {
-				start_reply(px, (int)status, "text/event-stream");
+				/* A Responses stream keeps its charset. */
+				start_reply(px, (int)status, px->responses ?
+				    px->ctype : "text/event-stream");
 				px->passing = 1;
 			} else
 				px->asmb = chat_asm_new();
@@ -425,16 +452,26 @@ up_data_cb(void *arg, const char *data, size_t len)
 }
 
 /* A non-SSE chat body (an upstream that ignored stream, or an error):
- * feed its content to the consumer when it is a completion. */
+ * feed its content to the consumer when it is a completion, or its
+ * output text when it is a Responses object. */
 static void
 feed_whole(struct px *px, const char *body, size_t len)
 {
 	cJSON		*root, *msg, *content;
 	const cJSON	*c;
+	char		*text;
 
 	if (px->consumer == NULL || (root = cJSON_ParseWithLength(body,
 	    len)) == NULL)
 		return;
+	if (px->responses) {
+		if ((text = responses_output_text(root)) != NULL)
+			px->srv->reply_delta(px->consumer, text, strlen(text),
+			    NULL);
+		free(text);
+		cJSON_Delete(root);
+		return;
+	}
 	c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root,
 	    "choices"), 0);
 	msg = cJSON_GetObjectItemCaseSensitive(c, "message");
@@ -508,7 +545,16 @@ up_done_cb(void *arg, int ok, const char *why)
 			    evbuffer_get_length(events));
 			evbuffer_free(events);
 		}
-		if (!ok && px->chat) {
+		if (!ok && px->responses) {
+			/* The Responses API's own error event. */
+			msg = xasprintf("event: error\ndata: {\"type\":"
+			    "\"error\",\"code\":\"upstream_failed\","
+			    "\"message\":\"upstream connection lost: %s\","
+			    "\"param\":null}\n\n", "the stream was cut");
+			send_chunk(px, msg, strlen(msg));
+			free(msg);
+			px->h->note = "upstream-cut";
+		} else if (!ok && px->chat) {
 			/* The stream ends with an error event. */
 			msg = xasprintf("data: {\"error\":{\"message\":"
 			    "\"upstream connection lost: %s\",\"type\":"
@@ -685,10 +731,36 @@ chat_tts_check(struct hreq *h, const struct chat_tts *tts)
 	return 0;
 }
 
+/* Start a chat (or a Responses request) whose body nbody is ready for
+ * upstream: tts is taken, nbody is not. */
+static void
+px_chat(struct hreq *h, struct chat_tts *tts, int stream, int responses,
+    const char *nbody, size_t nlen)
+{
+	struct px	*px;
+
+	tts_headers(h, tts);
+	if (chat_tts_check(h, tts) != 0) {
+		chat_tts_clear(tts);
+		return;
+	}
+	h->srv->nchats++;
+	px = px_new(h, 1);
+	px->responses = responses;
+	px->tts = *tts;
+	px->client_stream = stream;
+	if (tts->enabled) {
+		px_new_reply_id(px->reply_id, sizeof px->reply_id);
+		if (h->srv->reply_begin != NULL)
+			px->consumer = h->srv->reply_begin(h->srv,
+			    px->reply_id, &px->tts);
+	}
+	px_start(px, nbody, nlen);
+}
+
 void
 proxy_chat(struct hreq *h)
 {
-	struct px		*px;
 	const char		*body;
 	char			*nbody;
 	size_t			 len;
@@ -706,23 +778,32 @@ proxy_chat(struct hreq *h)
 		    re.param, "%s", re.msg);
 		return;
 	}
-	tts_headers(h, &tts);
-	if (chat_tts_check(h, &tts) != 0) {
-		chat_tts_clear(&tts);
-		free(nbody);
+	px_chat(h, &tts, stream, 0, nbody, strlen(nbody));
+	free(nbody);
+}
+
+void
+proxy_responses(struct hreq *h)
+{
+	const char		*body;
+	char			*nbody;
+	size_t			 len, nlen;
+	struct chat_tts		 tts;
+	struct req_error	 re;
+	int			 stream;
+
+	if (http_auth(h) != 0)
+		return;
+	if ((body = http_body_checked(h, &len)) == NULL ||
+	    check_upstream(h) != 0 || !http_utf8_ok(h, body, len))
+		return;
+	if ((nbody = responses_rewrite(body, len, &tts, &stream, &nlen,
+	    &re)) == NULL) {
+		http_error_param(h, 400, "invalid_request_error", re.code,
+		    re.param, "%s", re.msg);
 		return;
 	}
-	h->srv->nchats++;
-	px = px_new(h, 1);
-	px->tts = tts;
-	px->client_stream = stream;
-	if (tts.enabled) {
-		px_new_reply_id(px->reply_id, sizeof px->reply_id);
-		if (h->srv->reply_begin != NULL)
-			px->consumer = h->srv->reply_begin(h->srv,
-			    px->reply_id, &px->tts);
-	}
-	px_start(px, nbody, strlen(nbody));
+	px_chat(h, &tts, stream, 1, nbody, nlen);
 	free(nbody);
 }
 
@@ -753,6 +834,10 @@ px_cut_cb(void *arg)
 	    "\"the server is shutting down and cut this stream: send the "
 	    "request again\",\"type\":\"server_error\",\"param\":null,"
 	    "\"code\":\"shutting_down\"}}\n\n";
+	static const char	rev[] = "event: error\ndata: {\"type\":"
+	    "\"error\",\"code\":\"shutting_down\",\"message\":\"the "
+	    "server is shutting down and cut this stream: send the request "
+	    "again\",\"param\":null}\n\n";
 
 	if (px->req == NULL)
 		return;		/* already written out, being flushed */
@@ -767,7 +852,9 @@ px_cut_cb(void *arg)
 		    "shutting down: send the request again");
 		return;
 	}
-	if (px->chat)
+	if (px->responses)
+		send_chunk(px, rev, sizeof rev - 1);
+	else if (px->chat)
 		send_chunk(px, ev, sizeof ev - 1);
 	px->h->note = "shutdown-cut";
 	end_reply(px);

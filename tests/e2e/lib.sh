@@ -390,6 +390,16 @@ echo_chat() {
 	    '{model: "m", stream: true, messages: [{role: "user", content: $t}]} + $x'
 }
 
+# responses_at URL BODY [CURL ARGS...]: POST BODY to URL/v1/responses (the
+# Responses API) as chat_at does: with K, the response on stdout, its
+# headers in $T/chat.h (so reply_id reads its reply id).
+responses_at() {
+	local url=$1 body=$2
+	shift 2
+	curl -sS -N -m 30 "${K[@]}" -H 'Content-Type: application/json' \
+	    -D "$T/chat.h" "$@" --data-binary "$body" "$url/v1/responses"
+}
+
 # reply_id: the X-TTS-Reply-Id of the last chat (from $T/chat.h).
 reply_id() { header "$T/chat.h" X-TTS-Reply-Id; }
 

@@ -92,6 +92,7 @@ dirty_into(const char *in, char *out)
 struct sse_event {
 	cJSON		*json;
 	int		 content;	/* carries delta.content text */
+	int		 named;		/* an event: line, its "type" */
 };
 
 /* A request answered later, from timer ticks. */
@@ -176,8 +177,11 @@ usage(FILE *f)
 "X-Fake-Fault: die-after:3, X-Fake-Tool-Call: 1) or a body field\n"
 "\"x_fake\": {\"delay_ms\": 50, ...} overrides the option's value.\n"
 "\n"
-"Endpoints: POST /v1/chat/completions, GET /v1/models, any other /v1/ path\n"
-"echoes the request as JSON, GET /_fake/stats gives counters.\n");
+"Endpoints: POST /v1/chat/completions, POST /v1/responses (the Responses\n"
+"API: named events, --reasoning as a reasoning summary item, --tool-call as\n"
+"a function_call item; the input's last user text may be ECHO:), GET\n"
+"/v1/models, any other /v1/ path echoes the request as JSON, GET\n"
+"/_fake/stats gives counters.\n");
 }
 
 /* --- scripts --------------------------------------------------------- */
@@ -578,6 +582,7 @@ stream_add_event(struct stream *s, cJSON *json, int content)
 	s->ev = xreallocarray(s->ev, s->nev + 1, sizeof(*s->ev));
 	s->ev[s->nev].json = json;
 	s->ev[s->nev].content = content;
+	s->ev[s->nev].named = 0;
 	s->nev++;
 	if (content)
 		s->content_total++;
@@ -666,6 +671,14 @@ sse_format(struct evbuffer *out, const struct stream *s,
 			    "data:" : "data: ";
 	char		*text, *line, *nl, *dirt, tbuf[32];
 	int		 multi = (s->sc.framing & FRAME_MULTILINE) != 0;
+	const char	*name = "message";
+	cJSON		*type;
+
+	/* A Responses event is named after its type, as OpenAI does. */
+	if (ev->named) {
+		type = cJSON_GetObjectItemCaseSensitive(ev->json, "type");
+		name = type->valuestring;
+	}
 
 	if (ev->json == NULL)
 		text = xstrdup("[DONE]");
@@ -685,8 +698,9 @@ sse_format(struct evbuffer *out, const struct stream *s,
 		evbuffer_add_printf(out, ": fake upstream event %zu%s",
 		    s->next, eol);
 		evbuffer_add_printf(out, "id: %zu%s", s->next, eol);
-		evbuffer_add_printf(out, "event: message%s", eol);
-	}
+		evbuffer_add_printf(out, "event: %s%s", name, eol);
+	} else if (ev->named)
+		evbuffer_add_printf(out, "event: %s%s", name, eol);
 	if (s->sc.framing & FRAME_DIRTY) {
 		dirt = xmalloc(strlen(text) * 3 + 1);
 		dirty_into(text, dirt);
@@ -1138,6 +1152,391 @@ out:
 	cJSON_Delete(j);
 }
 
+/* --- responses ------------------------------------------------------- */
+
+/* One Responses API reply being built: its events carry a sequence
+ * number each, and the output items as they end up. */
+struct resp {
+	char		 id[64];
+	char		 msg_id[64];
+	char		 rs_id[64];
+	char		 fc_id[64];
+	char		 call_id[64];
+	long long	 created;
+	const char	*model;
+	const char	*reply;
+	long long	 input_tokens;
+	long long	 output_tokens;
+	long long	 seq;
+};
+
+/* The response object: in_progress with no output, or completed with
+ * output (taken) and usage. */
+static cJSON *
+resp_object(const struct resp *r, cJSON *output)
+{
+	cJSON	*o, *x, *u;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", r->id);
+	cJSON_AddStringToObject(o, "object", "response");
+	cJSON_AddNumberToObject(o, "created_at", (double)r->created);
+	cJSON_AddStringToObject(o, "status", output != NULL ? "completed" :
+	    "in_progress");
+	cJSON_AddNullToObject(o, "error");
+	cJSON_AddNullToObject(o, "incomplete_details");
+	cJSON_AddNullToObject(o, "instructions");
+	cJSON_AddNullToObject(o, "max_output_tokens");
+	cJSON_AddStringToObject(o, "model", r->model);
+	cJSON_AddItemToObject(o, "output", output != NULL ? output :
+	    cJSON_CreateArray());
+	cJSON_AddTrueToObject(o, "parallel_tool_calls");
+	cJSON_AddNullToObject(o, "previous_response_id");
+	x = cJSON_AddObjectToObject(o, "text");
+	x = cJSON_AddObjectToObject(x, "format");
+	cJSON_AddStringToObject(x, "type", "text");
+	cJSON_AddStringToObject(o, "tool_choice", "auto");
+	cJSON_AddArrayToObject(o, "tools");
+	if (output == NULL)
+		cJSON_AddNullToObject(o, "usage");
+	else {
+		u = cJSON_AddObjectToObject(o, "usage");
+		cJSON_AddNumberToObject(u, "input_tokens",
+		    (double)r->input_tokens);
+		x = cJSON_AddObjectToObject(u, "input_tokens_details");
+		cJSON_AddNumberToObject(x, "cached_tokens", 0);
+		cJSON_AddNumberToObject(u, "output_tokens",
+		    (double)r->output_tokens);
+		x = cJSON_AddObjectToObject(u, "output_tokens_details");
+		cJSON_AddNumberToObject(x, "reasoning_tokens", 0);
+		cJSON_AddNumberToObject(u, "total_tokens",
+		    (double)(r->input_tokens + r->output_tokens));
+	}
+	cJSON_AddObjectToObject(o, "metadata");
+	return o;
+}
+
+/* An event of TYPE (its fields added by the caller), numbered. */
+static cJSON *
+resp_event(struct resp *r, const char *type)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddNumberToObject(o, "sequence_number", (double)r->seq++);
+	return o;
+}
+
+/* Queue an event, named after its type. */
+static void
+resp_add(struct stream *s, cJSON *ev, int content)
+{
+	stream_add_event(s, ev, content);
+	s->ev[s->nev - 1].named = 1;
+}
+
+/* The output items: a reasoning summary (when scripted), the message,
+ * a function call (when scripted); status "completed". */
+static cJSON *
+resp_items(const struct script *sc, const struct resp *r)
+{
+	cJSON	*out, *it, *a, *p;
+
+	out = cJSON_CreateArray();
+	if (sc->reasoning != NULL) {
+		it = cJSON_CreateObject();
+		cJSON_AddStringToObject(it, "id", r->rs_id);
+		cJSON_AddStringToObject(it, "type", "reasoning");
+		a = cJSON_AddArrayToObject(it, "summary");
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "type", "summary_text");
+		cJSON_AddStringToObject(p, "text", sc->reasoning);
+		cJSON_AddItemToArray(a, p);
+		cJSON_AddItemToArray(out, it);
+	}
+	it = cJSON_CreateObject();
+	cJSON_AddStringToObject(it, "id", r->msg_id);
+	cJSON_AddStringToObject(it, "type", "message");
+	cJSON_AddStringToObject(it, "status", "completed");
+	a = cJSON_AddArrayToObject(it, "content");
+	p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "type", "output_text");
+	cJSON_AddArrayToObject(p, "annotations");
+	cJSON_AddArrayToObject(p, "logprobs");
+	cJSON_AddStringToObject(p, "text", r->reply);
+	cJSON_AddItemToArray(a, p);
+	cJSON_AddStringToObject(it, "role", "assistant");
+	cJSON_AddItemToArray(out, it);
+	if (sc->tool_call) {
+		it = cJSON_CreateObject();
+		cJSON_AddStringToObject(it, "id", r->fc_id);
+		cJSON_AddStringToObject(it, "type", "function_call");
+		cJSON_AddStringToObject(it, "status", "completed");
+		cJSON_AddStringToObject(it, "arguments", TOOL_ARGS);
+		cJSON_AddStringToObject(it, "call_id", r->call_id);
+		cJSON_AddStringToObject(it, "name", TOOL_NAME);
+		cJSON_AddItemToArray(out, it);
+	}
+	return out;
+}
+
+/* Item i of the finished output (a copy), with status as given, and its
+ * text emptied when it is just starting. */
+static cJSON *
+resp_item(const struct script *sc, const struct resp *r, int i, int start)
+{
+	cJSON	*all, *it, *c;
+
+	all = resp_items(sc, r);
+	it = cJSON_DetachItemFromArray(all, i);
+	cJSON_Delete(all);
+	if (!start)
+		return it;
+	if (cJSON_GetObjectItemCaseSensitive(it, "status") != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(it, "status",
+		    cJSON_CreateString("in_progress"));
+	if ((c = cJSON_GetObjectItemCaseSensitive(it, "content")) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(it, "content",
+		    cJSON_CreateArray());
+	if ((c = cJSON_GetObjectItemCaseSensitive(it, "summary")) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(it, "summary",
+		    cJSON_CreateArray());
+	if ((c = cJSON_GetObjectItemCaseSensitive(it, "arguments")) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(it, "arguments",
+		    cJSON_CreateString(""));
+	return it;
+}
+
+/* A content or summary part: {"type", "text"} (+ annotations, logprobs
+ * for output text). */
+static cJSON *
+resp_part(const char *type, const char *text)
+{
+	cJSON	*p = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(p, "type", type);
+	if (strcmp(type, "output_text") == 0) {
+		cJSON_AddArrayToObject(p, "annotations");
+		cJSON_AddArrayToObject(p, "logprobs");
+	}
+	cJSON_AddStringToObject(p, "text", text);
+	return p;
+}
+
+/* Delta events of TYPE for text, n code points each; field names the
+ * index of the part (content_index or summary_index). */
+static void
+resp_deltas(struct stream *s, struct resp *r, const char *type,
+    const char *item_id, int out_index, const char *field, const char *text,
+    int content)
+{
+	size_t		 len = strlen(text), i = 0, j;
+	long long	 k;
+	char		*piece;
+	cJSON		*e;
+
+	while (i < len) {
+		for (j = i, k = 0; j < len && k < s->sc.chunk; k++)
+			j = utf8_step(text, len, j);
+		piece = xstrndup(text + i, j - i);
+		e = resp_event(r, type);
+		cJSON_AddStringToObject(e, "item_id", item_id);
+		cJSON_AddNumberToObject(e, "output_index", out_index);
+		if (field != NULL)
+			cJSON_AddNumberToObject(e, field, 0);
+		cJSON_AddStringToObject(e, "delta", piece);
+		if (content)
+			cJSON_AddArrayToObject(e, "logprobs");
+		free(piece);
+		resp_add(s, e, content);
+		i = j;
+	}
+}
+
+/* An event about part 0 of an item: TYPE with item_id, output_index, the
+ * index field and, when given, "part" (taken) or "text". */
+static cJSON *
+resp_part_event(struct resp *r, const char *type, const char *item_id,
+    int out_index, const char *field)
+{
+	cJSON	*e = resp_event(r, type);
+
+	cJSON_AddStringToObject(e, "item_id", item_id);
+	cJSON_AddNumberToObject(e, "output_index", out_index);
+	if (field != NULL)
+		cJSON_AddNumberToObject(e, field, 0);
+	return e;
+}
+
+static void
+resp_item_event(struct stream *s, struct resp *r, const char *type,
+    int out_index, int start)
+{
+	cJSON	*e = resp_event(r, type);
+
+	cJSON_AddNumberToObject(e, "output_index", out_index);
+	cJSON_AddItemToObject(e, "item", resp_item(&s->sc, r, out_index,
+	    start));
+	resp_add(s, e, 0);
+}
+
+/* The events of a streamed response, as OpenAI sends them. */
+static void
+build_resp_sse(struct stream *s, struct resp *r)
+{
+	size_t	 alen = strlen(TOOL_ARGS), step, off;
+	char	*piece;
+	cJSON	*e;
+	int	 oi = 0;
+
+	e = resp_event(r, "response.created");
+	cJSON_AddItemToObject(e, "response", resp_object(r, NULL));
+	resp_add(s, e, 0);
+	e = resp_event(r, "response.in_progress");
+	cJSON_AddItemToObject(e, "response", resp_object(r, NULL));
+	resp_add(s, e, 0);
+
+	if (s->sc.reasoning != NULL) {
+		resp_item_event(s, r, "response.output_item.added", oi, 1);
+		e = resp_part_event(r, "response.reasoning_summary_part.added",
+		    r->rs_id, oi, "summary_index");
+		cJSON_AddItemToObject(e, "part", resp_part("summary_text", ""));
+		resp_add(s, e, 0);
+		resp_deltas(s, r, "response.reasoning_summary_text.delta",
+		    r->rs_id, oi, "summary_index", s->sc.reasoning, 0);
+		e = resp_part_event(r, "response.reasoning_summary_text.done",
+		    r->rs_id, oi, "summary_index");
+		cJSON_AddStringToObject(e, "text", s->sc.reasoning);
+		resp_add(s, e, 0);
+		e = resp_part_event(r, "response.reasoning_summary_part.done",
+		    r->rs_id, oi, "summary_index");
+		cJSON_AddItemToObject(e, "part", resp_part("summary_text",
+		    s->sc.reasoning));
+		resp_add(s, e, 0);
+		resp_item_event(s, r, "response.output_item.done", oi, 0);
+		oi++;
+	}
+
+	resp_item_event(s, r, "response.output_item.added", oi, 1);
+	e = resp_part_event(r, "response.content_part.added", r->msg_id, oi,
+	    "content_index");
+	cJSON_AddItemToObject(e, "part", resp_part("output_text", ""));
+	resp_add(s, e, 0);
+	resp_deltas(s, r, "response.output_text.delta", r->msg_id, oi,
+	    "content_index", r->reply, 1);
+	e = resp_part_event(r, "response.output_text.done", r->msg_id, oi,
+	    "content_index");
+	cJSON_AddStringToObject(e, "text", r->reply);
+	cJSON_AddArrayToObject(e, "logprobs");
+	resp_add(s, e, 0);
+	e = resp_part_event(r, "response.content_part.done", r->msg_id, oi,
+	    "content_index");
+	cJSON_AddItemToObject(e, "part", resp_part("output_text", r->reply));
+	resp_add(s, e, 0);
+	resp_item_event(s, r, "response.output_item.done", oi, 0);
+	oi++;
+
+	if (s->sc.tool_call) {
+		resp_item_event(s, r, "response.output_item.added", oi, 1);
+		step = (alen + TOOL_PIECES - 1) / TOOL_PIECES;
+		for (off = 0; off < alen; off += step) {
+			piece = xstrndup(TOOL_ARGS + off,
+			    alen - off < step ? alen - off : step);
+			e = resp_part_event(r,
+			    "response.function_call_arguments.delta",
+			    r->fc_id, oi, NULL);
+			cJSON_AddStringToObject(e, "delta", piece);
+			resp_add(s, e, 0);
+			free(piece);
+		}
+		e = resp_part_event(r, "response.function_call_arguments.done",
+		    r->fc_id, oi, NULL);
+		cJSON_AddStringToObject(e, "arguments", TOOL_ARGS);
+		resp_add(s, e, 0);
+		resp_item_event(s, r, "response.output_item.done", oi, 0);
+	}
+
+	e = resp_event(r, "response.completed");
+	cJSON_AddItemToObject(e, "response", resp_object(r,
+	    resp_items(&s->sc, r)));
+	resp_add(s, e, 0);
+}
+
+/* The text of a Responses input: a string, or the last user message of
+ * a list (caller frees); NULL if none. */
+static char *
+resp_input_text(cJSON *input)
+{
+	if (cJSON_IsString(input))
+		return xstrdup(input->valuestring);
+	return last_user_text(input);
+}
+
+static void
+handle_responses(struct evhttp_request *req, unsigned long long seq,
+    const char *path, struct script *sc, const char *body, size_t bodylen)
+{
+	struct resp	 r;
+	struct stream	*s;
+	cJSON		*j, *model, *o;
+	char		*user = NULL, msg[256];
+
+	memset(&r, 0, sizeof(r));
+	j = cJSON_ParseWithLength(body, bodylen);
+	if (!cJSON_IsObject(j)) {
+		send_error(req, seq, 400, "fake upstream: the body is not a "
+		    "JSON object", NULL);
+		goto out;
+	}
+	if (apply_body_overrides(sc, j, msg, sizeof(msg)) != 0) {
+		send_error(req, seq, 400, msg, NULL);
+		goto out;
+	}
+	model = cJSON_GetObjectItemCaseSensitive(j, "model");
+	r.model = cJSON_IsString(model) ? model->valuestring : DEFAULT_MODEL;
+	snprintf(r.id, sizeof(r.id), "resp_fake%llu", seq);
+	snprintf(r.msg_id, sizeof(r.msg_id), "msg_fake%llu", seq);
+	snprintf(r.rs_id, sizeof(r.rs_id), "rs_fake%llu", seq);
+	snprintf(r.fc_id, sizeof(r.fc_id), "fc_fake%llu", seq);
+	snprintf(r.call_id, sizeof(r.call_id), "call_fake%llu", seq);
+	r.created = (long long)time(NULL);
+	r.input_tokens = (long long)(bodylen / 4 + 1);
+	user = resp_input_text(cJSON_GetObjectItemCaseSensitive(j, "input"));
+	if (user != NULL && strncmp(user, ECHO_PREFIX,
+	    strlen(ECHO_PREFIX)) == 0)
+		r.reply = user + strlen(ECHO_PREFIX);
+	else
+		r.reply = sc->reply;
+	r.output_tokens = (long long)((strlen(r.reply) + (sc->reasoning !=
+	    NULL ? strlen(sc->reasoning) : 0)) / 4 + 1);
+
+	if (sc->status != 0) {
+		s = stream_new(req, seq, path, sc, MODE_REPLY);
+		s->reply_status = sc->status;
+		s->reply_body = injected_error_body(sc->status);
+	} else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j,
+	    "stream"))) {
+		if (sc->hang_after >= 0)
+			s = stream_new(req, seq, path, sc, MODE_HOLD);
+		else if (sc->die_after >= 0)
+			s = stream_new(req, seq, path, sc, MODE_DIE);
+		else {
+			s = stream_new(req, seq, path, sc, MODE_REPLY);
+			s->reply_status = 200;
+			o = resp_object(&r, resp_items(sc, &r));
+			s->reply_body = cJSON_PrintUnformatted(o);
+			cJSON_Delete(o);
+		}
+	} else {
+		s = stream_new(req, seq, path, sc, MODE_SSE);
+		build_resp_sse(s, &r);
+	}
+	stream_start(s);
+out:
+	free(user);
+	cJSON_Delete(j);
+}
+
 /* --- other endpoints ------------------------------------------------- */
 
 static void
@@ -1305,7 +1704,10 @@ request_cb(struct evhttp_request *req, void *arg)
 			    NULL);
 		else
 			handle_chat(req, seq, path, &sc, body, bodylen);
-	} else if (sc.status != 0)
+	} else if (strcmp(path, "/v1/responses") == 0 &&
+	    cmd == EVHTTP_REQ_POST)
+		handle_responses(req, seq, path, &sc, body, bodylen);
+	else if (sc.status != 0)
 		send_json(req, seq, sc.status, injected_error_body(sc.status));
 	else if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET)
 		handle_models(req, seq);
