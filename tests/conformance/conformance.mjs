@@ -299,6 +299,69 @@ await scenario('models.list', async () => {
 	eq('models: every upstream model listed through ttsaccel', missing, []);
 });
 
+// --- Responses API (POST /v1/responses) ---------------------------------
+// responses.create with stream true: the same events direct and through
+// ttsaccel (ids and times, which the fake makes per request, aside);
+// without stream, the same response object.
+async function responsesChecks() {
+	// Ids and times differ from one request to the next: made alike.
+	const same = (v) => JSON.parse(JSON.stringify(v)
+	    .replace(/"created_at":\d+/g, '"created_at":0')
+	    .replace(/(resp|msg|rs|fc|call)_fake\d+/g, '$1_ID'));
+	const text = 'The Responses API, streamed. 你好，世界！🙂 Spoken only this.';
+	const params = {
+		model: opt.model, input: 'ECHO:' + text,
+		x_fake: { reasoning: 'Reasoning is not spoken.', tool_call: true },
+	};
+	await scenario('responses.create stream', async () => {
+		const { direct: d, proxy: p } = await both(async (c) => {
+			const events = [];
+			for await (const ev of await c.responses.create({ ...params, stream: true }))
+				events.push(ev);
+			return events;
+		});
+		ok('responses stream: direct has events', d.length > 10, d.length);
+		eq('responses stream: same events through ttsaccel', same(p), same(d));
+		eq('responses stream: ends with response.completed', p.at(-1)?.type, 'response.completed');
+		eq('responses stream: output text', p.filter((e) => e.type ===
+		    'response.output_text.delta').map((e) => e.delta).join(''), text);
+		ok('responses stream: reasoning and a function call came too',
+		    p.some((e) => e.type === 'response.reasoning_summary_text.delta') &&
+		    p.some((e) => e.type === 'response.function_call_arguments.delta'));
+	});
+	await scenario('responses.create', async () => {
+		const { direct: d, proxy: p } = await both((c) => c.responses.create(params));
+		eq('responses: same response through ttsaccel', same(p), same(d));
+		eq('responses: output_text', p.output_text, text);
+	});
+	await scenario('responses.stream helper', async () => {
+		const { direct: d, proxy: p } = await both(async (c) =>
+			(await c.responses.stream(params).finalResponse()));
+		eq('responses helper: same final response', same(p), same(d));
+	});
+	await scenario('responses upstream error status', async () => {
+		for (const stream of [false, true]) {
+			const { direct: d, proxy: p } = await both(async (c) => {
+				try {
+					const r = await c.responses.create({ ...params, stream,
+					    x_fake: { fault: 'status:429' } });
+					if (stream)
+						for await (const _ of r)
+							;
+					return { thrown: false };
+				} catch (e) {
+					return { thrown: true, cls: e.constructor.name, status: e.status,
+					    type: e.error?.type, code: e.code };
+				}
+			});
+			eq(`responses error (stream=${stream}): direct raises RateLimitError`, d.cls, 'RateLimitError');
+			eq(`responses error (stream=${stream}): same error through ttsaccel`, p, d);
+		}
+	});
+}
+await responsesChecks();
+// --- end of the Responses API checks ---------------------------------------
+
 if (opt.tts) {
 	// audio.speech.create: through ttsaccel, the same bytes as straight
 	// from the TTS server; the second time from the cache.
