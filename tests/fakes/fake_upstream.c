@@ -1323,6 +1323,21 @@ resp_part(const char *type, const char *text)
 	return p;
 }
 
+/* An event about an item: TYPE with item_id, output_index and, when
+ * field is given, that index (part 0); the caller adds the rest. */
+static cJSON *
+resp_part_event(struct resp *r, const char *type, const char *item_id,
+    int out_index, const char *field)
+{
+	cJSON	*e = resp_event(r, type);
+
+	cJSON_AddStringToObject(e, "item_id", item_id);
+	cJSON_AddNumberToObject(e, "output_index", out_index);
+	if (field != NULL)
+		cJSON_AddNumberToObject(e, field, 0);
+	return e;
+}
+
 /* Delta events of TYPE for text, n code points each; field names the
  * index of the part (content_index or summary_index). */
 static void
@@ -1339,11 +1354,7 @@ resp_deltas(struct stream *s, struct resp *r, const char *type,
 		for (j = i, k = 0; j < len && k < s->sc.chunk; k++)
 			j = utf8_step(text, len, j);
 		piece = xstrndup(text + i, j - i);
-		e = resp_event(r, type);
-		cJSON_AddStringToObject(e, "item_id", item_id);
-		cJSON_AddNumberToObject(e, "output_index", out_index);
-		if (field != NULL)
-			cJSON_AddNumberToObject(e, field, 0);
+		e = resp_part_event(r, type, item_id, out_index, field);
 		cJSON_AddStringToObject(e, "delta", piece);
 		if (content)
 			cJSON_AddArrayToObject(e, "logprobs");
@@ -1351,21 +1362,6 @@ resp_deltas(struct stream *s, struct resp *r, const char *type,
 		resp_add(s, e, content);
 		i = j;
 	}
-}
-
-/* An event about part 0 of an item: TYPE with item_id, output_index, the
- * index field and, when given, "part" (taken) or "text". */
-static cJSON *
-resp_part_event(struct resp *r, const char *type, const char *item_id,
-    int out_index, const char *field)
-{
-	cJSON	*e = resp_event(r, type);
-
-	cJSON_AddStringToObject(e, "item_id", item_id);
-	cJSON_AddNumberToObject(e, "output_index", out_index);
-	if (field != NULL)
-		cJSON_AddNumberToObject(e, field, 0);
-	return e;
 }
 
 static void
