@@ -463,6 +463,51 @@ encode_obtain(struct encode *enc, const char *format,
 	return r;
 }
 
+struct cache_entry *
+encode_merged(struct encode *enc, struct cache_entry *const *ents, size_t n,
+    const char **err)
+{
+	struct cache_entry	*e;
+	struct encode_src	*in;
+	const char		**keys;
+	unsigned char		*buf;
+	char			*key, *text, *t;
+	size_t			 i, len;
+	uint64_t		 now = now_usec();
+
+	keys = xcalloc(n, sizeof *keys);
+	for (i = 0; i < n; i++)
+		keys[i] = cache_key(ents[i]);
+	key = encode_key("wav", keys, n);
+	free(keys);
+	/* Never pending: made whole below, before anyone can find it. */
+	if ((e = cache_get(enc->cache, key, strlen(key), now)) != NULL) {
+		free(key);
+		cache_pin(e);
+		return e;
+	}
+	in = xcalloc(n, sizeof *in);
+	text = xstrdup("[wav]");
+	for (i = 0; i < n; i++) {
+		in[i].data = cache_data(ents[i], &in[i].len);
+		t = xasprintf("%s %s", text, cache_text(ents[i]));
+		free(text);
+		text = t;
+	}
+	buf = join(in, n, &len, err);
+	free(in);
+	if (buf != NULL) {
+		/* The writer's pin becomes the caller's. */
+		e = cache_put(enc->cache, key, strlen(key), text, now);
+		cache_append(enc->cache, e, buf, len);
+		cache_finish(enc->cache, e, 1, now);
+		free(buf);
+	}
+	free(text);
+	free(key);
+	return e;
+}
+
 int
 encode_obtain_static(struct encode *enc, const char *format,
     const char *name, const struct encode_src *src,

@@ -59,6 +59,16 @@ int	 encode_obtain_static(struct encode *, const char *, const char *,
 	    const struct encode_src *,
 	    void (*)(void *, struct cache_entry *, const char *), void *,
 	    struct cache_entry **, struct encode_waiter **, const char **);
+/*
+ * The WAV of ents (n > 1 complete WAV entries, in order, pinned by the
+ * caller) merged under one header, kept in the cache like a conversion
+ * (the key encode_key makes for "wav"), so that a repeat is one buffer.
+ * Merging is a copy, made at once on the loop.  The entry, pinned for
+ * the caller (cache_unpin it); NULL with *err when the entries cannot be
+ * merged (one is not WAV, or layouts that cannot be brought together).
+ */
+struct cache_entry *encode_merged(struct encode *,
+	    struct cache_entry *const *, size_t, const char **);
 /* No longer wait (before the callback ran); the encoding goes on. */
 void	 encode_cancel(struct encode_waiter *);
 

@@ -259,10 +259,7 @@ speech_post(struct hreq *h)
 		if (how == TTS_HIT) {
 			/* The fast path: the whole answer in one write, from
 			 * the cache's own bytes. */
-			evhttp_add_header(evhttp_request_get_output_headers(
-			    h->req), "X-TTS-Cache", "hit");
-			h->note = "hit";
-			stream_send_entry(h, p.format, e);
+			stream_send_labelled(h, "hit", p.format, e);
 			goto out;
 		}
 		label = how == TTS_INFLIGHT ? "inflight" : how == TTS_SHARED ?

@@ -448,12 +448,37 @@ as_new(struct hreq *h, const struct tts_params *p, const char *label)
 	return as;
 }
 
+/* Every entry complete (a hit of each): their merged form, from the
+ * cache or made now; NULL when they cannot be merged. */
+static struct cache_entry *
+merged_entry(struct hreq *h, struct cache_entry **ents, size_t n)
+{
+	const char	*err;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		if (cache_state(ents[i]) != CACHE_DONE)
+			return NULL;
+	return encode_merged(h->srv->encode, ents, n, &err);
+}
+
 void
 stream_entries(struct hreq *h, const struct tts_params *p, const char *label,
     struct cache_entry **ents, size_t n, int merge)
 {
-	struct astream	*as;
+	struct astream		*as;
+	struct cache_entry	*e;
+	size_t			 i;
 
+	if (merge && n > 1 && strcmp(p->format, "wav") == 0 &&
+	    (e = merged_entry(h, ents, n)) != NULL) {
+		/* One buffer, sent whole like a hit. */
+		for (i = 0; i < n; i++)
+			tts_release(h->srv->tts, ents[i]);
+		free(ents);
+		stream_send_labelled(h, label, p->format, e);
+		return;
+	}
 	as = as_new(h, p, label);
 	if (!merge)
 		as->wav = 0;
@@ -594,15 +619,23 @@ ac_fail(struct aconv *ac, const char *err)
 	ac_free(ac);
 }
 
+/* A complete entry as the whole answer, labelled (X-TTS-Cache). */
+void
+stream_send_labelled(struct hreq *h, const char *label, const char *format,
+    struct cache_entry *e)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(h->req),
+	    "X-TTS-Cache", label);
+	h->note = label;
+	stream_send_entry(h, format, e);
+}
+
 /* The converted audio, from the cache. */
 static void
 ac_send(struct aconv *ac, struct cache_entry *e)
 {
 	ac_answer(ac);
-	evhttp_add_header(evhttp_request_get_output_headers(ac->h->req),
-	    "X-TTS-Cache", ac->label);
-	ac->h->note = ac->label;
-	stream_send_entry(ac->h, ac->format, e);
+	stream_send_labelled(ac->h, ac->label, ac->format, e);
 	ac_free(ac);
 }
 

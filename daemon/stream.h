@@ -38,5 +38,8 @@ const unsigned char *stream_silence_wav(size_t *);
  * copy; the caller's pin is taken and dropped once they are written. */
 void	 stream_send_entry(struct hreq *, const char *,
 	    struct cache_entry *);
+/* The same, labelled (X-TTS-Cache and the access log's note). */
+void	 stream_send_labelled(struct hreq *, const char *label,
+	    const char *format, struct cache_entry *);
 
 #endif

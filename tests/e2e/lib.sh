@@ -512,3 +512,19 @@ cpu_share() {
 	awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$(getconf CLK_TCK)" \
 	    'BEGIN { printf "%.2f", (t1 > t0 ? (b - a) / hz / ((t1 - t0) / 1e9) : 0) }'
 }
+
+# readers NAME N JSON [EXPECT]: N slow readers (tests/e2e/readers.py) of the
+# speech answer to JSON from the daemon ($PORT), in the background, each
+# holding its answer part-read; their files in $T/NAME/.  readers_ready
+# NAME: they all hold; readers_go NAME: they read to the end (how many got
+# the whole answer, equal to file EXPECT, then in $T/NAME/result);
+# readers_drop NAME: they close at once, mid-answer.
+readers() {
+	mkdir -p "$T/$1"
+	printf '%s' "$3" >"$T/$1/body.json"
+	spawn "readers-$1" python3 "$top/tests/e2e/readers.py" "$PORT" \
+	    "$T/$1/body.json" "$2" "$T/$1" ${4:+"$4"}
+}
+readers_ready() { [ -s "$T/$1/ready" ]; }
+readers_go() { touch "$T/$1/go"; }
+readers_drop() { touch "$T/$1/drop"; }
