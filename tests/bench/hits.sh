@@ -1,33 +1,34 @@
 #!/usr/bin/env bash
-# Bench section: cache hits per second on POST /v1/audio/speech (spec §8).
+# Bench section: cache hits per second on POST /v1/audio/speech (spec §8),
+# beside nginx with one worker and with two, for two sizes of WAV.
 #
-# One ~200 KB WAV in the cache (a 35-character input at speed 0.25 from
-# the fake TTS: 120 ms of 24 kHz 16-bit mono per character, one segment,
-# so the answer is X-TTS-Cache: hit), asked for over and over by wrk; then
-# nginx serving the same bytes from a file in /dev/shm (tmpfs), same wrk
-# settings, same run.  The goal: ttsaccel >= 0.9x nginx's requests per
-# second.  Measurements alternate (ttsaccel, nginx, ttsaccel, ...) and the
-# summary compares the medians.
+# Each WAV is in the cache (one segment from the fake TTS, 30 ms of 24 kHz
+# 16-bit mono per character divided by the speed, so the answer is
+# X-TTS-Cache: hit): a ~200 KB one (35 characters at speed 0.25) and a
+# ~20 KB one (15 characters at speed 1).  wrk asks for each over and
+# over; nginx serves the same bytes from a file on tmpfs (/dev/shm) with
+# one worker and, on another port, with two; same wrk settings, same run.
+# Measurements alternate (ttsaccel, nginx x1, nginx x2, ttsaccel, ...) and
+# the summary compares the medians.  The goal: ttsaccel (one event loop)
+# >= 0.9x nginx with the same number of workers.  The daemon's CPU (share
+# of one core, from /proc/PID/stat over each of its runs) and its RSS
+# after them are printed beside.  Without nginx (Debian package nginx or
+# nginx-light) the comparison is skipped.
 #
-# ttsaccel is one process with one event loop, so nginx runs one worker
-# too (BENCH_HITS_NGINX_WORKERS=auto for one per core).  Without nginx
-# (Debian package nginx or nginx-light) the comparison is skipped.
-#
-# Knobs (environment): BENCH_HITS_SECONDS (per measurement, default 10),
+# Knobs (environment): BENCH_HITS_SECONDS (per measurement, default 5),
 # BENCH_HITS_THREADS (wrk -t, default 2), BENCH_HITS_CONNECTIONS (wrk -c,
-# default 50), BENCH_HITS_REPEAT (measurements of each, default 2),
-# BENCH_HITS_NGINX_WORKERS (default 1).
+# default 50), BENCH_HITS_REPEAT (measurements of each, default 2).
 . "$(cd "$(dirname "$0")" && pwd)/../e2e/lib.sh"
 
-SECS=${BENCH_HITS_SECONDS:-10}
+SECS=${BENCH_HITS_SECONDS:-5}
 THREADS=${BENCH_HITS_THREADS:-2}
 CONNS=${BENCH_HITS_CONNECTIONS:-50}
 REPEAT=${BENCH_HITS_REPEAT:-2}
-WORKERS=${BENCH_HITS_NGINX_WORKERS:-1}
 KEY=sk-test
 GOAL=0.9
-INPUT="The quick brown fox jumps over dogs"
-BODY="{\"model\":\"tts-1\",\"input\":\"$INPUT\",\"voice\":\"alloy\",\"speed\":0.25,\"response_format\":\"wav\"}"
+# size name, input, speed
+SIZES=("200k:The quick brown fox jumps over dogs:0.25"
+    "20k:Quick brown fox:1")
 
 for f in "$TTSACCEL" "$BUILD/tests/fake_tts"; do
 	[ -x "$f" ] || { echo "hits: $f is missing (make testbins)" >&2; exit 1; }
@@ -37,7 +38,7 @@ WRK=$(command -v wrk) ||
 NGINX=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null) || NGINX=
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null
 
-# The file nginx serves lives on tmpfs; removed at exit with the rest.
+# The files nginx serves live on tmpfs; removed at exit with the rest.
 SHM=
 if [ -n "$NGINX" ]; then
 	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
@@ -54,55 +55,63 @@ NEWAPI_API_KEY=$KEY API_KEYS=$KEY TTS_ENDPOINTS=$TTS_URL \
     TTS_HEALTH_INTERVAL=0 start_daemon ||
 	{ echo "hits: the daemon did not start" >&2; exit 1; }
 
-# speech FILE: one request, body to FILE, headers to FILE.h
-speech() {
+body() {
+	jq -cn --arg t "$1" --argjson s "$2" '{model: "tts-1", input: $t,
+	    voice: "alloy", speed: $s, response_format: "wav"}'
+}
+# speech FILE BODY: one request, body to FILE, headers to FILE.h
+speech_to() {
 	curl -s -m 30 -D "$1.h" -o "$1" -H "Authorization: Bearer $KEY" \
-	    -H 'Content-Type: application/json' -d "$BODY" \
+	    -H 'Content-Type: application/json' -d "$2" \
 	    "$URL/v1/audio/speech"
 }
-speech "$T/first.wav" || { echo "hits: the first speech request failed" >&2; exit 1; }
-speech "$T/audio.wav"
-cache=$(sed -n 's/^X-TTS-Cache: *\([a-z]*\).*/\1/ip' "$T/audio.wav.h")
-size=$(stat -c %s "$T/audio.wav")
-if [ "$cache" != hit ] || ! cmp -s "$T/first.wav" "$T/audio.wav" ||
-    [ "$size" -lt 100000 ]; then
-	echo "hits: the second request is not a hit of the first's bytes" \
-	    "(X-TTS-Cache: $cache, $size bytes)" >&2
-	exit 1
-fi
 
-cat >"$T/post.lua" <<LUA
+for row in "${SIZES[@]}"; do
+	IFS=: read -r name input speed <<<"$row"
+	b=$(body "$input" "$speed")
+	speech_to "$T/first-$name.wav" "$b" ||
+		{ echo "hits: the first speech request failed" >&2; exit 1; }
+	speech_to "$T/$name.wav" "$b"
+	cache=$(header "$T/$name.wav.h" X-TTS-Cache)
+	size=$(stat -c %s "$T/$name.wav")
+	if [ "$cache" != hit ] || ! cmp -s "$T/first-$name.wav" "$T/$name.wav"
+	then
+		echo "hits: the second request is not a hit of the first's" \
+		    "bytes (X-TTS-Cache: $cache, $size bytes)" >&2
+		exit 1
+	fi
+	echo "$size" >"$T/$name.size"
+	cat >"$T/$name.lua" <<LUA
 wrk.method = "POST"
-wrk.body = '$BODY'
+wrk.body = '$b'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
+done
 
-if [ -n "$NGINX" ]; then
-	cp "$T/audio.wav" "$SHM/audio.wav"
-	chmod 755 "$SHM"
-	chmod 644 "$SHM/audio.wav"
-	mkdir -p "$T/nginx"
+# nginx_start WORKERS: nginx serving $SHM on a free port -> $NPORT, $NPID
+nginx_start() {
+	local w=$1 user=
+	mkdir -p "$T/nginx$w"
 	NPORT=$(free_port)
-	user=
 	[ "$(id -u)" -eq 0 ] && user="user root;"
-	cat >"$T/nginx.conf" <<CONF
+	cat >"$T/nginx$w.conf" <<CONF
 $user
-worker_processes $WORKERS;
+worker_processes $w;
 daemon off;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
+pid $T/nginx$w.pid;
+error_log $T/nginx$w-error.log warn;
 events { worker_connections 4096; }
 http {
 	access_log off;
 	sendfile on;
 	tcp_nopush on;
 	keepalive_requests 1000000;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
+	client_body_temp_path $T/nginx$w/body;
+	proxy_temp_path $T/nginx$w/proxy;
+	fastcgi_temp_path $T/nginx$w/fastcgi;
+	uwsgi_temp_path $T/nginx$w/uwsgi;
+	scgi_temp_path $T/nginx$w/scgi;
 	types { audio/wav wav; }
 	server {
 		listen 127.0.0.1:$NPORT;
@@ -110,20 +119,37 @@ http {
 	}
 }
 CONF
-	spawn nginx "$NGINX" -p "$T/nginx" -e "$T/nginx-error.log" \
-	    -c "$T/nginx.conf"
-	NGINX_PID=$LAST_PID
-	if ! wait_port "$NPORT" || ! kill -0 "$NGINX_PID" 2>/dev/null; then
-		echo "hits: nginx did not start; its log:" >&2
-		cat "$T/nginx.log" "$T/nginx-error.log" >&2 2>/dev/null
+	spawn "nginx$w" "$NGINX" -p "$T/nginx$w" -e "$T/nginx$w-error.log" \
+	    -c "$T/nginx$w.conf"
+	NPID=$LAST_PID
+	if ! wait_port "$NPORT" || ! kill -0 "$NPID" 2>/dev/null; then
+		echo "hits: nginx ($w workers) did not start; its log:" >&2
+		cat "$T/nginx$w.log" "$T/nginx$w-error.log" >&2 2>/dev/null
 		exit 1
 	fi
-	NURL=http://127.0.0.1:$NPORT/audio.wav
-	curl -s -m 10 -o "$T/nginx.wav" "$NURL"
-	if ! cmp -s "$T/audio.wav" "$T/nginx.wav"; then
-		echo "hits: nginx does not serve the same bytes" >&2
-		exit 1
-	fi
+}
+
+NGINX_PIDS=()
+if [ -n "$NGINX" ]; then
+	chmod 755 "$SHM"
+	for row in "${SIZES[@]}"; do
+		name=${row%%:*}
+		cp "$T/$name.wav" "$SHM/$name.wav"
+		chmod 644 "$SHM/$name.wav"
+	done
+	for w in 1 2; do
+		nginx_start "$w"
+		NGINX_PIDS+=("$NPID")
+		eval "NURL$w=http://127.0.0.1:$NPORT"
+		for row in "${SIZES[@]}"; do
+			name=${row%%:*}
+			curl -s -m 10 -o "$T/nginx.wav" "http://127.0.0.1:$NPORT/$name.wav"
+			if ! cmp -s "$T/$name.wav" "$T/nginx.wav"; then
+				echo "hits: nginx does not serve the same bytes" >&2
+				exit 1
+			fi
+		done
+	done
 fi
 
 # wrk_run LABEL ARGS...: one measurement; requests/s to $T/LABEL.rps
@@ -152,56 +178,88 @@ wrk_run() {
 stat_hits() {
 	curl -s -m 5 "$URL/cache/stats" | jq -r .hits
 }
+# The daemon's CPU time so far, in clock ticks (utime + stime).
+ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
+rss_kb() { sed -n "s/^$1:[[:space:]]*\([0-9]*\).*/\1/p" "/proc/$DAEMON_PID/status"; }
+HZ=$(getconf CLK_TCK)
 
-echo "hits: a $size-byte WAV, wrk -t$THREADS -c$CONNS -d${SECS}s," \
-    "$REPEAT measurement(s) each, alternating; nginx: ${NGINX:-not installed}" \
-    "(worker_processes $WORKERS)"
-echo "  (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "hits: wrk -t$THREADS -c$CONNS -d${SECS}s, $REPEAT measurement(s)" \
+    "of each, alternating; nginx: ${NGINX:-not installed} (1 and 2 workers)"
+echo "  (load average before: $(cut -d' ' -f1-3 /proc/loadavg); the" \
+    "machine's other work shares these cores)"
 measured=1
 h0=$(stat_hits)
 for i in $(seq "$REPEAT"); do
-	wrk_run "ttsaccel-$i" -s "$T/post.lua" "$URL/v1/audio/speech" ||
-		measured=0
-	if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-		echo "hits: the daemon died under load" >&2
-		fails=1
-		exit 1
-	fi
-	[ -n "$NGINX" ] && { wrk_run "nginx-$i" "$NURL" || measured=0; }
+	for row in "${SIZES[@]}"; do
+		name=${row%%:*}
+		t0=$(ticks) s0=$(date +%s.%N)
+		wrk_run "ttsaccel-$name-$i" -s "$T/$name.lua" \
+		    "$URL/v1/audio/speech" || measured=0
+		t1=$(ticks) s1=$(date +%s.%N)
+		awk -v t="$((t1 - t0))" -v hz="$HZ" -v a="$s0" -v b="$s1" \
+		    'BEGIN { printf "%.0f\n", 100 * t / hz / (b - a) }' \
+		    >"$T/ttsaccel-$name-$i.cpu"
+		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+			echo "hits: the daemon died under load" >&2
+			fails=1
+			exit 1
+		fi
+		[ -n "$NGINX" ] || continue
+		wrk_run "nginx1-$name-$i" "$NURL1/$name.wav" || measured=0
+		wrk_run "nginx2-$name-$i" "$NURL2/$name.wav" || measured=0
+	done
 done
 h1=$(stat_hits)
 # Every request wrk counted should be a cache hit.
-speech "$T/after.wav"
-cmp -s "$T/audio.wav" "$T/after.wav" ||
-	echo "hits: after the load, the answer's bytes differ (daemon bug?)"
+for row in "${SIZES[@]}"; do
+	IFS=: read -r name input speed <<<"$row"
+	speech_to "$T/after.wav" "$(body "$input" "$speed")"
+	cmp -s "$T/$name.wav" "$T/after.wav" ||
+		echo "hits: after the load, the $name answer's bytes differ (daemon bug?)"
+done
 
-echo
-echo "hits summary (requests per second, median of $REPEAT)"
 med() {
 	cat "$@" 2>/dev/null | sort -n | awk '{ v[NR] = $1 }
 	    END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
 	          else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-trps=$(med "$T"/ttsaccel-*.rps)
 total=0
 for f in "$T"/ttsaccel-*.out; do
 	n=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$f")
 	total=$((total + ${n:-0}))
 done
-echo "ttsaccel=${trps:-?} rps (cache hits counted by /cache/stats during" \
-    "the runs: $((${h1:-0} - ${h0:-0})), requests wrk completed: $total)"
-if [ -z "$NGINX" ]; then
+echo
+echo "hits summary (requests per second, median of $REPEAT; goal: ttsaccel" \
+    ">= ${GOAL}x nginx with as many workers; ttsaccel has one event loop)"
+for row in "${SIZES[@]}"; do
+	name=${row%%:*}
+	trps=$(med "$T"/ttsaccel-"$name"-*.rps)
+	cpu=$(med "$T"/ttsaccel-"$name"-*.cpu)
+	echo "$name ($(cat "$T/$name.size") bytes): ttsaccel=${trps:-?} rps," \
+	    "daemon CPU ${cpu:-?}% of a core"
+	[ -n "$NGINX" ] || continue
+	for w in 1 2; do
+		nrps=$(med "$T"/nginx"$w"-"$name"-*.rps)
+		awk -v t="$trps" -v n="$nrps" -v goal="$GOAL" -v w="$w" \
+		    -v name="$name" 'BEGIN {
+			if (t == "" || n == "" || n == 0) {
+				printf "  vs nginx x%d: -\n", w; exit }
+			v = (t / n >= goal) ? "met" : "NOT met"
+			if (w == 2)
+				v = v "; ttsaccel runs one loop, not two"
+			printf "  vs nginx x%d=%s rps: ratio %.2f, goal >= %.1f (%s)\n",
+			    w, n, t / n, goal, v
+		}'
+	done
+done
+echo "daemon RSS after the runs: $(rss_kb VmRSS) KiB (peak $(rss_kb VmHWM)" \
+    "KiB); cache hits counted by /cache/stats during the runs:" \
+    "$((${h1:-0} - ${h0:-0})), requests wrk completed: $total"
+[ -n "$NGINX" ] ||
 	echo "nginx: not installed, comparison skipped (apt-get install nginx-light)"
-else
-	nrps=$(med "$T"/nginx-*.rps)
-	awk -v t="$trps" -v n="$nrps" -v goal="$GOAL" 'BEGIN {
-		if (t == "" || n == "" || n == 0) { print "ratio: -"; exit }
-		printf "nginx=%s rps ratio ttsaccel/nginx=%.2f\n", n, t / n
-		printf "goal (>= %.1fx nginx): %s\n", goal,
-		    (t / n >= goal) ? "met" : "NOT met"
-	}'
-	kill -TERM "$NGINX_PID" 2>/dev/null
-fi
+for pid in "${NGINX_PIDS[@]}"; do
+	kill -TERM "$pid" 2>/dev/null
+done
 stop_daemon || { echo "hits: the daemon did not exit cleanly" >&2; exit 1; }
 [ "$measured" -eq 1 ] || exit 1
 exit 0
