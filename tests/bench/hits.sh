@@ -178,10 +178,6 @@ wrk_run() {
 stat_hits() {
 	curl -s -m 5 "$URL/cache/stats" | jq -r .hits
 }
-# The daemon's CPU time so far, in clock ticks (utime + stime).
-ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
-rss_kb() { sed -n "s/^$1:[[:space:]]*\([0-9]*\).*/\1/p" "/proc/$DAEMON_PID/status"; }
-HZ=$(getconf CLK_TCK)
 
 echo "hits: wrk -t$THREADS -c$CONNS -d${SECS}s, $REPEAT measurement(s)" \
     "of each, alternating; nginx: ${NGINX:-not installed} (1 and 2 workers)"
@@ -192,13 +188,11 @@ h0=$(stat_hits)
 for i in $(seq "$REPEAT"); do
 	for row in "${SIZES[@]}"; do
 		name=${row%%:*}
-		t0=$(ticks) s0=$(date +%s.%N)
+		t0=$(cpu_ticks "$DAEMON_PID") s0=$(date +%s%N)
 		wrk_run "ttsaccel-$name-$i" -s "$T/$name.lua" \
 		    "$URL/v1/audio/speech" || measured=0
-		t1=$(ticks) s1=$(date +%s.%N)
-		awk -v t="$((t1 - t0))" -v hz="$HZ" -v a="$s0" -v b="$s1" \
-		    'BEGIN { printf "%.0f\n", 100 * t / hz / (b - a) }' \
-		    >"$T/ttsaccel-$name-$i.cpu"
+		t1=$(cpu_ticks "$DAEMON_PID") s1=$(date +%s%N)
+		cpu_share "$t0" "$t1" "$s0" "$s1" >"$T/ttsaccel-$name-$i.cpu"
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 			echo "hits: the daemon died under load" >&2
 			fails=1
@@ -236,7 +230,7 @@ for row in "${SIZES[@]}"; do
 	trps=$(med "$T"/ttsaccel-"$name"-*.rps)
 	cpu=$(med "$T"/ttsaccel-"$name"-*.cpu)
 	echo "$name ($(cat "$T/$name.size") bytes): ttsaccel=${trps:-?} rps," \
-	    "daemon CPU ${cpu:-?}% of a core"
+	    "daemon CPU ${cpu:-?} of a core"
 	[ -n "$NGINX" ] || continue
 	for w in 1 2; do
 		nrps=$(med "$T"/nginx"$w"-"$name"-*.rps)
@@ -252,8 +246,7 @@ for row in "${SIZES[@]}"; do
 		}'
 	done
 done
-echo "daemon RSS after the runs: $(rss_kb VmRSS) KiB (peak $(rss_kb VmHWM)" \
-    "KiB); cache hits counted by /cache/stats during the runs:" \
+echo "daemon RSS after the runs: $(rss_kib "$DAEMON_PID") KiB; cache hits counted by /cache/stats during the runs:" \
     "$((${h1:-0} - ${h0:-0})), requests wrk completed: $total"
 [ -n "$NGINX" ] ||
 	echo "nginx: not installed, comparison skipped (apt-get install nginx-light)"
