@@ -192,7 +192,7 @@ for i in $(seq "$REPEAT"); do
 		wrk_run "ttsaccel-$name-$i" -s "$T/$name.lua" \
 		    "$URL/v1/audio/speech" || measured=0
 		t1=$(cpu_ticks "$DAEMON_PID") s1=$(date +%s%N)
-		cpu_share "$t0" "$t1" "$s0" "$s1" >"$T/ttsaccel-$name-$i.cpu"
+		echo "$(cpu_share "$t0" "$t1" "$s0" "$s1")" >"$T/ttsaccel-$name-$i.cpu"
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 			echo "hits: the daemon died under load" >&2
 			fails=1
