@@ -181,7 +181,9 @@ usage(FILE *f)
 "API: named events, --reasoning as a reasoning summary item, --tool-call as\n"
 "a function_call item; the input's last user text may be ECHO:), GET\n"
 "/v1/models, any other /v1/ path echoes the request as JSON, GET\n"
-"/_fake/stats gives counters.\n");
+"/_fake/stats gives counters, POST /_fake/release ends the first delay of\n"
+"every answer still waiting for it (a test holds many with a long\n"
+"X-Fake-First-Delay-Ms, waits until all have arrived, then releases them).\n");
 }
 
 /* --- scripts --------------------------------------------------------- */
@@ -1590,6 +1592,29 @@ handle_stats(struct evhttp_request *req, unsigned long long seq)
 	cJSON_Delete(o);
 }
 
+/*
+ * POST /_fake/release: every answer still in its first delay (nothing
+ * sent yet) starts now.  Answers {"released":N}.
+ */
+static void
+handle_release(struct evhttp_request *req, unsigned long long seq)
+{
+	struct stream	*s;
+	cJSON		*o = cJSON_CreateObject();
+	size_t		 n = 0;
+
+	LIST_FOREACH(s, &streams, entry) {
+		if (s->mode == MODE_HOLD || s->dying || s->next > 0 ||
+		    !evtimer_pending(s->timer, NULL))
+			continue;
+		stream_arm(s, 0);
+		n++;
+	}
+	cJSON_AddNumberToObject(o, "released", (double)n);
+	send_json(req, seq, 200, cJSON_PrintUnformatted(o));
+	cJSON_Delete(o);
+}
+
 /* Is the request's bearer key the one required? */
 static int
 authorized(struct evhttp_request *req, const char **why)
@@ -1678,6 +1703,10 @@ request_cb(struct evhttp_request *req, void *arg)
 	script_copy(&sc, &defaults);
 	if (strcmp(path, "/_fake/stats") == 0) {
 		handle_stats(req, seq);
+		goto out;
+	}
+	if (strcmp(path, "/_fake/release") == 0) {
+		handle_release(req, seq);
 		goto out;
 	}
 	if (strncmp(path, "/v1/", 4) != 0) {
