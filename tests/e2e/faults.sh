@@ -139,9 +139,10 @@ stop_daemon
 # 5. A backend killed -9 mid-reply, its segments part way through: each is
 # synthesised again elsewhere, the bytes already sent kept; no segment is
 # lost, and the reply audio (and a reader streaming it meanwhile) holds
-# every segment whole.
+# every segment whole.  a sends its chunks 5 s apart, so a segment on it is
+# still part way when the kill comes, however slow the machine.
 start_upstream
-start_tts a --chunks 10 --chunk-delay-ms 80
+start_tts a --chunks 10 --chunk-delay-ms 5000
 a=$TTS_URL; a_pid=$TTS_PID
 start_tts b --chunks 10 --chunk-delay-ms 80
 b=$TTS_URL
@@ -158,7 +159,7 @@ part_way() {
 check "a is synthesising part way" wait_for part_way
 kill -9 "$a_pid"
 done_all() { curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments" | jq -e '.segments | length > 0 and all(.state == "done" or .state == "failed")' >/dev/null; }
-check "the reply's segments end" wait_for done_all
+check "the reply's segments end" wait_secs 60 done_all
 segs=$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$id/segments")
 eq "0 lost segments" "$(jq -r '[.segments[].state] | map(select(. != "done")) | length' <<<"$segs")" 0
 check "one was cut part way and made again" grep -q "first .* bytes came before .* failed" "$T/daemon.log"
