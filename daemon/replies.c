@@ -106,7 +106,7 @@ rc_check(struct rconv *rc)
 		    "The reply has no audio: %s.", reply_nsegs(r) == 0 ?
 		    "nothing in it is speakable" : "every segment failed");
 	else
-		stream_convert(h, &p, texts, n, r);
+		stream_convert(h, &p, texts, n, r, NULL);
 	for (i = 0; i < n; i++)
 		free(texts[i]);
 	free(texts);

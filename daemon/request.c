@@ -125,6 +125,8 @@ nonempty(const char *s)
 int
 request_speech(const cJSON *root, struct speech_req *r, struct req_error *e)
 {
+	const char	*sf = NULL;
+
 	memset(r, 0, sizeof *r);
 	r->speed = 1.0;
 	if (request_string(root, "input", &r->input, e) != 0 ||
@@ -147,6 +149,16 @@ request_speech(const cJSON *root, struct speech_req *r, struct req_error *e)
 			    PARAMS_FORMAT_LIST ".");
 		return -1;
 	}
+	/* A wrong type and an unknown value alike. */
+	if (request_string(root, "stream_format", &sf, e) != 0 ||
+	    (sf != NULL && strcmp(sf, "audio") != 0 &&
+	    strcmp(sf, "sse") != 0)) {
+		fail(e, "invalid_stream_format", "stream_format",
+		    "'stream_format' must be \"audio\" (the audio itself, "
+		    "the default) or \"sse\" (server-sent events).");
+		return -1;
+	}
+	r->sse = sf != NULL && strcmp(sf, "sse") == 0;
 	if ((r->input = nonempty(r->input)) == NULL) {
 		fail(e, "invalid_input", "input", "'input' is required: the "
 		    "text to speak, a non-empty string.");

@@ -40,12 +40,15 @@ struct speech_req {
 	const char	*format;	/* response_format */
 	const char	*instructions;
 	double		 speed;
+	int		 sse;		/* stream_format "sse" (else
+					   "audio", the default) */
 };
 
 /*
  * Read and check a speech request: input a non-empty string; model, voice,
  * response_format (mp3 opus aac flac wav pcm) and instructions strings;
- * speed a number from 0.25 to 4.0.  0, or -1 with *e.
+ * speed a number from 0.25 to 4.0; stream_format "audio" or "sse".  0, or
+ * -1 with *e.
  */
 int	 request_speech(const cJSON *, struct speech_req *, struct req_error *);
 

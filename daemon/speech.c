@@ -2,6 +2,7 @@
  * (recent replies' segments where the input is made of them), and the
  * answer from the cache, a stream or a conversion. */
 #include <cjson/cJSON.h>
+#include <event2/buffer.h>
 #include <event2/http.h>
 
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "sched.h"
 #include "segment.h"
 #include "server.h"
+#include "speech_sse.h"
 #include "speech.h"
 #include "stream.h"
 #include "tts.h"
@@ -29,10 +31,11 @@ struct seglist {
 };
 
 /* Validate and read a speech request into p (strings in the JSON); *conv
- * set when its format is to be converted from WAV. */
+ * set when its format is to be converted from WAV, *sse when the answer
+ * is to be events (stream_format "sse"). */
 static int
 speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
-    const char **input, int *conv)
+    const char **input, int *conv, int *sse)
 {
 	const struct config	*cf = h->srv->cf;
 	struct speech_req	 r;
@@ -48,6 +51,7 @@ speech_params(struct hreq *h, cJSON *root, struct tts_params *p,
 		return -1;
 	}
 	*input = r.input;
+	*sse = r.sse;
 	if ((n = utf8_chars(*input)) > (size_t)cf->tts_max_input_chars) {
 		http_error_param(h, 400, "invalid_request_error",
 		    "input_too_long", "input", "'input' has %zu characters; at "
@@ -184,9 +188,11 @@ speech_texts(struct server *srv, const struct tts_params *p,
  * so that a client reading a message piece by piece goes on.
  */
 static void
-speech_silence(struct hreq *h, const struct tts_params *p)
+speech_silence(struct hreq *h, const struct tts_params *p,
+    struct speech_sse *ev)
 {
 	const unsigned char	*wav;
+	struct evbuffer		*b;
 	size_t			 len;
 
 	if (strcmp(p->format, "wav") == 0) {
@@ -195,14 +201,24 @@ speech_silence(struct hreq *h, const struct tts_params *p)
 		evhttp_add_header(evhttp_request_get_output_headers(h->req),
 		    "X-TTS-Cache", "empty");
 		h->note = "empty";
-		http_reply(h, 200, params_content_type(p->format),
-		    (const char *)wav, len);
+		if (ev == NULL) {
+			http_reply(h, 200, params_content_type(p->format),
+			    (const char *)wav, len);
+			return;
+		}
+		b = evbuffer_new();
+		speech_sse_delta(ev, b, wav, len);
+		speech_sse_done(ev, b);
+		len = evbuffer_get_length(b);
+		http_reply(h, 200, "text/event-stream",
+		    (const char *)evbuffer_pullup(b, -1), len);
+		evbuffer_free(b);
 	} else if (!convert_can(p->format))
 		http_error(h, 400, "invalid_request_error", "invalid_input",
 		    "'input' has nothing to speak once markup, code and emoji "
 		    "are removed.");
 	else
-		stream_convert(h, p, NULL, 0, NULL);	/* converted once */
+		stream_convert(h, p, NULL, 0, NULL, ev);  /* converted once */
 }
 
 void
@@ -210,13 +226,14 @@ speech_post(struct hreq *h)
 {
 	struct server		*srv = h->srv;
 	struct seglist		 segs = { NULL, 0, 0 };
+	struct speech_sse	 sse, *ev = NULL;
 	struct tts_params	 p;
 	struct cache_entry	*e, **ents;
 	const char		*body, *input, *label;
 	cJSON			*root = NULL;
 	struct req_error	 re;
 	size_t			 len, i, missed;
-	int			 how, conv;
+	int			 how, conv, events;
 
 	if (http_auth(h) != 0)
 		return;
@@ -234,8 +251,13 @@ speech_post(struct hreq *h)
 		    "check /health.");
 		goto out;
 	}
-	if (speech_params(h, root, &p, &input, &conv) != 0)
+	if (speech_params(h, root, &p, &input, &conv, &events) != 0)
 		goto out;
+	if (events) {
+		/* Usage: the input's characters (no tokenizer here). */
+		speech_sse_init(&sse, utf8_chars(input));
+		ev = &sse;
+	}
 	speech_texts(srv, &p, input, &conv, &segs);
 	if (segs.n > (size_t)srv->cf->tts_max_segments) {
 		http_error(h, 400, "invalid_request_error", "too_many_segments",
@@ -245,29 +267,29 @@ speech_post(struct hreq *h)
 		goto out;
 	}
 	if (segs.n == 0) {
-		speech_silence(h, &p);
+		speech_silence(h, &p, ev);
 		goto out;
 	}
 	if (conv) {
-		stream_convert(h, &p, segs.v, segs.n, NULL);
+		stream_convert(h, &p, segs.v, segs.n, NULL, ev);
 		goto out;
 	}
 	if (segs.n == 1) {
 		e = tts_obtain(srv->tts, &p, segs.v[0], SCHED_ONDEMAND, 0,
 		    &how);
 		srv->served[how == TTS_MISS ? SERVED_MISS : SERVED_EXACT]++;
-		if (how == TTS_HIT) {
+		if (how == TTS_HIT && ev == NULL) {
 			/* The fast path: the whole answer in one write, from
 			 * the cache's own bytes. */
 			stream_send_labelled(h, "hit", p.format, e);
 			goto out;
 		}
-		label = how == TTS_INFLIGHT ? "inflight" : how == TTS_SHARED ?
-		    "shared" : "miss";
+		label = how == TTS_HIT ? "hit" : how == TTS_INFLIGHT ?
+		    "inflight" : how == TTS_SHARED ? "shared" : "miss";
 		ents = xcalloc(1, sizeof *ents);
 		ents[0] = e;
 		/* one backend answer: sent as it is */
-		stream_entries(h, &p, label, ents, 1, 0);
+		stream_entries(h, &p, label, ents, 1, 0, ev);
 	} else {
 		ents = xcalloc(segs.n, sizeof *ents);
 		for (i = missed = 0; i < segs.n; i++) {
@@ -280,7 +302,7 @@ speech_post(struct hreq *h)
 		}
 		srv->served[missed == 0 ? SERVED_ASSEMBLED : missed < segs.n ?
 		    SERVED_PARTIAL : SERVED_MISS]++;
-		stream_entries(h, &p, "assembled", ents, i, 1);
+		stream_entries(h, &p, "assembled", ents, i, 1, ev);
 	}
 out:
 	for (i = 0; i < segs.n; i++)

@@ -20,6 +20,7 @@
 #include "reply.h"
 #include "sched.h"
 #include "server.h"
+#include "speech_sse.h"
 #include "stream.h"
 #include "tts.h"
 #include "util.h"
@@ -60,6 +61,8 @@ struct astream {
 	struct event			*pump_ev;
 	char				 err[512];	/* of a failed entry */
 	int				 errstatus;	/* its status */
+	int				 events;	/* framed as events */
+	struct speech_sse		 sse;		/* their framing */
 };
 
 static void	as_pump(struct astream *);
@@ -106,6 +109,8 @@ as_closed_cb(void *arg)
 	as_free(as);
 }
 
+#define REFUSED_MSG	"the TTS backend refused this request: "
+
 /* A failed synthesis: the backend's own 4xx when the request was at
  * fault (an OpenAI-shaped error with its message), else a 502. */
 static void
@@ -113,20 +118,56 @@ synth_error(struct hreq *h, int status, const char *why)
 {
 	if (status >= 400 && status < 500)
 		http_error(h, status, "invalid_request_error",
-		    "tts_request_refused", "the TTS backend refused this "
-		    "request: %s", why);
+		    "tts_request_refused", REFUSED_MSG "%s", why);
 	else
 		http_error(h, 502, "server_error", "synthesis_failed", "%s",
 		    why);
 }
 
+static void	as_start(struct astream *);
+static void	as_send_events(struct astream *, struct evbuffer *);
+
+/* Events begun: the same error as an error event, ending them. */
+static void
+as_error_event(struct astream *as, int status, const char *why)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*msg;
+
+	if (status >= 400 && status < 500) {
+		msg = xasprintf(REFUSED_MSG "%s", why);
+		speech_sse_error(b, "invalid_request_error",
+		    "tts_request_refused", msg);
+		free(msg);
+	} else
+		speech_sse_error(b, "server_error", "synthesis_failed", why);
+	as_send_events(as, b);
+	evbuffer_free(b);
+}
+
 /* Finish: the last chunk if started, or cut short (why: the reason of a
- * failure); else an error or an empty reply. */
+ * failure); else an error or an empty reply.  Events end with the done
+ * event, or an error event. */
 static void
 as_end(struct astream *as, int status, const char *why)
 {
 	struct hstream	*hs = as->hs;
+	struct evbuffer	*b;
 
+	if (as->events && why == NULL && !http_stream_started(hs))
+		as_start(as);	/* no audio: still the done event */
+	if (as->events && http_stream_started(hs)) {
+		if (why != NULL) {
+			as_error_event(as, status, why);
+			as->h->note = "cut";
+		} else {
+			b = evbuffer_new();
+			speech_sse_done(&as->sse, b);
+			as_send_events(as, b);
+			evbuffer_free(b);
+		}
+		why = NULL;	/* said: the stream ends as it should */
+	}
 	as->hs = NULL;
 	if (http_stream_started(hs)) {
 		if (why != NULL)
@@ -151,8 +192,23 @@ as_cut_cb(void *arg)
 {
 	struct astream	*as = arg;
 	struct hstream	*hs = as->hs;
+	struct evbuffer	*b;
 
 	log_info("%s stream cut by shutdown", as->h->id);
+	if (as->events && http_stream_started(hs)) {
+		/* An error event, as a chat's stream ends. */
+		b = evbuffer_new();
+		speech_sse_error(b, "server_error", "shutting_down", "the "
+		    "server is shutting down and cut this stream: send the "
+		    "request again");
+		as_send_events(as, b);
+		evbuffer_free(b);
+		as->h->note = "shutdown-cut";
+		as->hs = NULL;
+		http_stream_end(hs);
+		as_free(as);
+		return;
+	}
 	as->hs = NULL;
 	if (http_stream_started(hs))
 		http_stream_abort(hs, "shutdown-cut");
@@ -173,7 +229,8 @@ as_start(struct astream *as)
 	if (as->reply != NULL)
 		evhttp_add_header(out, "X-TTS-Reply-Id", reply_id(as->reply));
 	hist_observe(&as->srv->h_first_audio, now_usec() - as->h->t0);
-	http_stream_start(as->hs, 200, params_content_type(as->format));
+	http_stream_start(as->hs, 200, as->events ? "text/event-stream" :
+	    params_content_type(as->format));
 }
 
 static void
@@ -185,14 +242,34 @@ as_drained_cb(void *arg)
 	as_pump(as);
 }
 
+/* Send b's events (the stream started), b drained. */
+static void
+as_send_events(struct astream *as, struct evbuffer *b)
+{
+	size_t	len = evbuffer_get_length(b);
+
+	if (len > 0 && http_stream_chunk(as->hs, evbuffer_pullup(b, -1), len,
+	    AS_HIGH_WATER))
+		as->draining = 1;
+	evbuffer_drain(b, len);
+}
+
+/* The audio's next bytes, as they are or framed as events. */
 static void
 as_send(struct astream *as, const void *data, size_t len)
 {
+	struct evbuffer	*b;
+
 	if (len == 0)
 		return;
 	if (!http_stream_started(as->hs))
 		as_start(as);
-	if (http_stream_chunk(as->hs, data, len, AS_HIGH_WATER))
+	if (as->events) {
+		b = evbuffer_new();
+		speech_sse_delta(&as->sse, b, data, len);
+		as_send_events(as, b);
+		evbuffer_free(b);
+	} else if (http_stream_chunk(as->hs, data, len, AS_HIGH_WATER))
 		as->draining = 1;
 }
 
@@ -424,7 +501,8 @@ as_reply_cb(void *arg)
 }
 
 static struct astream *
-as_new(struct hreq *h, const struct tts_params *p, const char *label)
+as_new(struct hreq *h, const struct tts_params *p, const char *label,
+    const struct speech_sse *ev)
 {
 	struct astream	*as;
 
@@ -442,6 +520,10 @@ as_new(struct hreq *h, const struct tts_params *p, const char *label)
 	as->p.speed = p->speed;
 	as->wav = strcmp(p->format, "wav") == 0;
 	as->label = label;
+	if (ev != NULL) {
+		as->events = 1;
+		as->sse = *ev;
+	}
 	as->pump_ev = evtimer_new(h->srv->base, as_pump_cb, as);
 	h->srv->nstreams++;
 	as->hs = http_stream_new(h, &as_cbs, as);
@@ -464,7 +546,8 @@ merged_entry(struct hreq *h, struct cache_entry **ents, size_t n)
 
 void
 stream_entries(struct hreq *h, const struct tts_params *p, const char *label,
-    struct cache_entry **ents, size_t n, int merge)
+    struct cache_entry **ents, size_t n, int merge,
+    const struct speech_sse *ev)
 {
 	struct astream		*as;
 	struct cache_entry	*e;
@@ -475,11 +558,17 @@ stream_entries(struct hreq *h, const struct tts_params *p, const char *label,
 		/* One buffer, sent whole like a hit. */
 		for (i = 0; i < n; i++)
 			tts_release(h->srv->tts, ents[i]);
-		free(ents);
-		stream_send_labelled(h, label, p->format, e);
-		return;
+		if (ev == NULL) {
+			free(ents);
+			stream_send_labelled(h, label, p->format, e);
+			return;
+		}
+		/* As events: that one buffer framed. */
+		ents[0] = e;
+		n = 1;
+		merge = 0;
 	}
-	as = as_new(h, p, label);
+	as = as_new(h, p, label, ev);
 	if (!merge)
 		as->wav = 0;
 	as->ents = ents;
@@ -493,7 +582,7 @@ stream_reply(struct hreq *h, const struct tts_params *p, struct reply *r)
 {
 	struct astream	*as;
 
-	as = as_new(h, p, "reply");
+	as = as_new(h, p, "reply", NULL);
 	as->reply = r;
 	reply_hold(r);
 	as->rw = reply_watch(r, as_reply_cb, as);
@@ -520,6 +609,9 @@ struct aconv {
 	char				 err[512];	/* of a failed entry */
 	int				 errstatus;	/* its status */
 	struct encode_waiter		*ew;		/* converting */
+	struct tts_params		*p;		/* as asked */
+	int				 events;	/* framed as events */
+	struct speech_sse		 sse;		/* their framing */
 };
 
 /* The answer is made now: stop watching the client. */
@@ -546,6 +638,7 @@ ac_free(struct aconv *ac)
 	if (ac->ev != NULL)
 		event_free(ac->ev);
 	free(ac->format);
+	free(ac->p);
 	ac_answer(ac);
 	server_stream_done(ac->srv);
 	free(ac);
@@ -634,8 +727,16 @@ stream_send_labelled(struct hreq *h, const char *label, const char *format,
 static void
 ac_send(struct aconv *ac, struct cache_entry *e)
 {
+	struct cache_entry	**ents;
+
 	ac_answer(ac);
-	stream_send_labelled(ac->h, ac->label, ac->format, e);
+	if (ac->events) {
+		/* Framed by the stream of entries, that one alone. */
+		ents = xcalloc(1, sizeof *ents);
+		ents[0] = e;
+		stream_entries(ac->h, ac->p, ac->label, ents, 1, 0, &ac->sse);
+	} else
+		stream_send_labelled(ac->h, ac->label, ac->format, e);
 	ac_free(ac);
 }
 
@@ -760,7 +861,8 @@ ac_check(struct aconv *ac)
 
 void
 stream_convert(struct hreq *h, const struct tts_params *p,
-    char *const *texts, size_t ntexts, struct reply *r)
+    char *const *texts, size_t ntexts, struct reply *r,
+    const struct speech_sse *ev)
 {
 	struct tts_params	 pw = *p;
 	struct aconv		*ac;
@@ -772,6 +874,11 @@ stream_convert(struct hreq *h, const struct tts_params *p,
 	ac->h = h;
 	ac->srv = h->srv;
 	ac->format = xstrdup(p->format);
+	ac->p = params_dup(p);
+	if (ev != NULL) {
+		ac->events = 1;
+		ac->sse = *ev;
+	}
 	ac->ents = xcalloc(ntexts, sizeof *ac->ents);
 	ac->ws = xcalloc(ntexts, sizeof *ac->ws);
 	ac->ev = evtimer_new(h->srv->base, ac_check_cb, ac);
