@@ -5,7 +5,8 @@
 //
 //   node conformance.mjs --direct http://127.0.0.1:P1 --proxy http://127.0.0.1:P2 [--key KEY]
 //
-// With --tts URL (the TTS server behind ttsaccel), speech is checked too;
+// With --tts URL (the TTS server behind ttsaccel), speech is checked too (as
+// audio and as events);
 // with --out DIR the speech in wav, mp3 and opus is written there for
 // decoding checks.
 //
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { isDeepStrictEqual } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import OpenAI from 'openai';
+import { Stream } from 'openai/streaming';
 
 const { values: opt } = parseArgs({
 	options: {
@@ -416,6 +418,50 @@ if (opt.tts) {
 				writeFileSync(`${opt.out}/speech.${fmt}`, b);
 		}
 	});
+}
+
+// --- speech as events (stream_format "sse") -------------------------------
+// audio.speech.create({..., stream_format: 'sse'}) through ttsaccel, read
+// with the SDK's own SSE decoder: every speech.audio.delta decodes on its
+// own, the deltas joined are the bytes of the same request without events,
+// and speech.audio.done comes last with the usage.
+async function speechEvents(fmt) {
+	const params = { model: 'tts-1', voice: 'alloy', response_format: fmt,
+	    input: 'The SDK reads speech as events. Two sentences of it.' };
+	// Once first, so that both answers below come from the cache (an
+	// assembled WAV's header is exact only then).
+	await (await sides.proxy.audio.speech.create(params).asResponse()).arrayBuffer();
+	const raw = Buffer.from(await (await sides.proxy.audio.speech.create(params)
+	    .asResponse()).arrayBuffer());
+	const r = await sides.proxy.audio.speech.create({ ...params,
+	    stream_format: 'sse' }).asResponse();
+	eq(`speech events ${fmt}: content type`, r.headers.get('content-type'),
+	    'text/event-stream');
+	const events = [];
+	for await (const ev of Stream.fromSSEResponse(r, new AbortController(),
+	    sides.proxy))
+		events.push(ev);
+	const deltas = events.filter((e) => e.type === 'speech.audio.delta');
+	const bad = deltas.filter((e) => typeof e.audio !== 'string' ||
+	    Buffer.from(e.audio, 'base64').toString('base64') !== e.audio);
+	ok(`speech events ${fmt}: deltas`, deltas.length > 0, events.length);
+	eq(`speech events ${fmt}: every delta is base64 on its own`, bad.length, 0);
+	ok(`speech events ${fmt}: the deltas decoded are the raw answer's bytes`,
+	    Buffer.concat(deltas.map((e) => Buffer.from(e.audio, 'base64')))
+	        .equals(raw), `${raw.length} raw bytes`);
+	const done = events.at(-1);
+	eq(`speech events ${fmt}: speech.audio.done last, the only other event`,
+	    [events.length - deltas.length, done?.type], [1, 'speech.audio.done']);
+	const u = done?.usage ?? {};
+	ok(`speech events ${fmt}: usage input, output and total tokens`,
+	    [u.input_tokens, u.output_tokens, u.total_tokens].every(Number.isInteger) &&
+	    u.total_tokens === u.input_tokens + u.output_tokens, u);
+}
+
+if (opt.tts) {
+	for (const fmt of ['wav', 'mp3'])
+		await scenario(`audio.speech.create with stream_format sse (${fmt})`,
+		    () => speechEvents(fmt));
 }
 
 console.log(`1..${n}`);
