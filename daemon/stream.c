@@ -205,6 +205,7 @@ as_cut_cb(void *arg)
 		evbuffer_free(b);
 		as->h->note = "shutdown-cut";
 		as->hs = NULL;
+		http_count_until_sent(as->h);	/* written before the exit */
 		http_stream_end(hs);
 		as_free(as);
 		return;

@@ -106,6 +106,23 @@ for v in '"ogg"' '""' '"SSE"' 1 true '["sse"]'; do
 	    "stream_format invalid_stream_format invalid_request_error"
 done
 contains "the message says what to send" "$(jq -r .error.message "$T/bad.json")" '"audio"'
-
 stop_daemon
+
+# The shutdown's deadline while the events go on: an error event ends
+# them, a clean end (curl exits 0), not a transfer cut short.
+curl -sS -X POST "$TTS_URL/_fake/set?chunks=40&chunk-delay-ms=250" >/dev/null
+TTSACCEL_SHUTDOWN_TIMEOUT=1 TTS_ENDPOINTS="$TTS_URL|formats=wav" \
+    TTS_HEALTH_INTERVAL=0 NEWAPI_API_KEY=sk-test start_daemon || finish
+curl -sS -m 30 -o "$T/down.sse" "${K[@]}" -H 'Content-Type: application/json' \
+    --data-binary "$(sse "$(say "Streamed slowly to the end." wav)")" \
+    "$URL/v1/audio/speech" 2>/dev/null &
+bg=$!
+check "the events have begun" wait_for grep -qs speech.audio.delta "$T/down.sse"
+kill -TERM "$DAEMON_PID"
+rc=0; wait "$DAEMON_PID" || rc=$?
+eq "exit 0 after the deadline" "$rc" 0
+rc=0; wait "$bg" || rc=$?
+eq "the events end cleanly (curl exits 0)" "$rc" 0
+eq "with an error event" "$(usage_of down)" "error shutting_down"
+eq "logged as cut by shutdown" "$(grep -c 'cut by shutdown' "$T/daemon.log")" 1
 finish
