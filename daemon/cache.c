@@ -19,10 +19,18 @@
  * cleared) moves to the detached list and is freed with its last pin;
  * cache_free frees that list too.
  *
- * Limits (0 = none): max_entries and max_bytes (audio bytes of entries
- * in the table) are enforced at put, append, set_opts and when the last
- * pin of an entry in the table goes; only unpinned entries are evicted,
- * so pinned ones may hold the cache over a limit until they are let go.
+ * Limits (0 = none): max_entries and max_bytes bound the finished
+ * entries in the table and their audio bytes.  Entries being
+ * synthesised (pending, queued or running) do not count and are never
+ * evicted: however many are in flight, they take no place from
+ * finished audio, so none is pushed out by work not yet done (their
+ * count and bytes are figures of their own).  An entry counts from the
+ * moment it is finished; the limits are enforced then, at set_opts and
+ * when the last pin of an entry in the table goes, from the LRU tail:
+ * the least recently used finished audio goes first, and an entry just
+ * finished (pinned by its writer, then at the head) is the last.  Only
+ * unpinned entries are evicted, so finished ones being read may hold
+ * the cache over a limit until they are let go.
  * TTL counts from creation: an entry whose age is ttl or more is dead;
  * cache_get removes it on sight, and put and finish reap dead unpinned
  * entries from the LRU tail (stopping at the first live one, so the
@@ -72,6 +80,7 @@ struct cache {
 	struct cache_list	 lru;		/* in the table, unpinned */
 	struct cache_list	 pinned;	/* in the table, pinned */
 	struct cache_list	 detached;	/* out of the table, pinned */
+	size_t			 ntable;	/* in the table, any state */
 	uint64_t		 clock;		/* the last use stamp */
 	struct cache_stats	 st;
 };
@@ -190,8 +199,10 @@ entry_touch(struct cache *c, struct cache_entry *e)
 static void
 entry_free(struct cache *c, struct cache_entry *e)
 {
-	if (e->state == CACHE_PENDING)
+	if (e->state == CACHE_PENDING) {
 		c->st.pending--;
+		c->st.pending_bytes -= e->len;
+	}
 	free(e->data);
 	free(e->text);
 	free(e);
@@ -253,35 +264,34 @@ table_remove(struct cache *c, struct cache_entry *e)
 	e->hnext = NULL;
 	list_unlink(entry_list(c, e), e);
 	e->intable = 0;
-	c->st.entries--;
-	c->st.bytes -= e->len;
+	c->ntable--;
+	if (e->state == CACHE_DONE) {
+		c->st.entries--;
+		c->st.bytes -= e->len;
+	}
 	if (e->refs > 0)
 		list_push_head(&c->detached, e);
 	else
 		entry_free(c, e);
 }
 
+/* Finished entries or their bytes over a limit? */
 static int
-over_limits(const struct cache *c, size_t extra)
+over_limits(const struct cache *c)
 {
-	return (c->o.max_entries != 0 &&
-	    c->st.entries + extra > c->o.max_entries) ||
+	return (c->o.max_entries != 0 && c->st.entries > c->o.max_entries) ||
 	    (c->o.max_bytes != 0 && c->st.bytes > c->o.max_bytes);
 }
 
-/* Evict unpinned entries (never skip) from the LRU tail until extra
- * more entries fit, or nothing evictable is left.  Every entry looked
- * at goes, but skip (an unpinned writer's entry, at most one). */
+/* Evict unpinned entries from the LRU tail until the finished ones fit,
+ * or nothing evictable is left.  Every entry looked at goes. */
 static void
-evict(struct cache *c, size_t extra, const struct cache_entry *skip)
+evict(struct cache *c)
 {
-	struct cache_entry	*e, *prev;
+	struct cache_entry	*e;
 
-	for (e = c->lru.tail; e != NULL && over_limits(c, extra); e = prev) {
-		prev = e->prev;
+	while (over_limits(c) && (e = c->lru.tail) != NULL) {
 		c->st.scanned++;
-		if (e == skip)
-			continue;
 		table_remove(c, e);
 		c->st.evictions++;
 	}
@@ -345,7 +355,7 @@ void
 cache_set_opts(struct cache *c, const struct cache_opts *o)
 {
 	c->o = *o;
-	evict(c, 0, NULL);
+	evict(c);
 }
 
 struct cache_entry *
@@ -393,7 +403,6 @@ cache_put(struct cache *c, const char *key, size_t keylen, const char *text,
 		c->st.expirations++;
 	}
 	reap(c, now);
-	evict(c, 1, NULL);
 
 	if (keylen > SIZE_MAX - sizeof *e - 1)
 		abort();
@@ -414,9 +423,9 @@ cache_put(struct cache *c, const char *key, size_t keylen, const char *text,
 	e->hnext = *slot;
 	*slot = e;
 	list_push_head(&c->pinned, e);
-	c->st.entries++;
+	c->ntable++;
 	c->st.pending++;
-	if (c->st.entries > c->nbuckets / 4 * 3)
+	if (c->ntable > c->nbuckets / 4 * 3)
 		table_grow(c);
 	return e;
 }
@@ -441,10 +450,7 @@ cache_append(struct cache *c, struct cache_entry *e, const void *data,
 	}
 	memcpy(e->data + e->len, data, len);
 	e->len += len;
-	if (e->intable) {
-		c->st.bytes += len;
-		evict(c, 0, e);
-	}
+	c->st.pending_bytes += len;
 }
 
 void
@@ -452,14 +458,25 @@ cache_finish(struct cache *c, struct cache_entry *e, int ok, uint64_t now)
 {
 	assert(e->state == CACHE_PENDING);
 	c->st.pending--;
-	if (ok)
-		e->state = CACHE_DONE;
-	else {
+	c->st.pending_bytes -= e->len;
+	if (!ok) {
 		e->state = CACHE_FAILED;
 		if (e->intable)
 			table_remove(c, e);
+		reap(c, now);
+		return;
 	}
-	reap(c, now);
+	e->state = CACHE_DONE;
+	if (e->intable) {
+		/* It counts from now: the least recently used finished
+		 * entries make room (never this one while its writer holds
+		 * it). */
+		c->st.entries++;
+		c->st.bytes += e->len;
+		reap(c, now);
+		evict(c);
+	} else
+		reap(c, now);
 }
 
 void
@@ -494,14 +511,13 @@ cache_unpin(struct cache *c, struct cache_entry *e)
 	list_unlink(&c->pinned, e);
 	e->stamp = ++c->clock;
 	list_push_head(&c->lru, e);
-	if (over_limits(c, 0))
-		evict(c, 0, NULL);
+	evict(c);
 }
 
 size_t
 cache_clear(struct cache *c)
 {
-	size_t	n = c->st.entries;
+	size_t	n = c->ntable;
 
 	while (c->lru.head != NULL)
 		table_remove(c, c->lru.head);

@@ -8,9 +8,11 @@
 struct cache;
 struct cache_entry;
 
+/* The limits bound finished entries; entries being synthesised are
+ * counted apart (pending, pending_bytes) and never evicted. */
 struct cache_opts {
-	size_t		 max_entries;	/* CACHE_MAX_SIZE */
-	uint64_t	 max_bytes;	/* CACHE_MAX_BYTES (audio bytes) */
+	size_t		 max_entries;	/* CACHE_MAX_SIZE: finished entries */
+	uint64_t	 max_bytes;	/* CACHE_MAX_BYTES: their audio bytes */
 	uint64_t	 ttl_usec;	/* CACHE_TTL */
 };
 
@@ -20,9 +22,10 @@ struct cache_opts {
 #define CACHE_FAILED	2	/* synthesis failed: no longer in the table */
 
 struct cache_stats {
-	size_t		 entries;	/* in the table */
-	uint64_t	 bytes;		/* audio bytes of entries in the table */
+	size_t		 entries;	/* finished ones in the table */
+	uint64_t	 bytes;		/* their audio bytes */
 	size_t		 pending;	/* entries in CACHE_PENDING */
+	uint64_t	 pending_bytes;	/* their audio bytes so far */
 	uint64_t	 hits;		/* cache_get found a live entry */
 	uint64_t	 misses;	/* cache_get found nothing (or expired) */
 	uint64_t	 evictions;	/* removed for the size or byte limit */
@@ -52,16 +55,20 @@ struct cache_entry *cache_peek(struct cache *, const char *key, size_t keylen,
 /*
  * Insert a new pending entry for key (which must not be live) with the
  * text it speaks (for listings); it starts pinned once for its writer.
- * May evict unpinned least-recently-used entries to make room.
+ * It takes no place from finished entries: nothing is evicted for it
+ * (dead ones may be reaped).
  */
 struct cache_entry *cache_put(struct cache *, const char *key, size_t keylen,
 	    const char *text, uint64_t now);
-/* Append audio bytes to a pending entry; may evict others (never pinned
- * ones, never this one) to honour the byte limit. */
+/* Append audio bytes to a pending entry (counted in pending_bytes; it
+ * evicts nothing). */
 void	 cache_append(struct cache *, struct cache_entry *, const void *,
 	    size_t);
-/* End a pending entry: ok = done; else failed (taken out of the table at
- * once, so the next cache_get misses; freed when the last pin goes). */
+/* End a pending entry: ok = done (it counts against the limits from now,
+ * and unpinned least-recently-used finished entries make room); else
+ * failed (taken out of the table at once, so the next cache_get misses;
+ * freed when the last pin goes).  A writer that let its pin go must
+ * not touch the entry after this. */
 void	 cache_finish(struct cache *, struct cache_entry *, int ok,
 	    uint64_t now);
 /* Pin an entry so it is never evicted or freed under a reader; a pin
@@ -70,7 +77,7 @@ void	 cache_pin(struct cache_entry *);
 /* Drop a pin; an entry out of the table is freed with its last pin. */
 void	 cache_unpin(struct cache *, struct cache_entry *);
 /* Take every entry out of the table (pinned ones live on for their
- * readers); returns how many were removed. */
+ * readers); returns how many were removed, finished or pending. */
 size_t	 cache_clear(struct cache *);
 
 int	 cache_state(const struct cache_entry *);

@@ -673,6 +673,8 @@ tts_cache_json(struct tts *tts)
 	cJSON_AddNumberToObject(o, "hit_rate", lookups > 0 ?
 	    (double)st.hits / lookups : 0);
 	cJSON_AddNumberToObject(o, "in_flight", (double)st.pending);
+	cJSON_AddNumberToObject(o, "in_flight_bytes",
+	    (double)st.pending_bytes);
 	cJSON_AddNumberToObject(o, "evictions", (double)st.evictions);
 	cJSON_AddNumberToObject(o, "expirations", (double)st.expirations);
 	cJSON_AddNumberToObject(o, "ttl", (double)tts->srv->cf->cache_ttl);

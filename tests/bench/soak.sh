@@ -40,19 +40,26 @@ chmod +x "$T/chat.sh"
 export KEY URL
 
 printf 'soak: %d chats at concurrency %d; VmRSS every %d chats\n' "$CHATS" "$CONC" "$EVERY"
-printf '%8s %10s %10s %8s %8s\n' chats rss_kb cache_kb entries replies
-s=$(stats)
-printf '%8d %10d %10d %8d %8d\n' 0 "$(rss)" "$(($(jq .bytes <<<"$s") / 1024))" \
-    "$(jq .entries <<<"$s")" "$(jq .replies <<<"$s")"
+# row CHATS: the figures after CHATS chats: VmRSS, the cache's finished
+# audio (KB, entries), syntheses in flight, evictions, replies kept.
+row() {
+	local s
+	s=$(stats)
+	printf '%8d %10d %10d %8d %9d %9d %8d\n' "$1" "$(rss)" \
+	    "$(($(jq .bytes <<<"$s") / 1024))" "$(jq .entries <<<"$s")" \
+	    "$(jq .in_flight <<<"$s")" "$(jq .evictions <<<"$s")" \
+	    "$(jq .replies <<<"$s")"
+}
+printf '%8s %10s %10s %8s %9s %9s %8s\n' chats rss_kb cache_kb entries \
+    in_flight evictions replies
+row 0
 bad=0 t0=$SECONDS
 for ((from = 1; from <= CHATS; from += EVERY)); do
 	to=$((from + EVERY - 1))
 	[ "$to" -gt "$CHATS" ] && to=$CHATS
 	n=$(seq "$from" "$to" | xargs -P "$CONC" -n 1 "$T/chat.sh" | grep -vc '^200$')
 	bad=$((bad + n))
-	s=$(stats)
-	printf '%8d %10d %10d %8d %8d\n' "$to" "$(rss)" "$(($(jq .bytes <<<"$s") / 1024))" \
-	    "$(jq .entries <<<"$s")" "$(jq .replies <<<"$s")"
+	row "$to"
 done
 echo "soak: $CHATS chats in $((SECONDS - t0)) s, $bad not 200"
 stop_daemon || exit 1

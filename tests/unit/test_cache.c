@@ -157,13 +157,19 @@ test_basic(void)
 	CHECK(memcmp(d, "RIFF", 4) == 0);
 	cache_append(c, e, "data", 4);
 	cache_get_stats(c, &st);
-	CHECK_INT(st.entries, 1);
-	CHECK_INT(st.bytes, 8);
+	CHECK_INT(st.entries, 0);	/* the limits count finished ones */
+	CHECK_INT(st.bytes, 0);
 	CHECK_INT(st.pending, 1);
+	CHECK_INT(st.pending_bytes, 8);
 	CHECK_INT(st.hits, 1);
 	CHECK_INT(st.misses, 1);
 
 	cache_finish(c, e, 1, 7);
+	cache_get_stats(c, &st);
+	CHECK_INT(st.entries, 1);
+	CHECK_INT(st.bytes, 8);
+	CHECK_INT(st.pending, 0);
+	CHECK_INT(st.pending_bytes, 0);
 	cache_unpin(c, e);
 	CHECK_INT(cache_state(e), CACHE_DONE);
 	CHECK(cache_get(c, K("hello"), 8) == e);
@@ -310,26 +316,40 @@ test_byte_limit(void)
 	CHECK_INT(st.bytes, 80);
 	CHECK_INT(st.evictions, 1);
 
-	/* A pending entry growing past the limit evicts the others, never
-	 * itself (it is pinned); the overshoot is allowed while pinned. */
+	/* A pending entry growing past the limit evicts nothing: its bytes
+	 * are in flight, counted apart. */
 	e = cache_put(c, K("p"), "p", 5);
-	cache_append(c, e, buf, 30);	/* 110: a goes (LRU) */
-	CHECK_STR(walk_keys(c, 0, &w), "p,c");
-	cache_append(c, e, buf, 50);	/* 120: c goes */
-	cache_append(c, e, buf, 50);	/* 130: only p, pinned */
+	cache_append(c, e, buf, 30);
+	cache_append(c, e, buf, 50);
+	CHECK_STR(walk_keys(c, 0, &w), "p,c,a");
+	cache_get_stats(c, &st);
+	CHECK_INT(st.bytes, 80);
+	CHECK_INT(st.pending_bytes, 80);
+	CHECK_INT(st.evictions, 1);
+	/* Finished, it counts: 160 > 100, the LRU (c, then a) make room;
+	 * p itself, pinned by its writer, stays over the limit alone. */
+	cache_finish(c, e, 1, 6);
 	CHECK_STR(walk_keys(c, 0, &w), "p");
 	cache_get_stats(c, &st);
-	CHECK_INT(st.bytes, 130);
-	CHECK_INT(st.entries, 1);
-	cache_finish(c, e, 1, 6);
+	CHECK_INT(st.bytes, 80);
+	CHECK_INT(st.pending_bytes, 0);
+	CHECK_INT(st.evictions, 3);
+	put_done(c, "q", 30, 6);
+	/* 110 with q: q, unpinned, goes at once (p is pinned). */
+	CHECK_STR(walk_keys(c, 0, &w), "p");
 	cache_get_stats(c, &st);
-	CHECK_INT(st.bytes, 130);
-	/* Its last pin goes: now it is over the limit and unpinned. */
+	CHECK_INT(st.evictions, 4);
+	/* Its last pin goes: within the limit, it stays. */
 	cache_unpin(c, e);
 	cache_get_stats(c, &st);
-	CHECK_INT(st.bytes, 0);
-	CHECK_INT(st.entries, 0);
+	CHECK_INT(st.bytes, 80);
+	CHECK_INT(st.entries, 1);
 	CHECK_INT(st.evictions, 4);
+	cache_set_opts(c, &(struct cache_opts){ 0, 70, 0 });
+	cache_get_stats(c, &st);
+	CHECK_INT(st.bytes, 0);
+	CHECK_INT(st.evictions, 5);
+	cache_set_opts(c, &o);
 
 	/* Raising the limit keeps everything; lowering it evicts. */
 	put_done(c, "a", 30, 7);
@@ -363,15 +383,16 @@ test_pins(void)
 	put_done(c, "d", 3, 4);		/* c goes */
 	CHECK_STR(walk_keys(c, 0, &w), "d,a");
 
-	/* Everything pinned: the entry limit is overshot, nothing evicted. */
+	/* Two being synthesised: they take no place, nothing evicted. */
 	b = cache_get(c, K("d"), 5);
 	cache_pin(b);
 	p = cache_put(c, K("p"), "", 6);
 	q = cache_put(c, K("q"), "", 7);
 	CHECK_STR(walk_keys(c, 0, &w), "q,p,d,a");
 	cache_get_stats(c, &st);
-	CHECK_INT(st.entries, 4);
+	CHECK_INT(st.entries, 2);
 	CHECK_INT(st.pending, 2);
+	CHECK_INT(st.evictions, 2);
 
 	/* Clear: all leave the table; pinned ones live on for readers. */
 	CHECK_INT(cache_clear(c), 4);
@@ -424,13 +445,15 @@ test_failed(void)
 	CHECK(r == e);
 	cache_pin(r);
 	cache_get_stats(c, &st);
-	CHECK_INT(st.bytes, 17);
+	CHECK_INT(st.bytes, 10);
+	CHECK_INT(st.pending_bytes, 7);
 	cache_finish(c, e, 0, 4);
 	CHECK_INT(cache_state(e), CACHE_FAILED);
 	cache_get_stats(c, &st);
 	CHECK_INT(st.entries, 1);
 	CHECK_INT(st.bytes, 10);
 	CHECK_INT(st.pending, 0);
+	CHECK_INT(st.pending_bytes, 0);
 	CHECK(cache_get(c, K("f"), 5) == NULL);
 	CHECK(cache_peek(c, K("f"), 5) == NULL);
 	d = cache_data(r, &len);	/* readers still see it */
@@ -458,9 +481,8 @@ test_failed(void)
 	cache_free(c);
 }
 
-/* A writer that lets its pin go before finishing: append never evicts
- * the entry it appends to, and freeing a pending entry keeps the
- * pending count exact. */
+/* A writer that lets its pin go before finishing: append evicts nothing,
+ * and freeing a pending entry keeps the pending figures exact. */
 static void
 test_unpinned_writer(void)
 {
@@ -475,14 +497,16 @@ test_unpinned_writer(void)
 	put_done(c, "a", 50, 1);
 	e = cache_put(c, K("p"), "p", 2);
 	cache_unpin(c, e);
-	cache_append(c, e, buf, sizeof buf);	/* a goes, p stays */
-	CHECK_STR(walk_keys(c, 0, &w), "p");
+	cache_append(c, e, buf, sizeof buf);	/* in flight: a stays */
+	CHECK_STR(walk_keys(c, 0, &w), "p,a");
 	cache_get_stats(c, &st);
-	CHECK_INT(st.bytes, 150);
+	CHECK_INT(st.bytes, 50);
 	CHECK_INT(st.pending, 1);
-	CHECK_INT(cache_clear(c), 1);		/* p freed, still pending */
+	CHECK_INT(st.pending_bytes, 150);
+	CHECK_INT(cache_clear(c), 2);		/* p freed, still pending */
 	cache_get_stats(c, &st);
 	CHECK_INT(st.pending, 0);
+	CHECK_INT(st.pending_bytes, 0);
 	CHECK_INT(st.entries, 0);
 	cache_free(c);
 }
@@ -683,8 +707,11 @@ test_many_pending(void)
 	}
 	cache_get_stats(c, &st);
 	CHECK_INT(st.pending, n);
-	CHECK_INT(st.entries, n);	/* every finished one was evicted */
-	CHECK_INT(st.evictions, n / 10);
+	CHECK_INT(st.pending_bytes, n * 2 * sizeof chunk);
+	/* The finished ones that fit the byte limit, in flight ones aside. */
+	CHECK_INT(st.entries, o.max_bytes / 200);
+	CHECK_INT(st.bytes, o.max_bytes);
+	CHECK_INT(st.evictions, n / 10 - o.max_bytes / 200);
 	CHECK(st.scanned <= st.evictions + st.expirations + calls);
 	/* Quadratic would be about n * n / 2 looks. */
 	CHECK(st.scanned < 4 * n);
@@ -698,6 +725,87 @@ test_many_pending(void)
 	CHECK_INT(st.pending, 0);
 	CHECK(st.scanned <= st.evictions + st.expirations + calls + 2 * n);
 	free(pend);
+	cache_free(c);
+}
+
+/*
+ * Syntheses in flight take no place from finished audio (make soak: with
+ * more queued than the cache holds, each segment was evicted the moment
+ * it was done, and older finished ones as soon as the queue filled).
+ * The limits bound the finished entries, and the least recently used
+ * of those go first.
+ */
+static void
+test_inflight(void)
+{
+	struct cache_opts	 o = { 4, 1000, 0 };
+	struct cache		*c = cache_new(&o, seed);
+	struct cache_stats	 st;
+	struct walk		 w = { .stop_after = 0 };
+	struct cache_entry	*p[10];
+	unsigned char		 buf[300];
+	char			 key[8];
+	size_t			 i;
+
+	memset(buf, 'q', sizeof buf);
+	put_done(c, "a", 100, 1);
+	put_done(c, "b", 100, 2);
+	for (i = 0; i < 10; i++) {		/* queued: more than fit */
+		snprintf(key, sizeof key, "p%zu", i);
+		p[i] = cache_put(c, K(key), key, 3);
+	}
+	cache_get_stats(c, &st);
+	CHECK_INT(st.entries, 2);
+	CHECK_INT(st.pending, 10);
+	CHECK_INT(st.evictions, 0);
+	CHECK(cache_get(c, K("a"), 4) != NULL);
+	CHECK(cache_get(c, K("b"), 4) != NULL);
+	/* Running ones past the byte limit: still nothing evicted. */
+	for (i = 0; i < 10; i++)
+		cache_append(c, p[i], buf, sizeof buf);
+	cache_get_stats(c, &st);
+	CHECK_INT(st.bytes, 200);
+	CHECK_INT(st.pending_bytes, 3000);
+	CHECK_INT(st.evictions, 0);
+	/* One ends while nine are in flight: it is kept. */
+	cache_finish(c, p[0], 1, 5);
+	cache_unpin(c, p[0]);
+	CHECK(cache_get(c, K("p0"), 6) == p[0]);
+	CHECK_STR(walk_keys(c, 0, &w), "p0,b,a,p9,p8,p7,p6,p5,p4,p3,p2,p1");
+	cache_get_stats(c, &st);
+	CHECK_INT(st.entries, 3);
+	CHECK_INT(st.bytes, 500);
+	CHECK_INT(st.evictions, 0);
+	/* The next: 800 bytes, four entries, within both limits. */
+	cache_finish(c, p[1], 1, 7);
+	cache_unpin(c, p[1]);
+	cache_get_stats(c, &st);
+	CHECK_INT(st.entries, 4);
+	CHECK_INT(st.evictions, 0);
+	/* The next: 1100 bytes, the least recently used finished (a) goes,
+	 * not the one just done. */
+	cache_finish(c, p[2], 1, 8);
+	CHECK(cache_peek(c, K("a"), 8) == NULL);
+	CHECK(cache_peek(c, K("p2"), 8) == p[2]);
+	cache_unpin(c, p[2]);
+	CHECK(cache_peek(c, K("p2"), 8) == p[2]);
+	cache_get_stats(c, &st);
+	CHECK_INT(st.entries, 4);
+	CHECK_INT(st.bytes, 1000);
+	CHECK_INT(st.evictions, 1);
+	/* The rest: each pushes out the least recently used finished one. */
+	for (i = 3; i < 10; i++) {
+		cache_finish(c, p[i], 1, 9);
+		cache_unpin(c, p[i]);
+		cache_get_stats(c, &st);
+		CHECK(st.entries <= o.max_entries && st.bytes <= o.max_bytes);
+		CHECK(cache_peek(c, K(cache_key(p[i])), 9) == p[i]);
+	}
+	CHECK_STR(walk_keys(c, 0, &w), "p9,p8,p7");
+	cache_get_stats(c, &st);
+	CHECK_INT(st.pending, 0);
+	CHECK_INT(st.pending_bytes, 0);
+	CHECK_INT(st.bytes, 900);
 	cache_free(c);
 }
 
@@ -784,8 +892,10 @@ mfind(const struct model *m, int key)
 static void
 mfree(struct model *m, int i)
 {
-	if (m->r[i].state == CACHE_PENDING)
+	if (m->r[i].state == CACHE_PENDING) {
 		m->st.pending--;
+		m->st.pending_bytes -= m->r[i].bytes;
+	}
 	m->r[i].used = 0;
 }
 
@@ -800,28 +910,31 @@ mremove(struct model *m, int i)
 	    (size_t)(m->nlru - j - 1) * sizeof m->lru[0]);
 	m->nlru--;
 	m->r[i].intable = 0;
-	m->st.entries--;
-	m->st.bytes -= m->r[i].bytes;
+	if (m->r[i].state == CACHE_DONE) {
+		m->st.entries--;
+		m->st.bytes -= m->r[i].bytes;
+	}
 	if (mrefs(&m->r[i]) == 0)
 		mfree(m, i);
 }
 
+/* The finished entries (only they count) over a limit. */
 static int
-mover(const struct model *m, size_t extra)
+mover(const struct model *m)
 {
 	return (m->o.max_entries != 0 &&
-	    m->st.entries + extra > m->o.max_entries) ||
+	    m->st.entries > m->o.max_entries) ||
 	    (m->o.max_bytes != 0 && m->st.bytes > m->o.max_bytes);
 }
 
 static void
-mevict(struct model *m, size_t extra, int skip)
+mevict(struct model *m)
 {
 	int	j, i;
 
-	for (j = m->nlru - 1; j >= 0 && mover(m, extra); j--) {
+	for (j = m->nlru - 1; j >= 0 && mover(m); j--) {
 		i = m->lru[j];
-		if (mrefs(&m->r[i]) == 0 && i != skip) {
+		if (mrefs(&m->r[i]) == 0) {
 			mremove(m, i);
 			m->st.evictions++;
 		}
@@ -898,8 +1011,7 @@ munpin(struct model *m, int i)
 		mfree(m, i);
 	else {
 		mtouch(m, i);		/* the last unpin is a use */
-		if (mover(m, 0))
-			mevict(m, 0, -1);
+		mevict(m);
 	}
 }
 
@@ -924,16 +1036,20 @@ mcompare(struct model *m, struct cache *c, int step)
 
 	cache_get_stats(c, &st);
 	if (st.entries != m->st.entries || st.bytes != m->st.bytes ||
-	    st.pending != m->st.pending || st.hits != m->st.hits ||
+	    st.pending != m->st.pending ||
+	    st.pending_bytes != m->st.pending_bytes || st.hits != m->st.hits ||
 	    st.misses != m->st.misses || st.evictions != m->st.evictions ||
 	    st.expirations != m->st.expirations) {
 		fprintf(stderr, "step %d: stats differ: entries %zu/%zu "
-		    "bytes %llu/%llu pending %zu/%zu hits %llu/%llu "
+		    "bytes %llu/%llu pending %zu/%zu (%llu/%llu bytes) "
+		    "hits %llu/%llu "
 		    "misses %llu/%llu evictions %llu/%llu "
 		    "expirations %llu/%llu\n", step, st.entries,
 		    m->st.entries, (unsigned long long)st.bytes,
 		    (unsigned long long)m->st.bytes, st.pending,
-		    m->st.pending, (unsigned long long)st.hits,
+		    m->st.pending, (unsigned long long)st.pending_bytes,
+		    (unsigned long long)m->st.pending_bytes,
+		    (unsigned long long)st.hits,
 		    (unsigned long long)m->st.hits,
 		    (unsigned long long)st.misses,
 		    (unsigned long long)m->st.misses,
@@ -960,7 +1076,7 @@ mcompare(struct model *m, struct cache *c, int step)
 			pinned_all = 0;
 	}
 	/* The limits hold unless only pinned entries are left. */
-	if (mover(m, 0) && !pinned_all) {
+	if (mover(m) && !pinned_all) {
 		fprintf(stderr, "step %d: over the limits\n", step);
 		return 0;
 	}
@@ -1059,8 +1175,7 @@ test_model_run(uint64_t rngseed, int steps)
 				mremove(&m, i);
 				m.st.expirations++;
 			}
-			mreap(&m);
-			mevict(&m, 1, -1);
+			mreap(&m);	/* nothing evicted: it takes no place */
 			if ((i = mnewrec(&m)) < 0)
 				break;
 			memset(&m.r[i], 0, sizeof m.r[i]);
@@ -1074,7 +1189,6 @@ test_model_run(uint64_t rngseed, int steps)
 			    (size_t)m.nlru * sizeof m.lru[0]);
 			m.lru[0] = i;
 			m.nlru++;
-			m.st.entries++;
 			m.st.pending++;
 			m.r[i].e = cache_put(c, kb, kl, "t", m.now);
 		} else if (op < 540) {			/* append */
@@ -1084,10 +1198,7 @@ test_model_run(uint64_t rngseed, int steps)
 			for (k = 0; k < n; k++)
 				buf[k] = mbyte(m.r[i].key, m.r[i].bytes + k);
 			m.r[i].bytes += n;
-			if (m.r[i].intable && n > 0) {
-				m.st.bytes += n;
-				mevict(&m, 0, i);
-			}
+			m.st.pending_bytes += n;
 			cache_append(c, m.r[i].e, buf, n);
 		} else if (op < 700) {			/* finish */
 			int good = rnd(&m) % 5 != 0;
@@ -1096,14 +1207,21 @@ test_model_run(uint64_t rngseed, int steps)
 				continue;
 			e = m.r[i].e;
 			m.st.pending--;
-			if (good)
+			m.st.pending_bytes -= m.r[i].bytes;
+			if (good) {
 				m.r[i].state = CACHE_DONE;
-			else {
+				if (m.r[i].intable) {
+					m.st.entries++;
+					m.st.bytes += m.r[i].bytes;
+				}
+				mreap(&m);
+				mevict(&m);
+			} else {
 				m.r[i].state = CACHE_FAILED;
 				if (m.r[i].intable)
 					mremove(&m, i);
+				mreap(&m);
 			}
-			mreap(&m);
 			cache_finish(c, e, good, m.now);
 		} else if (op < 880) {			/* unpin */
 			if (rnd(&m) % 4 != 0) {
@@ -1135,7 +1253,7 @@ test_model_run(uint64_t rngseed, int steps)
 			ok = cache_clear(c) == (size_t)want;
 		} else if (op < 960) {			/* set_opts */
 			mrandom_opts(&m);
-			mevict(&m, 0, -1);
+			mevict(&m);
 			cache_set_opts(c, &m.o);
 		} else					/* a quiet spell */
 			m.now += rnd(&m) % 100000;
@@ -1176,6 +1294,7 @@ main(void)
 	test_keys();
 	test_growth();
 	test_many_pending();
+	test_inflight();
 	test_model();
 	return CHECK_DONE();
 }
