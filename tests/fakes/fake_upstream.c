@@ -55,6 +55,7 @@ struct script {
 	char		*reply;
 	char		*reasoning;	/* NULL: no reasoning_content */
 	long long	 chunk;		/* code points per delta */
+	long long	 repeat;	/* the reply this many times over */
 	long long	 delay_ms;	/* between events */
 	long long	 first_delay_ms; /* before the first event */
 	int		 framing;
@@ -153,6 +154,7 @@ usage(FILE *f)
 "  --reply TEXT          the reply (default: three short sentences); a last\n"
 "                        user message \"ECHO:rest\" makes the reply \"rest\"\n"
 "  --chunk N             code points per content delta (default 4)\n"
+"  --repeat N            the reply N times over (a large one; default 1)\n"
 "  --delay-ms N          delay between SSE events (default 0)\n"
 "  --first-delay-ms N    delay before the first event or the JSON answer\n"
 "  --fault MODE[,MODE]   none | die-after:N | status:CODE | multiline |\n"
@@ -194,6 +196,7 @@ script_init(struct script *sc)
 	memset(sc, 0, sizeof(*sc));
 	sc->reply = xstrdup(DEFAULT_REPLY);
 	sc->chunk = 4;
+	sc->repeat = 1;
 	sc->die_after = -1;
 	sc->hang_after = -1;
 }
@@ -307,6 +310,8 @@ script_set(struct script *sc, const char *name, const char *value,
 		sc->reasoning = *value != '\0' ? xstrdup(value) : NULL;
 	} else if (strcmp(key, "chunk") == 0) {
 		return parse_ll(value, 1, 1000000, &sc->chunk, errstr);
+	} else if (strcmp(key, "repeat") == 0) {
+		return parse_ll(value, 1, 1000000, &sc->repeat, errstr);
 	} else if (strcmp(key, "delay-ms") == 0) {
 		return parse_ll(value, 0, MAX_DELAY_MS, &sc->delay_ms, errstr);
 	} else if (strcmp(key, "first-delay-ms") == 0) {
@@ -1097,7 +1102,9 @@ handle_chat(struct evhttp_request *req, unsigned long long seq,
 	struct chat	 c;
 	struct stream	*s;
 	cJSON		*j, *model, *stream, *so, *iu;
-	char		*user = NULL, msg[256];
+	char		*user = NULL, *many = NULL, msg[256];
+	size_t		 len;
+	long long	 i;
 	int		 streaming;
 
 	memset(&c, 0, sizeof(c));
@@ -1129,6 +1136,16 @@ handle_chat(struct evhttp_request *req, unsigned long long seq,
 		c.reply = user + strlen(ECHO_PREFIX);
 	else
 		c.reply = sc->reply;
+	if (sc->repeat > 1) {
+		len = strlen(c.reply);
+		if (len > SIZE_MAX / (size_t)sc->repeat - 1)
+			abort();
+		many = xmalloc(len * (size_t)sc->repeat + 1);
+		for (i = 0; i < sc->repeat; i++)
+			memcpy(many + (size_t)i * len, c.reply, len);
+		many[len * (size_t)sc->repeat] = '\0';
+		c.reply = many;
+	}
 
 	if (sc->status != 0) {
 		s = stream_new(req, seq, path, sc, MODE_REPLY);
@@ -1150,6 +1167,7 @@ handle_chat(struct evhttp_request *req, unsigned long long seq,
 	}
 	stream_start(s);
 out:
+	free(many);
 	free(user);
 	cJSON_Delete(j);
 }
@@ -1788,6 +1806,7 @@ main(int argc, char **argv)
 		{ "require-key",	required_argument,	NULL, 'k' },
 		{ "reply",		required_argument,	NULL, 'r' },
 		{ "chunk",		required_argument,	NULL, 'c' },
+		{ "repeat",		required_argument,	NULL, 'n' },
 		{ "delay-ms",		required_argument,	NULL, 'd' },
 		{ "first-delay-ms",	required_argument,	NULL, 'D' },
 		{ "fault",		required_argument,	NULL, 'f' },
