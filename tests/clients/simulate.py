@@ -16,7 +16,7 @@ Usage:
   simulate.py requests CLIENT FILE      print the bodies CLIENT would send
   simulate.py run --url URL --key KEY --tts-log FILE --json OUT
               [--speech-url URL] [--corpus DIR] [--clients a,b]
-              [--deadline SECONDS] [--tts-url URL]
+              [--deadline SECONDS] [--tts-url URL] [--every N]
       for every reply of the corpus: a streamed chat through the daemon
       (the fake upstream answers with the reply's text), wait until its
       segments are synthesised, then the client's speech requests in
@@ -1056,7 +1056,7 @@ def run_client(d, client, corpus, tts_log, deadline, heard=None):
 
 def cmd_run(a):
     d = Daemon(a.url, a.key, a.speech_url)
-    corpus = load_corpus(a.corpus)
+    corpus = load_corpus(a.corpus)[::a.every]
     clients = a.clients.split(",") if a.clients else CLIENTS
     for c in clients:
         if c not in SIMULATORS:
@@ -1214,6 +1214,8 @@ def main():
     r.add_argument("--corpus", default=os.path.join(HERE, "corpus"))
     r.add_argument("--clients")
     r.add_argument("--deadline", type=float, default=50)
+    r.add_argument("--every", type=int, default=1,
+                   help="every Nth reply of the corpus only")
     r.add_argument("--tts-url", help="the fake TTS: count the words "
                    "heard (every format asked as WAV, to read it back)")
     rep = sub.add_parser("report")
