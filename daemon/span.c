@@ -174,7 +174,26 @@ struct matcher {
 	const struct norm	*q;
 	int			(*accept)(void *, void *);
 	void			*arg;
+	struct span_part	**v;	/* the parts so far */
+	size_t			*n;
 };
+
+/*
+ * Is g one of the parts already?  A text says each segment of a reply
+ * once: the same words again further on are something the reply does
+ * not speak there (its code: "python3 -m venv .venv" in a block after
+ * the sentence "...with python3 -m venv .venv.").
+ */
+static int
+used(const struct matcher *m, const struct span_seg *g)
+{
+	size_t	i;
+
+	for (i = 0; i < *m->n; i++)
+		if ((*m->v)[i].owner == g->owner && (*m->v)[i].idx == g->idx)
+			return 1;
+	return 0;
+}
 
 /* Does g lie at p in the text (and may it be used)? */
 static int
@@ -182,7 +201,7 @@ lies_at(const struct matcher *m, const struct span_seg *g, size_t p)
 {
 	return g->len <= m->q->len - p &&
 	    memcmp(m->q->s + p, g->s, g->len) == 0 &&
-	    m->accept(m->arg, g->owner);
+	    m->accept(m->arg, g->owner) && !used(m, g);
 }
 
 /* The segments that may start at p: its bucket's, then the short ones. */
@@ -311,7 +330,7 @@ over_at(const struct matcher *m, size_t p, const struct span_seg *prev)
 	if (rest < SPAN_KEY) {
 		if (prev == NULL || (g = successor(m, prev)) == NULL ||
 		    g->len <= rest || memcmp(g->s, m->q->s + p, rest) != 0 ||
-		    !m->accept(m->arg, g->owner))
+		    !m->accept(m->arg, g->owner) || used(m, g))
 			return NULL;
 		return g;
 	}
@@ -320,7 +339,7 @@ over_at(const struct matcher *m, size_t p, const struct span_seg *prev)
 		if (g->len > rest && memcmp(g->s, m->q->s + p, rest) == 0 &&
 		    (prev == NULL || (g->owner == prev->owner &&
 		    g->idx == prev->idx + 1)) && m->accept(m->arg, g->owner) &&
-		    better(g, best, prev))
+		    !used(m, g) && better(g, best, prev))
 			best = g;
 	return best;
 }
@@ -347,10 +366,10 @@ span_match(struct span_index *x, const struct norm *q, size_t start,
     const struct span_seg *after, int (*accept)(void *, void *), void *arg,
     struct span_part **parts, size_t *matched)
 {
-	struct matcher		 m = { x, q, accept, arg };
 	const struct span_seg	*g, *o, *prev = after;
 	struct span_part	*v = NULL;
 	size_t			 n = 0, p = start, last_end = start;
+	struct matcher		 m = { x, q, accept, arg, &v, &n };
 	size_t			 gap = SIZE_MAX;
 
 	*matched = 0;
