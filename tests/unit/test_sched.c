@@ -786,8 +786,9 @@ test_perf(void)
 	CHECK_INT(n, N - ncancel);
 	CHECK(ncancel > 900);
 	CHECK_INT(unsorted, 0);
+	/* The time is shown, not checked: a pass/fail test must not depend
+	 * on how busy the machine is. */
 	fprintf(stderr, "perf: %d jobs in %.3f s\n", n, el);
-	CHECK(el < 5.0);
 	free(jobs);
 	free(cls);
 	free(idx);
