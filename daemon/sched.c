@@ -46,7 +46,8 @@
  * circuit.  SCHED_REJECTED (the request was at fault: a 4xx to its own
  * parameters) ends the job and counts nothing; SCHED_ELSEWHERE (this
  * endpoint cannot do that job, a format say) retries it elsewhere and
- * counts nothing either.
+ * counts nothing either; nor does SCHED_CANCELLED (a running job
+ * stopped because nobody wants its result any more).
  *
  * Jobs remember the endpoints they failed on by id (ids are never
  * reused), so removing an endpoint leaves nothing dangling.
@@ -811,8 +812,9 @@ sched_done(struct sched *s, struct sched_job *j, struct sched_ep *ep, int how,
 	ep->inflight--;
 	ep_update(ep, now);
 
-	if (how == SCHED_REJECTED) {
-		/* The endpoint answered; the request was at fault. */
+	if (how == SCHED_REJECTED || how == SCHED_CANCELLED) {
+		/* The endpoint answered, the request was at fault; or the
+		 * job was stopped: nothing to learn of the endpoint. */
 		job_free(j);
 		return -1;
 	}

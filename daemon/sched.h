@@ -97,6 +97,7 @@ int	 sched_next(struct sched *, uint64_t now, struct sched_job **jobp,
 #define SCHED_OK	1
 #define SCHED_REJECTED	2	/* the request's fault: the endpoint is fine */
 #define SCHED_ELSEWHERE	3	/* not this endpoint's to do (a format) */
+#define SCHED_CANCELLED	4	/* nobody wants it any more: stopped */
 
 /*
  * A running job ended on ep after latency usec, how being one of the
@@ -106,6 +107,7 @@ int	 sched_next(struct sched *, uint64_t now, struct sched_job **jobp,
  * left (returns 1), else freed (returns -1: give up).  SCHED_REJECTED:
  * freed (-1), nothing counted.  SCHED_ELSEWHERE: queued again away from
  * ep while it has retries left (1; else freed, -1), nothing counted.
+ * SCHED_CANCELLED: freed (-1), nothing counted, the slot free again.
  */
 int	 sched_done(struct sched *, struct sched_job *j, struct sched_ep *ep,
 	    int how, uint64_t latency, uint64_t now);

@@ -2,7 +2,8 @@
  * test_sched: the scheduler on virtual time.  Priority order, promotion,
  * capacity under random completion, least-loaded and latency-weighted
  * choice, retries on another endpoint, the circuit breaker, probes,
- * draining and removal, keep-warm jobs, cancel, and 100 000 jobs.
+ * draining and removal, keep-warm jobs, cancel (queued and running), and
+ * 100 000 jobs.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -911,6 +912,54 @@ test_rejected(void)
 	sched_free(s);
 }
 
+/* A reply cancelled: its queued jobs withdrawn, its running one stopped
+ * (SCHED_CANCELLED); another reply's jobs go on in order, the slot free,
+ * nothing learnt of the endpoint. */
+static void
+test_cancelled(void)
+{
+	struct sched		*s = new_sched(2, 1, 30 * SEC);
+	struct sched_job	*j, *a[4];
+	struct sched_ep		*ep, *e;
+	int			 i;
+
+	e = sched_ep_add(s, "e", 1, 1, NULL);
+	for (i = 0; i < 4; i++) {
+		a[i] = sched_submit(s, SCHED_PREFETCH, (unsigned)i, 1, TAG(i));
+		sched_submit(s, SCHED_PREFETCH, (unsigned)i, 2, TAG(100 + i));
+	}
+	CHECK_INT(sched_next(s, 1, &j, &ep), 0);
+	CHECK(j == a[0] && ep == e);
+	CHECK_INT(sched_next(s, 1, &j, &ep), -1);	/* one slot */
+	for (i = 1; i < 4; i++)
+		sched_cancel(s, a[i]);
+	CHECK_INT(sched_queued(s), 4);
+	CHECK_INT(sched_done(s, a[0], e, SCHED_CANCELLED, 5 * SEC, 2), -1);
+	CHECK_INT(info(e).inflight, 0);
+	CHECK_INT((int)info(e).done, 0);
+	CHECK_INT((int)info(e).errors, 0);
+	CHECK_INT(info(e).consecutive_errors, 0);
+	CHECK(info(e).ewma_usec == 0);
+	CHECK_INT(info(e).state, SCHED_EP_UP);	/* threshold 1: not a failure */
+	CHECK_INT(sched_running(s), 0);
+	for (i = 0; i < 4; i++)
+		CHECK_INT(run_one(s, 3), 100 + i);
+	CHECK_INT(run_one(s, 3), -1);
+	CHECK_INT(sched_queued(s), 0);
+
+	/* Half-open: a stopped probe job neither closes nor reopens it. */
+	sched_ep_probe(s, e, 0, 10);
+	CHECK_INT(sched_usable(s, 10 + 30 * SEC), 1);
+	CHECK_INT(info(e).state, SCHED_EP_HALFOPEN);
+	sched_submit(s, SCHED_ONDEMAND, 0, 3, TAG(7));
+	CHECK_INT(sched_next(s, 10 + 30 * SEC, &j, &ep), 0);
+	CHECK_INT(sched_done(s, j, ep, SCHED_CANCELLED, 10, 11 + 30 * SEC),
+	    -1);
+	CHECK_INT(info(e).state, SCHED_EP_HALFOPEN);
+	CHECK_INT((int)info(e).errors, 0);
+	sched_free(s);
+}
+
 int
 main(void)
 {
@@ -925,6 +974,7 @@ main(void)
 	test_warm();
 	test_fit();
 	test_rejected();
+	test_cancelled();
 	test_perf();
 	return CHECK_DONE();
 }
