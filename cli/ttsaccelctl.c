@@ -43,6 +43,7 @@ static int	cmd_endpoints_remove(int, char **);
 static int	cmd_reload(int, char **);
 static int	cmd_log_level(int, char **);
 static int	cmd_watch(int, char **);
+static int	cmd_replies_cancel(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "stats", cmd_stats, "",
@@ -67,6 +68,8 @@ static const struct cmd cmds[] = {
 	  "set the log level: DEBUG, INFO, WARNING or ERROR" },
 	{ "watch", cmd_watch, "",
 	  "print events as they happen, until interrupted" },
+	{ "replies cancel", cmd_replies_cancel, "ID",
+	  "cancel a chat reply's audio not made yet" },
 	{ "say", cmd_say, "[-v VOICE] [-o FILE] [--player CMD] [--verbose] "
 	  "TEXT",
 	  "speak TEXT through the daemon (to the player or FILE)" },
@@ -1052,6 +1055,32 @@ cmd_log_level(int argc, char **argv)
 		rc = print_json(d);
 	else
 		printf("log level %s\n", str(d, "level", argv[optind]));
+	cJSON_Delete(d);
+	return rc;
+}
+
+static int
+cmd_replies_cancel(int argc, char **argv)
+{
+	cJSON	*d, *args;
+	int	 rc;
+
+	if ((rc = plain_args(argc, argv, 1)) != 0)
+		return rc;
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "id", argv[optind]);
+	if ((d = call(ADMIN_CMD_REPLIES_CANCEL, args)) == NULL)
+		return 1;
+	if (json_out)
+		rc = print_json(d);
+	else if (cJSON_IsTrue(get(d, "cancelled_now")))
+		printf("cancelled %s\n", str(d, "id", argv[optind]));
+	else if (cJSON_IsTrue(get(d, "cancelled")))
+		printf("%s was cancelled already\n", str(d, "id",
+		    argv[optind]));
+	else
+		printf("%s is %s: nothing to cancel\n", str(d, "id",
+		    argv[optind]), str(d, "state", "complete"));
 	cJSON_Delete(d);
 	return rc;
 }

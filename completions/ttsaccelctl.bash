@@ -5,7 +5,7 @@ _ttsaccelctl()
 {
 	local cur prev words cword
 	local opts='-s --socket --json -h --help -V --version'
-	local cmds='stats health cache endpoints reload log watch say chat'
+	local cmds='stats health cache endpoints reload log watch replies say chat'
 	local args=() sock=() i w
 
 	if declare -F _get_comp_words_by_ref >/dev/null; then
@@ -53,6 +53,7 @@ _ttsaccelctl()
 	1:cache) words_='clear list' ;;
 	1:endpoints) words_='list add drain remove' ;;
 	1:log) words_=level ;;
+	1:replies) words_=cancel ;;
 	2:log\ level) words_='DEBUG INFO WARNING ERROR' ;;
 	2:cache\ list) words_='-n --json' ;;
 	2:cache\ clear) words_='--shared --json' ;;
@@ -98,7 +99,8 @@ _ttsaccel()
 	    --tts-keepwarm-interval
 	    --tts-model-map --tts-voice-map --tts-max-input-chars
 	    --tts-max-segments --cache-max-size --cache-max-bytes
-	    --cache-ttl --reply-max-bytes --splitter-min-len --splitter-max-len
+	    --cache-ttl --reply-max-bytes --reply-cancel-grace
+	    --splitter-min-len --splitter-max-len
 	    --splitter-first-len
 	    --log-level --max-body-bytes --max-connections
 	    --client-header-timeout --client-body-timeout --redis-url --redis-prefix

@@ -79,6 +79,7 @@ $c -n '__ttsaccelctl_at ""' -a endpoints -d 'List, add, drain or remove TTS endp
 $c -n '__ttsaccelctl_at ""' -a reload -d 'Re-read the configuration'
 $c -n '__ttsaccelctl_at ""' -a log -d 'Set the log level (log level LEVEL)'
 $c -n '__ttsaccelctl_at ""' -a watch -d 'Print events as they happen'
+$c -n '__ttsaccelctl_at ""' -a replies -d 'Cancel a chat reply (replies cancel ID)'
 $c -n '__ttsaccelctl_at ""' -a say -d 'Speak TEXT through the daemon'
 $c -n '__ttsaccelctl_at ""' -a chat -d 'Chat with spoken replies'
 
@@ -98,6 +99,7 @@ $c -n '__ttsaccelctl_at endpoints drain' -a '(__ttsaccelctl_endpoints)' -d 'Endp
 $c -n '__ttsaccelctl_at endpoints remove' -a '(__ttsaccelctl_endpoints)' -d 'Endpoint'
 
 $c -n '__ttsaccelctl_at log' -a level -d 'Set the log level'
+$c -n '__ttsaccelctl_at replies' -a cancel -d 'Cancel a reply\'s audio not made yet'
 $c -n '__ttsaccelctl_at log level' -a 'DEBUG INFO WARNING ERROR' -d 'Log level'
 
 # say and chat: options anywhere after the command.
@@ -140,6 +142,7 @@ complete -c ttsaccel -l tts-voice-map -x -d 'TTS_VOICE_MAP: client voice names m
 complete -c ttsaccel -l tts-max-input-chars -x -d 'TTS_MAX_INPUT_CHARS: characters of a speech request\'s input'
 complete -c ttsaccel -l tts-max-segments -x -d 'TTS_MAX_SEGMENTS: segments a speech request\'s input may be cut into'
 complete -c ttsaccel -l reply-max-bytes -x -d 'REPLY_MAX_BYTES: text of one chat reply prefetched and kept for its audio'
+complete -c ttsaccel -l reply-cancel-grace -x -d 'REPLY_CANCEL_GRACE: seconds before a reply whose audio reader left early is cancelled'
 complete -c ttsaccel -l cache-max-size -x -d 'CACHE_MAX_SIZE: cache entries'
 complete -c ttsaccel -l cache-max-bytes -x -d 'CACHE_MAX_BYTES: audio bytes held in the cache (K, M, G suffixes)'
 complete -c ttsaccel -l cache-ttl -x -d 'CACHE_TTL: seconds a cache entry lives'

@@ -1,4 +1,4 @@
-/* admin_cmd: the admin socket's command table and its ten commands (spec
+/* admin_cmd: the admin socket's command table and its commands (spec
  * §6); the transport that runs them is admin.c. */
 #include <cjson/cJSON.h>
 
@@ -14,6 +14,8 @@
 #include "config.h"
 #include "encode.h"
 #include "log.h"
+#include "replies.h"
+#include "reply.h"
 #include "server.h"
 #include "shared.h"
 #include "stats.h"
@@ -337,6 +339,28 @@ cmd_watch(struct aclient *c, const cJSON *req, cJSON **data, char **error)
 	return 0;
 }
 
+static int
+cmd_replies_cancel(struct aclient *c, const cJSON *req, cJSON **data,
+    char **error)
+{
+	struct server	*srv = admin_client_server(c);
+	struct reply	*r;
+	const char	*id;
+	char		 why[64];
+
+	if ((id = arg_str(req, "id", error)) == NULL)
+		return -1;
+	if (srv->replies == NULL || (r = reply_find(srv->replies, id)) ==
+	    NULL) {
+		*error = xasprintf("no reply '%.64s' here (it may have expired, "
+		    "or be served by another instance)", id);
+		return -1;
+	}
+	snprintf(why, sizeof why, "admin client %u", admin_client_id(c));
+	*data = replies_cancel_json(r, reply_cancel(r, why));
+	return 0;
+}
+
 /* --- the table ------------------------------------------------------- */
 
 static const struct admin_cmd admin_cmds[] = {
@@ -350,6 +374,7 @@ static const struct admin_cmd admin_cmds[] = {
 	{ ADMIN_CMD_RELOAD,		cmd_reload,		0 },
 	{ ADMIN_CMD_LOG_LEVEL,		cmd_log_level,		0 },
 	{ ADMIN_CMD_WATCH,		cmd_watch,		0 },
+	{ ADMIN_CMD_REPLIES_CANCEL,	cmd_replies_cancel,	0 },
 };
 
 const struct admin_cmd *

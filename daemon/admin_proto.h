@@ -21,6 +21,7 @@
 #define ADMIN_CMD_RELOAD		"reload"
 #define ADMIN_CMD_LOG_LEVEL		"log.level"
 #define ADMIN_CMD_WATCH			"watch"
+#define ADMIN_CMD_REPLIES_CANCEL	"replies.cancel"
 
 /* The variable that names the socket, before the default below. */
 #define ADMIN_SOCKET_ENV	"TTSACCEL_SOCKET"

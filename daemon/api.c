@@ -42,6 +42,8 @@ api_root(struct hreq *h)
 	    "GET /v1/audio/replies/{id}"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString(
 	    "GET /v1/audio/replies/{id}/segments"));
+	cJSON_AddItemToArray(eps, cJSON_CreateString(
+	    "DELETE /v1/audio/replies/{id}"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /v1/audio/models"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("GET /cache/stats"));
 	cJSON_AddItemToArray(eps, cJSON_CreateString("POST /cache/clear"));
@@ -211,6 +213,11 @@ api_route(struct hreq *h)
 	}
 	if (strncmp(p, "/v1/audio/replies/", 18) == 0 && get) {
 		replies_get(h, p + 18);
+		return;
+	}
+	if (strncmp(p, "/v1/audio/replies/", 18) == 0 &&
+	    strcmp(m, "DELETE") == 0) {
+		replies_delete(h, p + 18);
 		return;
 	}
 	if (strcmp(p, "/v1/audio/models") == 0 && get) {

@@ -533,6 +533,12 @@ cache_clear(struct cache *c)
 
 /* Accessors. */
 
+unsigned
+cache_pins(const struct cache_entry *e)
+{
+	return e->refs;
+}
+
 int
 cache_state(const struct cache_entry *e)
 {

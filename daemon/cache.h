@@ -81,6 +81,8 @@ void	 cache_unpin(struct cache *, struct cache_entry *);
 size_t	 cache_clear(struct cache *);
 
 int	 cache_state(const struct cache_entry *);
+/* Its pins (a pending entry's writer holds one). */
+unsigned cache_pins(const struct cache_entry *);
 /* The audio bytes so far; *len set. */
 const unsigned char *cache_data(const struct cache_entry *, size_t *);
 const char *cache_key(const struct cache_entry *);

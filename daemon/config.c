@@ -89,6 +89,9 @@ static const struct copt copts[] = {
 	  0, "N", "segments a speech request's input may be cut into" },
 	{ "REPLY_MAX_BYTES", CT_SIZE, O(reply_max_bytes), 1024, 0, "1M", 0,
 	  "SIZE", "text of one chat reply prefetched and kept for its audio" },
+	{ "REPLY_CANCEL_GRACE", CT_INT, O(reply_cancel_grace), 0, 3600, "5", 0,
+	  "SEC", "seconds before a reply whose audio reader left early is "
+	  "cancelled (0 = never)" },
 	{ "CACHE_MAX_SIZE", CT_INT, O(cache_max_size), 1, 100000000, "1000", 0,
 	  "N", "cache entries" },
 	{ "CACHE_MAX_BYTES", CT_SIZE, O(cache_max_bytes), 1024, 0, "256M", 0,

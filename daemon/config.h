@@ -38,6 +38,7 @@ struct config {
 	long long	 tts_max_input_chars;	/* TTS_MAX_INPUT_CHARS */
 	long long	 tts_max_segments;	/* TTS_MAX_SEGMENTS */
 	uint64_t	 reply_max_bytes;	/* REPLY_MAX_BYTES */
+	long long	 reply_cancel_grace;	/* REPLY_CANCEL_GRACE */
 	long long	 cache_max_size;
 	uint64_t	 cache_max_bytes;
 	long long	 cache_ttl;

@@ -710,7 +710,8 @@ struct hstream {
 	const struct http_stream_cbs	*cbs;
 	void				*arg;
 	int				 started;
-	/* watching before the start, with evhttp's callbacks saved */
+	/* watching before the start, with evhttp's callbacks saved (1), or
+	 * after it, through evhttp's own (HS_WATCH_STARTED) */
 	int				 watching;
 	struct bufferevent		*bev;
 	bufferevent_data_cb		 saved_read, saved_write;
@@ -722,11 +723,19 @@ struct hstream {
 static TAILQ_HEAD(, hstream)	http_streams =
     TAILQ_HEAD_INITIALIZER(http_streams);
 
+#define HS_WATCH_STARTED	2
+
 static void
 hs_watch_stop(struct hstream *hs)
 {
 	if (!hs->watching)
 		return;
+	if (hs->watching == HS_WATCH_STARTED) {
+		hs->watching = 0;
+		bufferevent_disable(hs->bev, EV_READ);
+		bufferevent_setwatermark(hs->bev, EV_READ, 0, 0);
+		return;
+	}
 	hs->watching = 0;
 	bufferevent_disable(hs->bev, EV_READ);
 	bufferevent_setwatermark(hs->bev, EV_READ, 0, 0);
@@ -811,6 +820,15 @@ void
 http_stream_watch(struct hstream *hs)
 {
 	hs->bev = evhttp_connection_get_bufferevent(hs->evcon);
+	if (hs->started) {
+		/* evhttp writes with no read callback and its error callback:
+		 * reading lets that callback see the client leave, as when a
+		 * write fails (pipelined bytes wait, 64 KiB at most). */
+		bufferevent_setwatermark(hs->bev, EV_READ, 0, 64 * 1024);
+		bufferevent_enable(hs->bev, EV_READ);
+		hs->watching = HS_WATCH_STARTED;
+		return;
+	}
 	bufferevent_getcb(hs->bev, &hs->saved_read, &hs->saved_write,
 	    &hs->saved_event, &hs->saved_arg);
 	bufferevent_setcb(hs->bev, hs_watch_read_cb, hs->saved_write,

@@ -87,7 +87,8 @@ struct http_stream_cbs {
 struct hstream *http_stream_new(struct hreq *, const struct http_stream_cbs *,
 	    void *);
 /* See the client leave before the reply starts too (evhttp reads nothing
- * from a connection while its request is being answered). */
+ * from a connection while its request is being answered); called again
+ * after http_stream_start, while the stream waits between chunks too. */
 void	 http_stream_watch(struct hstream *);
 /* Start the chunked reply: X-Request-Id, CORS, the Content-Type (if not
  * NULL) and the headers set so far; a stuck client times out after 60 s,

@@ -36,6 +36,7 @@ struct rconv {
 							   client */
 	struct event			*ev;
 	char				*format;
+	int				 left;		/* the client went */
 };
 
 /* The answer is made now (or handed on): stop watching the client. */
@@ -52,7 +53,10 @@ rc_free(struct rconv *rc)
 {
 	rc_answer(rc);
 	reply_unwatch(rc->w);
-	reply_release(rc->r);
+	if (rc->left)
+		reply_abandon(rc->r);
+	else
+		reply_release(rc->r);
 	event_free(rc->ev);
 	free(rc->format);
 	free(rc);
@@ -64,6 +68,7 @@ rc_closed_cb(void *arg)
 	struct rconv	*rc = arg;
 
 	rc->hs = NULL;
+	rc->left = 1;
 	rc_free(rc);
 }
 
@@ -92,16 +97,19 @@ rc_check(struct rconv *rc)
 	char			**texts;
 	size_t			 i, n = 0;
 
-	if (!reply_finished(r))
+	if (!reply_finished(r) && !reply_cancelled(r))
 		return;
 	rc_answer(rc);
 	p = *reply_params(r);
 	p.format = rc->format;
 	texts = xcalloc(reply_nsegs(r), sizeof *texts);
-	for (i = 0; i < reply_nsegs(r); i++)
+	/* A cancelled reply: the audio made before its first segment
+	 * cancelled (100 ms of silence if none). */
+	for (i = 0; i < reply_nsegs(r) &&
+	    reply_seg_state(r, i) != RSEG_CANCELLED; i++)
 		if (reply_seg_state(r, i) != RSEG_FAILED)
 			texts[n++] = xstrdup(reply_seg_text(r, i));
-	if (n == 0)
+	if (n == 0 && !reply_cancelled(r))
 		http_error(h, 502, "server_error", "synthesis_failed",
 		    "The reply has no audio: %s.", reply_nsegs(r) == 0 ?
 		    "nothing in it is speakable" : "every segment failed");
@@ -241,6 +249,54 @@ replies_get(struct hreq *h, const char *rest)
 		return;
 	}
 	replies_serve(h, r, segments);
+}
+
+cJSON *
+replies_cancel_json(const struct reply *r, int now)
+{
+	cJSON	*j, *seg;
+
+	j = reply_segments_json(r);
+	seg = cJSON_DetachItemFromObjectCaseSensitive(j, "state");
+	cJSON_Delete(j);
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "id", reply_id(r));
+	cJSON_AddStringToObject(j, "object", "audio.reply");
+	cJSON_AddBoolToObject(j, "cancelled", reply_cancelled(r));
+	cJSON_AddBoolToObject(j, "cancelled_now", now);
+	cJSON_AddItemToObject(j, "state", seg);
+	return j;
+}
+
+void
+replies_delete(struct hreq *h, const char *rest)
+{
+	struct server	*srv = h->srv;
+	struct reply	*r;
+	cJSON		*j;
+	size_t		 n;
+	int		 now;
+
+	if (http_auth(h) != 0)
+		return;
+	n = strcspn(rest, "/");
+	if (n == 0 || rest[n] != '\0') {
+		http_error(h, 404, "invalid_request_error", "not_found",
+		    "Unknown path %s: DELETE /v1/audio/replies/{id} cancels "
+		    "a reply.", h->path);
+		return;
+	}
+	if (srv->replies == NULL || (r = reply_find(srv->replies, rest)) ==
+	    NULL) {
+		http_error(h, 404, "invalid_request_error", "reply_not_found",
+		    "No reply '%s' here (it may have expired, or be served by "
+		    "another instance: cancel it there).", rest);
+		return;
+	}
+	now = reply_cancel(r, h->id);
+	j = replies_cancel_json(r, now);
+	http_json(h, 200, j);
+	cJSON_Delete(j);
 }
 
 /* Serve a reply found (here, or copied from another instance). */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cache.h"
+#include "config.h"
+#include "log.h"
 #include "norm.h"
 #include "reply.h"
 #include "sched.h"
@@ -58,6 +60,8 @@ struct reply {
 	struct rseg		**segs;
 	size_t			 nsegs, segs_cap;
 	int			 finished, ok;
+	int			 cancelled;
+	struct event		*grace;		/* readers left: cancel */
 	uint64_t		 created, ended;
 	int			 holds;
 	char			*raw;		/* the text as streamed */
@@ -115,6 +119,8 @@ reply_free(struct reply *r)
 
 	TAILQ_REMOVE(&r->rs->list, r, entry);
 	r->rs->n--;
+	if (r->grace != NULL)
+		event_free(r->grace);
 	for (i = 0; i < r->nsegs; i++)
 		seg_free(r->segs[i]);
 	free(r->segs);
@@ -228,6 +234,22 @@ reply_new(struct replies *rs, const char *id, const struct tts_params *p)
 	return r;
 }
 
+/* A `watch` event about segment s of its reply. */
+static void
+seg_event(struct rseg *s, const char *type)
+{
+	cJSON	*ev;
+
+	if (s->r->rs->srv == NULL || s->r->rs->srv->nwatchers == 0)
+		return;
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "reply", s->r->id);
+	cJSON_AddNumberToObject(ev, "index", (double)s->index);
+	cJSON_AddStringToObject(ev, "text", s->text);
+	cJSON_AddStringToObject(ev, "key", s->key);
+	server_emit(s->r->rs->srv, type, ev);
+}
+
 /* Follow a segment's synthesis to record its state. */
 static void
 seg_cb(void *arg)
@@ -261,7 +283,6 @@ void
 reply_add(struct reply *r, const char *text)
 {
 	struct rseg	*s;
-	cJSON		*ev;
 	char		*key, *id, *folded;
 	size_t		 len;
 	int		 how;
@@ -285,14 +306,15 @@ reply_add(struct reply *r, const char *text)
 		    sizeof *r->segs);
 	}
 	r->segs[r->nsegs++] = s;
-	if (r->rs->srv != NULL && r->rs->srv->nwatchers > 0) {
-		ev = cJSON_CreateObject();
-		cJSON_AddStringToObject(ev, "reply", r->id);
-		cJSON_AddNumberToObject(ev, "index", (double)s->index);
-		cJSON_AddStringToObject(ev, "text", s->text);
-		cJSON_AddStringToObject(ev, "key", s->key);
-		server_emit(r->rs->srv, "segment.queued", ev);
+	if (r->cancelled) {
+		/* Nobody will listen: not synthesised. */
+		s->state = RSEG_CANCELLED;
+		s->t_done = s->t_queued;
+		seg_event(s, "segment.cancelled");
+		notify(r);
+		return;
 	}
+	seg_event(s, "segment.queued");
 	s->e = tts_obtain(r->rs->tts, r->p, text, SCHED_PREFETCH,
 	    (unsigned)s->index, &how);
 	if (s->e == NULL)
@@ -400,6 +422,63 @@ reply_finish(struct reply *r, int ok)
 	r->ended = now_usec();
 	expire_at(r->rs, r);
 	notify(r);
+}
+
+/* Is some of the reply's audio still to come? */
+static int
+unfinished(const struct reply *r)
+{
+	size_t	i;
+
+	if (!r->finished)
+		return 1;
+	for (i = 0; i < r->nsegs; i++)
+		if (r->segs[i]->state == RSEG_QUEUED ||
+		    r->segs[i]->state == RSEG_SYNTHESIZING)
+			return 1;
+	return 0;
+}
+
+int
+reply_cancel(struct reply *r, const char *why)
+{
+	struct tts	*tts = r->rs->tts;
+	struct rseg	*s;
+	size_t		 i, n = 0, stopped = 0;
+
+	if (r->cancelled || !unfinished(r))
+		return 0;	/* complete: nothing to stop */
+	r->cancelled = 1;
+	if (r->grace != NULL && evtimer_pending(r->grace, NULL)) {
+		evtimer_del(r->grace);
+		r->holds--;		/* the grace's own hold */
+	}
+	/* The readers first: they end now and let go of what they hold,
+	 * so that only syntheses others want live on. */
+	notify(r);
+	for (i = 0; i < r->nsegs; i++) {
+		s = r->segs[i];
+		if (s->state != RSEG_QUEUED && s->state != RSEG_SYNTHESIZING)
+			continue;
+		tts_unwatch(s->w);
+		s->w = NULL;
+		stopped += (size_t)tts_abandon(tts, s->e);
+		s->e = NULL;
+		s->state = RSEG_CANCELLED;
+		s->t_done = now_usec();
+		n++;
+		seg_event(s, "segment.cancelled");
+	}
+	log_info("reply %s cancelled (%s): %zu segment(s), %zu synthesis(es) "
+	    "stopped", r->id, why, n, stopped);
+	notify(r);
+	return 1;
+}
+
+int
+reply_cancelled(const struct reply *r)
+{
+	return r->cancelled;
 }
 
 struct reply *
@@ -687,6 +766,13 @@ reply_finished(const struct reply *r)
 void
 reply_hold(struct reply *r)
 {
+	if (r->grace != NULL && evtimer_pending(r->grace, NULL)) {
+		/* A reader is back within the grace: nothing is cancelled. */
+		evtimer_del(r->grace);
+		r->holds--;
+		log_info("reply %s: a listener is back: nothing cancelled",
+		    r->id);
+	}
 	r->holds++;
 }
 
@@ -695,6 +781,41 @@ reply_release(struct reply *r)
 {
 	r->holds--;
 	expire_at(r->rs, r);
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct reply	*r = arg;
+
+	r->holds--;		/* the grace's own */
+	if (r->holds == 0)
+		reply_cancel(r, "its listener left");
+}
+
+void
+reply_abandon(struct reply *r)
+{
+	struct server	*srv = r->rs->srv;
+	struct timeval	 tv;
+
+	if (--r->holds > 0 || r->cancelled || srv == NULL || !unfinished(r))
+		return;
+	if (srv->cf->reply_cancel_grace <= 0) {
+		log_info("reply %s: its last listener left before the end; "
+		    "it goes on (REPLY_CANCEL_GRACE is 0)", r->id);
+		return;
+	}
+	log_info("reply %s: its last listener left before the end; the rest "
+	    "is cancelled in %lld s unless one comes back", r->id,
+	    srv->cf->reply_cancel_grace);
+	if (r->grace == NULL)
+		r->grace = evtimer_new(srv->base, grace_cb, r);
+	/* The reply stays while the grace runs. */
+	r->holds++;
+	tv.tv_sec = (time_t)srv->cf->reply_cancel_grace;
+	tv.tv_usec = 0;
+	evtimer_add(r->grace, &tv);
 }
 
 struct reply_watch *
@@ -723,7 +844,7 @@ static const char *
 state_name(int st)
 {
 	static const char *const names[] = {
-		"queued", "synthesizing", "done", "failed"
+		"queued", "synthesizing", "done", "failed", "cancelled"
 	};
 
 	return names[st];
@@ -744,8 +865,8 @@ reply_segments_json(const struct reply *r)
 
 	root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "reply", r->id);
-	cJSON_AddStringToObject(root, "state", !r->finished ? "streaming" :
-	    r->ok ? "complete" : "cut");
+	cJSON_AddStringToObject(root, "state", r->cancelled ? "cancelled" :
+	    !r->finished ? "streaming" : r->ok ? "complete" : "cut");
 	cJSON_AddStringToObject(root, "model", r->p->model);
 	cJSON_AddStringToObject(root, "voice", r->p->voice);
 	cJSON_AddStringToObject(root, "format", r->p->format);

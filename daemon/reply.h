@@ -19,6 +19,7 @@ struct tts;
 #define RSEG_SYNTHESIZING	1
 #define RSEG_DONE		2
 #define RSEG_FAILED		3
+#define RSEG_CANCELLED		4	/* its reply was cancelled first */
 
 /* Replies kept at most max, each for ttl usec after it ends. */
 struct replies *replies_new(struct server *, struct tts *, size_t max,
@@ -38,6 +39,15 @@ void	 reply_text(struct reply *, const char *, size_t);
 /* The chat has ended (ok = 1 if the upstream completed). */
 void	 reply_finish(struct reply *, int);
 struct reply *reply_find(struct replies *, const char *);
+/*
+ * Cancel a reply (why: for the log): its segments not yet done are
+ * cancelled, their syntheses stopped unless another reader, reply or
+ * request holds them (tts_abandon); its readers end after the audio
+ * done; segments it gets later are cancelled at once.  1 if cancelled
+ * now; 0 if it was already, or had ended with nothing left to make.
+ */
+int	 reply_cancel(struct reply *, const char *);
+int	 reply_cancelled(const struct reply *);
 
 /* A part of a text to speak: segment idx of reply r, or a gap no segment
  * covers (r NULL): len bytes of the text from off; or text of reply r
@@ -72,6 +82,10 @@ int	 reply_finished(const struct reply *);
 /* Hold a reply while streaming it (not expired meanwhile); release it. */
 void	 reply_hold(struct reply *);
 void	 reply_release(struct reply *);
+/* reply_release for a reader whose client left before the end: the last
+ * one to leave cancels the rest of the reply after REPLY_CANCEL_GRACE
+ * seconds, unless a reader comes (reply_hold) meanwhile. */
+void	 reply_abandon(struct reply *);
 /* cb(arg) when a segment is added or the reply ends; only the callback's
  * own watch may be removed from inside it. */
 struct reply_watch *reply_watch(struct reply *, void (*)(void *), void *);

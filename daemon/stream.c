@@ -63,6 +63,8 @@ struct astream {
 	int				 errstatus;	/* its status */
 	int				 events;	/* framed as events */
 	struct speech_sse		 sse;		/* their framing */
+	int				 left;		/* the client went
+							   before the end */
 };
 
 static void	as_pump(struct astream *);
@@ -88,7 +90,10 @@ as_free(struct astream *as)
 	free(as->ents);
 	if (as->reply != NULL) {
 		reply_unwatch(as->rw);
-		reply_release(as->reply);
+		if (as->left)
+			reply_abandon(as->reply);
+		else
+			reply_release(as->reply);
 	}
 	if (as->pump_ev != NULL)
 		event_free(as->pump_ev);
@@ -106,6 +111,7 @@ as_closed_cb(void *arg)
 	struct astream	*as = arg;
 
 	as->hs = NULL;
+	as->left = 1;
 	as_free(as);
 }
 
@@ -232,6 +238,8 @@ as_start(struct astream *as)
 	hist_observe(&as->srv->h_first_audio, now_usec() - as->h->t0);
 	http_stream_start(as->hs, 200, as->events ? "text/event-stream" :
 	    params_content_type(as->format));
+	if (as->reply != NULL)
+		http_stream_watch(as->hs);	/* a listener leaving: grace */
 }
 
 static void
@@ -341,7 +349,7 @@ send_wav_header(struct astream *as)
 	if (as->ents != NULL) {
 		for (i = as->idx; i < as->nents && exact; i++)
 			exact = pcm_len(as->ents[i], &as->fmt, &sum) == 0;
-	} else if (reply_finished(as->reply)) {
+	} else if (reply_finished(as->reply) && !reply_cancelled(as->reply)) {
 		/* A reply whose every segment is in the cache already. */
 		for (i = as->idx; i < reply_nsegs(as->reply) && exact; i++)
 			exact = reply_seg_state(as->reply, i) == RSEG_FAILED ||
@@ -369,6 +377,8 @@ as_next(struct astream *as)
 	}
 	if (as->idx >= reply_nsegs(as->reply))
 		return reply_finished(as->reply) ? -1 : 1;
+	if (reply_seg_state(as->reply, as->idx) == RSEG_CANCELLED)
+		return -1;	/* the reply ends where it was cancelled */
 	if (reply_seg_state(as->reply, as->idx) == RSEG_FAILED) {
 		as->idx++;
 		return as_next(as);
@@ -497,7 +507,21 @@ static void
 as_reply_cb(void *arg)
 {
 	struct astream	*as = arg;
+	const unsigned char *d;
+	size_t		 len;
 
+	if (reply_cancelled(as->reply) && as->e != NULL &&
+	    cache_state(as->e) == CACHE_PENDING) {
+		/* Cancelled mid-segment: what came of it goes out, and the
+		 * stream ends now, letting the synthesis go. */
+		d = cache_data(as->e, &len);
+		if (as->end != 0 && len > as->end)
+			len = as->end;
+		if (as->parsed && !as->reshape && as->off < len)
+			as_send(as, d + as->off, len - as->off);
+		as_end(as, 0, NULL);
+		return;
+	}
 	event_active(as->pump_ev, EV_TIMEOUT, 0);
 }
 
@@ -588,6 +612,7 @@ stream_reply(struct hreq *h, const struct tts_params *p, struct reply *r)
 	reply_hold(r);
 	as->rw = reply_watch(r, as_reply_cb, as);
 	h->note = "reply";
+	http_stream_watch(as->hs);
 	as_pump(as);
 }
 

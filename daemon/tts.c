@@ -78,7 +78,7 @@ struct tts {
 	struct event		*reap;		/* removes drained endpoints */
 	LIST_HEAD(, synth)	 synths;
 	/* figures */
-	uint64_t		 syntheses, failures, retries;
+	uint64_t		 syntheses, failures, retries, cancelled;
 	struct hist		 h_synth;	/* backend synthesis time */
 };
 
@@ -563,6 +563,41 @@ tts_release(struct tts *tts, struct cache_entry *e)
 }
 
 int
+tts_abandon(struct tts *tts, struct cache_entry *e)
+{
+	struct synth	*s;
+	uint64_t	 now = now_usec();
+
+	if (e == NULL)
+		return 0;
+	s = cache_user(e);
+	/* Pinned by its writer and by us alone: nobody else waits. */
+	if (s == NULL || cache_state(e) != CACHE_PENDING ||
+	    cache_pins(e) != 2) {
+		tts_release(tts, e);
+		return 0;
+	}
+	if (s->call != NULL) {
+		backend_cancel(s->call);
+		s->call = NULL;
+		sched_done(tts->sched, s->job, s->ep->sep, SCHED_CANCELLED,
+		    now - s->t_started, now);
+		if (s->ep->leaving)
+			event_active(tts->reap, EV_TIMEOUT, 0);
+	} else if (s->job != NULL)
+		sched_cancel(tts->sched, s->job);
+	s->job = NULL;
+	log_debug("synthesis of '%.40s' cancelled (%zu bytes in)", s->text,
+	    s->appended);
+	tts->cancelled++;
+	snprintf(s->err, sizeof s->err, "cancelled");
+	synth_end(s, 0);		/* the shared lock, if held, goes too */
+	tts_release(tts, e);
+	kick(tts);
+	return 1;
+}
+
+int
 tts_usable(struct tts *tts)
 {
 	return tts->neps > 0 && sched_usable(tts->sched, now_usec());
@@ -683,6 +718,8 @@ tts_cache_json(struct tts *tts)
 	cJSON_AddNumberToObject(o, "synthesis_failures",
 	    (double)tts->failures);
 	cJSON_AddNumberToObject(o, "retries", (double)tts->retries);
+	cJSON_AddNumberToObject(o, "syntheses_cancelled",
+	    (double)tts->cancelled);
 	return o;
 }
 
@@ -739,12 +776,17 @@ tts_metrics(struct tts *tts, struct evbuffer *b)
 	    "# HELP ttsaccel_synthesis_retries_total Retries on another "
 	    "endpoint.\n"
 	    "# TYPE ttsaccel_synthesis_retries_total counter\n"
-	    "ttsaccel_synthesis_retries_total %llu\n",
+	    "ttsaccel_synthesis_retries_total %llu\n"
+	    "# HELP ttsaccel_syntheses_cancelled_total Syntheses stopped: "
+	    "their reply was cancelled.\n"
+	    "# TYPE ttsaccel_syntheses_cancelled_total counter\n"
+	    "ttsaccel_syntheses_cancelled_total %llu\n",
 	    st.entries, (unsigned long long)st.bytes,
 	    (unsigned long long)st.hits, (unsigned long long)st.misses,
 	    (unsigned long long)st.evictions, st.pending,
 	    (unsigned long long)tts->failures,
-	    (unsigned long long)tts->retries);
+	    (unsigned long long)tts->retries,
+	    (unsigned long long)tts->cancelled);
 	hist_print(&tts->h_synth, &hist, &hlen);
 	evbuffer_add(b, hist, hlen);
 	free(hist);

@@ -43,6 +43,13 @@ char	*tts_key_id(const char *);
 struct cache_entry *tts_obtain(struct tts *, const struct tts_params *,
 	    const char *, int, unsigned, int *);
 void	 tts_release(struct tts *, struct cache_entry *);
+/*
+ * tts_release for a caller that no longer wants the audio (a cancelled
+ * reply): a synthesis nobody else holds is stopped too — taken off the
+ * queue, its backend transfer cancelled, its shared lock let go — and its
+ * entry fails (never cached, never a hit).  1 if one was stopped.
+ */
+int	 tts_abandon(struct tts *, struct cache_entry *);
 /* Call cb(arg) after bytes are added to a pending entry and when it ends.
  * A callback may remove only its own waiter.  The owner always frees the
  * waiter with tts_unwatch, even after the synthesis ended. */

@@ -54,6 +54,14 @@ for n in "${names[@]}"; do
 		wait "$LAST_PID"
 		eq "watch: exit 0 on SIGINT" "$?" 0
 		;;
+	replies\ cancel)
+		# No reply here: the daemon answers that it has none.
+		run "$CTL" replies cancel nope
+		eq "replies cancel: exit 1 (no such reply)" "$rc" 1
+		check "replies cancel: sends replies.cancel" wait_for grep -q \
+		    "admin: client [0-9]*: replies.cancel: no reply 'nope' here" \
+		    "$T/daemon.log"
+		;;
 	*)
 		# shellcheck disable=SC2086
 		sends "$n" "${n// /.}" $n ${args[$n]:-}
@@ -61,7 +69,7 @@ for n in "${names[@]}"; do
 	esac
 	tested=$((tested + 1))
 done
-eq "every admin command checked" "$tested" 10
+eq "every admin command checked" "$tested" 11
 
 # The earlier names.
 sends "endpoint add (earlier name)" endpoints.add endpoint add "$B"

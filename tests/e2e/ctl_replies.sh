@@ -48,5 +48,8 @@ if need socat socat; then
 	run "$CTL" -s "$T/echo.sock" --json log-level debug
 	eq "the request of log-level" "$out" \
 	    '{"level":"debug","cmd":"log.level","v":1}'
+	run "$CTL" -s "$T/echo.sock" --json replies cancel r0123
+	eq "the request of replies cancel" "$out" \
+	    '{"id":"r0123","cmd":"replies.cancel","v":1}'
 fi
 finish
