@@ -50,6 +50,7 @@ struct xfer {
 #define XF_AUDIO	2	/* GET /v1/audio/replies/{id} */
 #define XF_SPEECH	3	/* POST /v1/audio/speech */
 #define XF_MODELS	4	/* GET /v1/models */
+#define XF_CANCEL	5	/* DELETE /v1/audio/replies/{id} */
 	const char	*what;		/* "POST /v1/..." for messages */
 	CURL		*easy;
 	struct curl_slist *hdrs;
@@ -89,6 +90,8 @@ struct session {
 	char		*audio_error;
 	struct player	*player;
 	int		 stopped;	/* Ctrl-C during a reply */
+	char		*reply_id;	/* the last reply's, to cancel it */
+	int		 want_stop;	/* Ctrl-C at the prompt, audio on */
 
 	/* The prompt. */
 	int		 prompt_on;
@@ -402,6 +405,10 @@ xfer_new(struct session *s, int kind, const char *what, const char *path,
 	if (kind == XF_CHAT)
 		x->hdrs = curl_slist_append(x->hdrs,
 		    "Accept: text/event-stream");
+	if (kind == XF_CANCEL) {
+		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+		curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, 10L);
+	}
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(x->easy, CURLOPT_USERAGENT,
 	    "ttsaccelctl/" TTSACCEL_VERSION);
@@ -475,6 +482,38 @@ audio_stop(struct session *s)
 	s->audio_error = NULL;
 }
 
+static int	session_run(struct session *, struct xfer *);
+
+/*
+ * Stop the last reply: its audio here, and its syntheses on the daemon
+ * (DELETE /v1/audio/replies/{id}), so that they hold no backend the
+ * next reply needs.  Once per reply.
+ */
+static void
+reply_stop(struct session *s)
+{
+	struct xfer	*x;
+	char		*path, *why;
+	int		 stopped = s->stopped;
+
+	audio_stop(s);
+	if (s->reply_id == NULL)
+		return;
+	path = xasprintf("/v1/audio/replies/%s", s->reply_id);
+	x = xfer_new(s, XF_CANCEL, "DELETE /v1/audio/replies", path, NULL);
+	free(path);
+	s->stopped = 0;
+	if (session_run(s, x) == 0 && (why = xfer_failure(s, x)) != NULL) {
+		session_warn(s, "the reply could not be cancelled: %s", why);
+		free(why);
+	} else if (s->verbose && !s->stopped)
+		session_warn(s, "reply %s cancelled", s->reply_id);
+	xfer_free(s, x);
+	s->stopped = stopped;
+	free(s->reply_id);
+	s->reply_id = NULL;
+}
+
 /* Ctrl-C: at the prompt, clear the line (and silence the last reply);
  * otherwise stop what runs. */
 static void
@@ -484,6 +523,8 @@ session_interrupt(struct session *s)
 		s->stopped = 1;
 		return;
 	}
+	if (s->player != NULL || s->audio_xf != NULL)
+		s->want_stop = 1;	/* the reply too, from the loop */
 	audio_stop(s);
 	rl_free_line_state();
 	rl_callback_sigcleanup();
@@ -504,6 +545,12 @@ session_advance(struct session *s)
 	char		*path, *why;
 	int		 st;
 
+	if (s->chat != NULL && s->chat->reply_id != NULL &&
+	    (s->reply_id == NULL || strcmp(s->reply_id, s->chat->reply_id) !=
+	    0)) {
+		free(s->reply_id);
+		s->reply_id = xstrdup(s->chat->reply_id);
+	}
 	if (s->chat != NULL && s->chat->reply_id != NULL && s->audio &&
 	    s->audio_xf == NULL && s->player == NULL && !s->stopped) {
 		if (s->verbose)
@@ -676,7 +723,11 @@ turn_run(struct session *s, const char *prompt)
 	char	*body, *why;
 	int	 rc = 0, n;
 
-	audio_stop(s);
+	/* A new message while the last reply still speaks interrupts it. */
+	if (s->player != NULL || s->audio_xf != NULL)
+		reply_stop(s);
+	else
+		audio_stop(s);
 	turn_clear(s);
 	if (s->out != NULL && s->interactive) {
 		/* -o FILE holds the last reply's audio. */
@@ -708,8 +759,10 @@ turn_run(struct session *s, const char *prompt)
 	s->chat = xfer_new(s, XF_CHAT, "POST /v1/chat/completions",
 	    "/v1/chat/completions", body);
 	if (session_run(s, s->chat) != 0) {
-		/* Ctrl-C: stop the reply and its audio. */
-		audio_stop(s);
+		/* Ctrl-C: stop the reply, its audio and its syntheses. */
+		xfer_free(s, s->chat);
+		s->chat = NULL;
+		reply_stop(s);
 		if (!s->at_bol)
 			fputc('\n', stdout);
 		fflush(stdout);
@@ -766,7 +819,7 @@ audio_finish(struct session *s)
 	while (s->audio_xf != NULL && !s->stopped)
 		session_step(s, 1000);
 	if (s->stopped) {
-		audio_stop(s);
+		reply_stop(s);
 		return -2;
 	}
 	if (s->player != NULL) {
@@ -791,6 +844,7 @@ session_free(struct session *s)
 {
 	audio_stop(s);
 	turn_clear(s);
+	free(s->reply_id);
 	if (s->multi != NULL)
 		curl_multi_cleanup(s->multi);
 	cJSON_Delete(s->messages);
@@ -1033,6 +1087,7 @@ chat_help(void)
 	    "Ctrl-D quits.\n"
 	    "  /voice NAME   speak with this voice\n"
 	    "  /model NAME   chat with this model\n"
+	    "  /stop         stop the last reply's audio and its syntheses\n"
 	    "  /clear        forget the conversation\n"
 	    "  /quit         leave\n"
 	    "  /help         this text\n");
@@ -1055,7 +1110,10 @@ chat_command(struct session *s, char *line)
 		chat_help();
 	else if (strcmp(cmd, "quit") == 0 || strcmp(cmd, "exit") == 0)
 		s->quit = 1;
-	else if (strcmp(cmd, "clear") == 0) {
+	else if (strcmp(cmd, "stop") == 0) {
+		reply_stop(s);
+		printf("(stopped)\n");
+	} else if (strcmp(cmd, "clear") == 0) {
 		cJSON_Delete(s->messages);
 		s->messages = cJSON_CreateArray();
 		printf("(conversation cleared)\n");
@@ -1096,6 +1154,10 @@ chat_interactive(struct session *s)
 	prompt_on(s);
 	while (!s->quit) {
 		session_step(s, 1000);
+		if (s->want_stop) {
+			s->want_stop = 0;
+			reply_stop(s);
+		}
 		if (!s->line_ready)
 			continue;
 		s->line_ready = 0;

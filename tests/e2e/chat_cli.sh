@@ -189,6 +189,14 @@ dead() {
 check "SIGINT: the player is gone" gone "$ppid_"
 check "SIGINT: before the reply's end" sh -c \
     "grep -q 'The first' '$T/int.out' && ! grep -q FINALE '$T/int.out'"
+# cancelled_id: the last reply the daemon says it cancelled.
+cancelled_id() { grep -o 'reply r[0-9a-f]* cancelled (' "$T/daemon.log" | tail -n 1 | awk '{print $2}'; }
+# ndel: the DELETEs of a reply the daemon answered 200.
+ndel() { grep -c 'DELETE /v1/audio/replies/r[0-9a-f]* 200' "$T/daemon.log"; }
+ndel_gt() { [ "$(ndel)" -gt "$1" ]; }
+check "SIGINT: the reply is cancelled on the daemon (DELETE, with the key)" \
+    wait_for grep -q 'DELETE /v1/audio/replies/r[0-9a-f]* 200' "$T/daemon.log"
+eq "SIGINT: its segments are cancelled" "$(curl -sS "${K[@]}" "$URL/v1/audio/replies/$(cancelled_id)/segments" | jq -r .state)" cancelled
 
 # 8. The interactive session, in tmux.
 need tmux tmux || finish
@@ -258,9 +266,23 @@ tmux_ send-keys "ECHO:$LONG" Enter
 wait_for test -s "$T/ia.wav.first"
 check "its player plays" test -s "$T/ia.wav.first"
 n=$(nprompt)
+d0=$(ndel)
 tmux_ send-keys C-c
 check "Ctrl-C returns to the prompt" wait_nprompt $((n + 1))
 check "and the player is gone" gone "$(cat "$T/ia.wav.pid" 2>/dev/null)"
+check "and the reply is cancelled on the daemon" wait_for ndel_gt "$d0"
+# /stop: the last reply's audio, still playing at the prompt, stops and
+# the reply is cancelled (the DELETE is sent).
+rm -f "$T/ia.wav.first"
+tmux_ send-keys "ECHO:Short one here." Enter
+check "another reply" wait_reply "^Short one here[.]" 10
+check "its audio plays" wait_for test -s "$T/ia.wav.first"
+n=$(nprompt)
+d0=$(ndel)
+tmux_ send-keys "/stop" Enter
+check "/stop" wait_pane "(stopped)" 5
+check "/stop: the player is gone" gone "$(cat "$T/ia.wav.pid" 2>/dev/null)"
+check "/stop: the DELETE is sent" wait_for ndel_gt "$d0"
 tmux_ send-keys C-d
 wait_for test -e "$T/tmux2.rc"
 eq "Ctrl-D quits with 0" "$(cat "$T/tmux2.rc" 2>/dev/null)" EXIT=0
