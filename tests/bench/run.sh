@@ -16,6 +16,7 @@ sections=(
 	"stream   $here/stream.sh"
 	"rps      $here/rps.sh"
 	"ttfa     $here/ttfa.sh"
+	"interrupt $here/interrupt.sh"
 	"hits     $here/hits.sh"
 	"clients  $here/clients.sh"
 	"memory   $here/memory.sh"

@@ -22,6 +22,11 @@
  * byte; whenever the player needs bytes that have not arrived, the wait is
  * silence.  TTFA is the time from sending the chat to the first PCM byte.
  *
+ * Proxy, --interrupt N: the first N chats of each round cancel their
+ * reply (DELETE /v1/audio/replies/{id}) once its first PCM byte came, as
+ * a voice agent does when the user talks over it; they are left out of
+ * the figures, which are of the others (RESULT interrupted=N).
+ *
  * Each round starts --chats chats at once, each with its own text (ECHO:
  * prompts, a 8-sentence reply); --rounds rounds one after another.  It
  * talks to 127.0.0.1 only and stops by itself (--timeout per round).
@@ -92,6 +97,9 @@ struct chat {
 	long long			 pcm;
 	uint32_t			 rate;
 	int				 chat_done, audio_done, failed;
+	int				 interrupt;	/* DELETE after the
+							   first audio */
+	struct evhttp_connection	*del_con;
 	double				 floor_ms;	/* proxy, or -1 */
 	double				 floor_vis_ms;	/* after a space */
 };
@@ -109,6 +117,7 @@ struct tb {
 	double			 timeout;
 	long long		 seed;
 	int			 verbose;
+	int			 ninterrupt;	/* --interrupt */
 	struct chat		*chats;		/* nchats * nrounds */
 	int			 active;	/* unfinished in this round */
 	struct event		*timer;
@@ -146,6 +155,10 @@ usage(FILE *f)
 "  --seed N            makes the texts differ between runs (default 1)\n"
 "  --timeout S         give up on a round after S seconds (default 60)\n"
 "  --label NAME        label for the RESULT line (default \"run\")\n"
+"  --interrupt N       proxy: the first N chats of a round cancel their\n"
+"                      reply after its first audio (left out of RESULT)\n"
+"  --unique            no sentence the same in two chats (else only the\n"
+"                      first differs)\n"
 "  --verbose           print a CHAT line per chat\n"
 "  --help              this text\n");
 }
@@ -174,9 +187,12 @@ parse_port(const char *url, int *port)
 	return 0;
 }
 
+static int	tb_unique;	/* --unique */
+
 /* The reply chat C of round R says: 8 sentences of 40 to 80 characters,
  * the first one starting with a number naming the chat, so that no two
- * first segments (and no two runs, by the seed) meet in a cache. */
+ * first segments (and no two runs, by the seed) meet in a cache; with
+ * --unique every sentence ends with that number too. */
 static char *
 make_text(long long seed, int round, int idx)
 {
@@ -200,12 +216,19 @@ make_text(long long seed, int round, int idx)
 	s = xasprintf("Friend %lld%03d%03d, that is a good question, and the "
 	    "short answer is yes.", seed, round, idx);
 	for (i = 0; i < sizeof rest / sizeof rest[0]; i++) {
-		t = xasprintf("%s %s", s, rest[i]);
+		if (tb_unique)
+			t = xasprintf("%s %.*s, %lld%03d%03d.", s,
+			    (int)strlen(rest[i]) - 1, rest[i], seed, round,
+			    idx);
+		else
+			t = xasprintf("%s %s", s, rest[i]);
 		free(s);
 		s = t;
 	}
 	return s;
 }
+
+static void	interrupt_send(evutil_socket_t, short, void *);
 
 /* Feed WAV bytes: the header is skipped, the PCM goes to the player. */
 static void
@@ -266,6 +289,9 @@ play(struct chat *c, const unsigned char *p, size_t n, int64_t now)
 	if (c->t_first == 0) {
 		c->t_first = now;
 		c->play_end = (double)now;
+		if (c->interrupt)	/* out of evhttp's callback */
+			event_base_once(c->tb->base, -1, EV_TIMEOUT,
+			    interrupt_send, c, NULL);
 	} else if ((double)now > c->play_end) {
 		if ((double)now - c->play_end > TB_GAP_NS)
 			c->gaps++;
@@ -354,6 +380,32 @@ audio_chunk_cb(struct evhttp_request *req, void *arg)
 }
 
 static void	speech_next(evutil_socket_t, short, void *);
+
+static void
+interrupt_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct chat	*c = arg;
+
+	if (req == NULL || evhttp_request_get_response_code(req) != 200)
+		fail(c, "the cancel failed", req != NULL ?
+		    evhttp_request_get_response_code(req) : 0);
+}
+
+/* The user talks over the reply: cancel it. */
+static void
+interrupt_send(evutil_socket_t fd, short what, void *arg)
+{
+	struct chat		*c = arg;
+	struct evhttp_request	*req;
+	char			 path[128];
+
+	snprintf(path, sizeof path, "/v1/audio/replies/%s", c->reply_id);
+	c->del_con = connect_to(c->tb, c->tb->port);
+	req = new_request(c, interrupt_done_cb, NULL, NULL);
+	if (evhttp_make_request(c->del_con, req, EVHTTP_REQ_DELETE, path) !=
+	    0)
+		fail(c, "cannot send the cancel", 0);
+}
 
 static void
 audio_done_cb(struct evhttp_request *req, void *arg)
@@ -773,6 +825,8 @@ report(struct tb *tb)
 			fail(c, "no audio", 0);
 		if (tb->proxy)
 			compute_floor(tb, c);
+		if (c->interrupt && !c->failed)
+			continue;	/* not in the figures */
 		if (c->failed) {
 			printf("CHAT label=%s round=%d chat=%d failed\n",
 			    tb->label, c->round, c->idx);
@@ -809,9 +863,9 @@ report(struct tb *tb)
 	m_floor = median(flo, nover);
 	printf("RESULT label=%s mode=%s chats=%zu ok=%zu ttfa_p50_ms=%.1f "
 	    "ttfa_max_ms=%.1f silence_p50_ms=%.1f silence_max_ms=%.1f "
-	    "gaps_p50=%.1f", tb->label, tb->proxy ? "proxy" : "baseline", n,
-	    ok, median(ttfa, ok), ttfa_max, median(sil, ok), sil_max,
-	    median(gaps, ok));
+	    "gaps_p50=%.1f interrupted=%d", tb->label, tb->proxy ? "proxy" :
+	    "baseline", n, ok, median(ttfa, ok), ttfa_max, median(sil, ok),
+	    sil_max, median(gaps, ok), tb->ninterrupt * tb->nrounds);
 	if (tb->proxy)
 		printf(" floor_p50_ms=%.1f over_p50_ms=%.1f over_max_ms=%.1f "
 		    "over_vis_p50_ms=%.1f floors=%zu", m_floor, m_over,
@@ -823,7 +877,7 @@ report(struct tb *tb)
 	free(over);
 	free(flo);
 	free(ovis);
-	return ok == n ? 0 : 1;
+	return ok + (size_t)tb->ninterrupt * (size_t)tb->nrounds == n ? 0 : 1;
 }
 
 int
@@ -841,6 +895,8 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "label", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "interrupt", required_argument, NULL, 'i' },
+		{ "unique", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -886,6 +942,12 @@ main(int argc, char **argv)
 			break;
 		case 'L': tb.label = optarg; break;
 		case 'v': tb.verbose = 1; break;
+		case 'U': tb_unique = 1; break;
+		case 'i':
+			if (parse_ll(optarg, 0, TB_MAX_CHATS, &n, &errstr))
+				goto bad;
+			tb.ninterrupt = (int)n;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -904,7 +966,8 @@ main(int argc, char **argv)
 				goto bad;
 			tb.ntts++;
 		}
-	if (!tb.proxy && tb.ntts == 0)
+	if ((!tb.proxy && tb.ntts == 0) || tb.ninterrupt > tb.nchats ||
+	    (!tb.proxy && tb.ninterrupt > 0))
 		goto bad;
 
 	tb.base = event_base_new();
@@ -917,6 +980,7 @@ main(int argc, char **argv)
 		tb.chats[i].idx = i % tb.nchats;
 		tb.chats[i].text = make_text(tb.seed, tb.chats[i].round,
 		    tb.chats[i].idx);
+		tb.chats[i].interrupt = tb.chats[i].idx < tb.ninterrupt;
 	}
 	round_start(&tb);
 	event_base_dispatch(tb.base);
