@@ -629,7 +629,8 @@ print_stats(const cJSON *d)
 		{ "in_flight", "In flight" }, { "queued", "Queued" },
 		{ "syntheses", "Syntheses" },
 		{ "synthesis_failures", "Synthesis failures" },
-		{ "retries", "Retries" }, { "evictions", "Evictions" },
+		{ "retries", "Retries" }, { "cancelled", "Cancelled" },
+		{ "evictions", "Evictions" },
 		{ "expirations", "Expirations" },
 	};
 	static const char *const shown[] = { "entries", "size", "max_size",

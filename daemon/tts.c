@@ -718,7 +718,7 @@ tts_cache_json(struct tts *tts)
 	cJSON_AddNumberToObject(o, "synthesis_failures",
 	    (double)tts->failures);
 	cJSON_AddNumberToObject(o, "retries", (double)tts->retries);
-	cJSON_AddNumberToObject(o, "syntheses_cancelled",
+	cJSON_AddNumberToObject(o, "cancelled",
 	    (double)tts->cancelled);
 	return o;
 }

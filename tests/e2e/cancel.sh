@@ -84,7 +84,7 @@ eq "one for the shared one" "$(nsynth c "Alpha says the third thing.")" 1
 for s in "Bravo starts here now." "Bravo goes on with more." "Bravo says the third thing." "Bravo ends at last."; do
 	eq "Bravo keeps its synthesis: $s" "$(nsynth c "$s")" 1
 done
-eq "stats count the two syntheses stopped (in flight, queued)" "$(curl -sS "$URL/cache/stats" | jq .syntheses_cancelled)" 2
+eq "stats count the two syntheses stopped (in flight, queued)" "$(curl -sS "$URL/cache/stats" | jq .cancelled)" 2
 
 # Idempotent: again 200, no longer cancelled now; unknown: 404.
 eq "a second DELETE: 200" "$(del "$A")" 200
