@@ -63,7 +63,7 @@ done
 # the texts the fake made it of (so asked as WAV), and the words the
 # client asked for that it never heard counted (simulate.py
 # word_account; the client's own drops and repeats apart).
-budget=$((SECONDS + 120))
+budget=$((SECONDS + 300))
 [ -n "${TTSACCEL_VALGRIND:-}" ] && budget=$((SECONDS + 600))
 for client in openwebui-call sillytavern-para librechat-auto; do
 	left=$((budget - SECONDS))
