@@ -23,8 +23,6 @@ in_cache() {
 }
 # at_fakes N: the two fakes have been sent N speech requests.
 at_fakes() { [ $(($(nreq a) + $(nreq b))) -ge "$1" ]; }
-# cstat FIELD: a figure of /cache/stats.
-cstat() { curl -sS -m 5 "$URL/cache/stats" | jq -r ".$1"; }
 stat_is() { [ "$(cstat "$1")" = "$2" ]; }
 
 # 1. Two finished entries, then twelve syntheses in flight: the two stay.

@@ -9,7 +9,6 @@ start_tts h
 NEWAPI_API_KEY=sk-test API_KEYS=sk-test TTS_ENDPOINTS=$TTS_URL \
     TTS_HEALTH_INTERVAL=0 CACHE_MAX_BYTES=8M CACHE_MAX_SIZE=100000 \
     start_daemon
-cstat() { curl -sS -m 5 "$URL/cache/stats" | jq -r ".$1"; }
 done_readers() { [ -s "$T/$1/result" ]; }
 
 # 1. Three segments: streamed as they are made, then kept merged.

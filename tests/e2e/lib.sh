@@ -466,6 +466,10 @@ nsynth() {
 # least (for wait_for).
 synthesising() { [ "$(nsynth "$1" "$2")" -ge "$3" ]; }
 
+# cstat FIELD: a figure of the daemon's /cache/stats (FIELD may be a path,
+# served.hit).
+cstat() { curl -sS -m 10 "$URL/cache/stats" | jq -r ".$1"; }
+
 # fake_stats URL FILTER: a fake's /_fake/stats through jq -r FILTER.
 fake_stats() { curl -sS -m 10 "$1/_fake/stats" | jq -r "$2"; }
 
