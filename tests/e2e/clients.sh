@@ -26,6 +26,13 @@ start_tts clients
 # all) is converted by the daemon.  The chat's prefetch uses liang/zf_001;
 # clients say tts-1/alloy, and with no TTS_MODEL_MAP or TTS_VOICE_MAP those
 # stock names are the defaults (issue 16).
+
+# start_clients_daemon: a daemon with no maps, its prefetch in liang/zf_001.
+start_clients_daemon() {
+	TTS_ENDPOINTS="$TTS_URL|formats=wav" NEWAPI_BASE_URL=$UP_URL \
+	    NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 CACHE_MAX_SIZE=20000 \
+	    TTS_DEFAULT_MODEL=liang TTS_DEFAULT_VOICE=zf_001 start_daemon
+}
 results=()
 # A bound on the test's time, not a claim about speed (that is make bench).
 budget=$((SECONDS + 300))
@@ -33,10 +40,7 @@ budget=$((SECONDS + 300))
 for client in openwebui sillytavern nextchat librechat lobechat; do
 	left=$((budget - SECONDS))
 	[ "$left" -lt 5 ] && left=5
-	TTS_ENDPOINTS="$TTS_URL|formats=wav" NEWAPI_BASE_URL=$UP_URL \
-	    NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 CACHE_MAX_SIZE=20000 \
-	    TTS_DEFAULT_MODEL=liang TTS_DEFAULT_VOICE=zf_001 start_daemon ||
-	    break
+	start_clients_daemon || break
 	check "$client: the harness ran" python3 "$SIM" run --url "$URL" \
 	    --key sk-test --tts-log "$T/tts-clients.jsonl" --clients "$client" \
 	    --deadline "$left" --json "$T/$client.json"
@@ -68,10 +72,7 @@ budget=$((SECONDS + 300))
 for client in openwebui-call sillytavern-para librechat-auto; do
 	left=$((budget - SECONDS))
 	[ "$left" -lt 5 ] && left=5
-	TTS_ENDPOINTS="$TTS_URL|formats=wav" NEWAPI_BASE_URL=$UP_URL \
-	    NEWAPI_API_KEY=sk-test TTS_HEALTH_INTERVAL=0 CACHE_MAX_SIZE=20000 \
-	    TTS_DEFAULT_MODEL=liang TTS_DEFAULT_VOICE=zf_001 start_daemon ||
-	    break
+	start_clients_daemon || break
 	check "$client: the harness ran" python3 "$SIM" run --url "$URL" \
 	    --key sk-test --tts-log "$T/tts-clients.jsonl" --clients "$client" \
 	    --tts-url "$TTS_URL" --every 2 --deadline "$left" \
