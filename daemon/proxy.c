@@ -758,32 +758,13 @@ px_chat(struct hreq *h, struct chat_tts *tts, int stream, int responses,
 	px_start(px, nbody, nlen);
 }
 
-void
-proxy_chat(struct hreq *h)
-{
-	const char		*body;
-	char			*nbody;
-	size_t			 len;
-	struct chat_tts		 tts;
-	struct req_error	 re;
-	int			 stream;
-
-	if (http_auth(h) != 0)
-		return;
-	if ((body = http_body_checked(h, &len)) == NULL ||
-	    check_upstream(h) != 0 || !http_utf8_ok(h, body, len))
-		return;
-	if ((nbody = chat_rewrite(body, len, &tts, &stream, &re)) == NULL) {
-		http_error_param(h, 400, "invalid_request_error", re.code,
-		    re.param, "%s", re.msg);
-		return;
-	}
-	px_chat(h, &tts, stream, 0, nbody, strlen(nbody));
-	free(nbody);
-}
-
-void
-proxy_responses(struct hreq *h)
+/*
+ * A chat or a Responses request: keyed, its body checked, then rewritten
+ * for upstream by chat_rewrite or responses_rewrite (responses: 1), a
+ * rewrite's refusal answered 400.
+ */
+static void
+px_entry(struct hreq *h, int responses)
 {
 	const char		*body;
 	char			*nbody;
@@ -797,14 +778,29 @@ proxy_responses(struct hreq *h)
 	if ((body = http_body_checked(h, &len)) == NULL ||
 	    check_upstream(h) != 0 || !http_utf8_ok(h, body, len))
 		return;
-	if ((nbody = responses_rewrite(body, len, &tts, &stream, &nlen,
-	    &re)) == NULL) {
+	if (responses)
+		nbody = responses_rewrite(body, len, &tts, &stream, &nlen, &re);
+	else if ((nbody = chat_rewrite(body, len, &tts, &stream, &re)) != NULL)
+		nlen = strlen(nbody);
+	if (nbody == NULL) {
 		http_error_param(h, 400, "invalid_request_error", re.code,
 		    re.param, "%s", re.msg);
 		return;
 	}
-	px_chat(h, &tts, stream, 1, nbody, nlen);
+	px_chat(h, &tts, stream, responses, nbody, nlen);
 	free(nbody);
+}
+
+void
+proxy_chat(struct hreq *h)
+{
+	px_entry(h, 0);
+}
+
+void
+proxy_responses(struct hreq *h)
+{
+	px_entry(h, 1);
 }
 
 void

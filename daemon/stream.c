@@ -63,6 +63,7 @@ struct astream {
 	int				 errstatus;	/* its status */
 	int				 events;	/* framed as events */
 	struct speech_sse		 sse;		/* their framing */
+	struct evbuffer			*evbuf;		/* events being framed */
 	int				 left;		/* the client went
 							   before the end */
 };
@@ -97,6 +98,8 @@ as_free(struct astream *as)
 	}
 	if (as->pump_ev != NULL)
 		event_free(as->pump_ev);
+	if (as->evbuf != NULL)
+		evbuffer_free(as->evbuf);
 	free(as->model);
 	free(as->voice);
 	free(as->format);
@@ -131,13 +134,13 @@ synth_error(struct hreq *h, int status, const char *why)
 }
 
 static void	as_start(struct astream *);
-static void	as_send_events(struct astream *, struct evbuffer *);
+static void	as_send_events(struct astream *);
 
 /* Events begun: the same error as an error event, ending them. */
 static void
 as_error_event(struct astream *as, int status, const char *why)
 {
-	struct evbuffer	*b = evbuffer_new();
+	struct evbuffer	*b = as->evbuf;
 	char		*msg;
 
 	if (status >= 400 && status < 500) {
@@ -147,8 +150,7 @@ as_error_event(struct astream *as, int status, const char *why)
 		free(msg);
 	} else
 		speech_sse_error(b, "server_error", "synthesis_failed", why);
-	as_send_events(as, b);
-	evbuffer_free(b);
+	as_send_events(as);
 }
 
 /* Finish: the last chunk if started, or cut short (why: the reason of a
@@ -158,7 +160,6 @@ static void
 as_end(struct astream *as, int status, const char *why)
 {
 	struct hstream	*hs = as->hs;
-	struct evbuffer	*b;
 
 	if (as->events && why == NULL && !http_stream_started(hs))
 		as_start(as);	/* no audio: still the done event */
@@ -167,10 +168,8 @@ as_end(struct astream *as, int status, const char *why)
 			as_error_event(as, status, why);
 			as->h->note = "cut";
 		} else {
-			b = evbuffer_new();
-			speech_sse_done(&as->sse, b);
-			as_send_events(as, b);
-			evbuffer_free(b);
+			speech_sse_done(&as->sse, as->evbuf);
+			as_send_events(as);
 		}
 		why = NULL;	/* said: the stream ends as it should */
 	}
@@ -198,17 +197,14 @@ as_cut_cb(void *arg)
 {
 	struct astream	*as = arg;
 	struct hstream	*hs = as->hs;
-	struct evbuffer	*b;
 
 	log_info("%s stream cut by shutdown", as->h->id);
 	if (as->events && http_stream_started(hs)) {
 		/* An error event, as a chat's stream ends. */
-		b = evbuffer_new();
-		speech_sse_error(b, "server_error", "shutting_down", "the "
-		    "server is shutting down and cut this stream: send the "
-		    "request again");
-		as_send_events(as, b);
-		evbuffer_free(b);
+		speech_sse_error(as->evbuf, "server_error", "shutting_down",
+		    "the server is shutting down and cut this stream: send "
+		    "the request again");
+		as_send_events(as);
 		as->h->note = "shutdown-cut";
 		as->hs = NULL;
 		http_count_until_sent(as->h);	/* written before the exit */
@@ -251,11 +247,12 @@ as_drained_cb(void *arg)
 	as_pump(as);
 }
 
-/* Send b's events (the stream started), b drained. */
+/* Send the events framed in as->evbuf (the stream started), and empty it. */
 static void
-as_send_events(struct astream *as, struct evbuffer *b)
+as_send_events(struct astream *as)
 {
-	size_t	len = evbuffer_get_length(b);
+	struct evbuffer	*b = as->evbuf;
+	size_t		 len = evbuffer_get_length(b);
 
 	if (len > 0 && http_stream_chunk(as->hs, evbuffer_pullup(b, -1), len,
 	    AS_HIGH_WATER))
@@ -267,17 +264,14 @@ as_send_events(struct astream *as, struct evbuffer *b)
 static void
 as_send(struct astream *as, const void *data, size_t len)
 {
-	struct evbuffer	*b;
 
 	if (len == 0)
 		return;
 	if (!http_stream_started(as->hs))
 		as_start(as);
 	if (as->events) {
-		b = evbuffer_new();
-		speech_sse_delta(&as->sse, b, data, len);
-		as_send_events(as, b);
-		evbuffer_free(b);
+		speech_sse_delta(&as->sse, as->evbuf, data, len);
+		as_send_events(as);
 	} else if (http_stream_chunk(as->hs, data, len, AS_HIGH_WATER))
 		as->draining = 1;
 }
@@ -548,6 +542,7 @@ as_new(struct hreq *h, const struct tts_params *p, const char *label,
 	if (ev != NULL) {
 		as->events = 1;
 		as->sse = *ev;
+		as->evbuf = evbuffer_new();
 	}
 	as->pump_ev = evtimer_new(h->srv->base, as_pump_cb, as);
 	h->srv->nstreams++;
