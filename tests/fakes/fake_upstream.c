@@ -1095,6 +1095,32 @@ apply_body_overrides(struct script *sc, cJSON *body, char *msg,
 	return 0;
 }
 
+/*
+ * A request's body as a JSON object with its "x_fake" overrides applied
+ * to sc; or NULL, the 400 sent.
+ */
+static cJSON *
+body_object(struct evhttp_request *req, unsigned long long seq,
+    struct script *sc, const char *body, size_t bodylen)
+{
+	cJSON	*j;
+	char	 msg[256];
+
+	j = cJSON_ParseWithLength(body, bodylen);
+	if (!cJSON_IsObject(j)) {
+		send_error(req, seq, 400, "fake upstream: the body is not a "
+		    "JSON object", NULL);
+		cJSON_Delete(j);
+		return NULL;
+	}
+	if (apply_body_overrides(sc, j, msg, sizeof(msg)) != 0) {
+		send_error(req, seq, 400, msg, NULL);
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
 static void
 handle_chat(struct evhttp_request *req, unsigned long long seq,
     const char *path, struct script *sc, const char *body, size_t bodylen)
@@ -1102,22 +1128,14 @@ handle_chat(struct evhttp_request *req, unsigned long long seq,
 	struct chat	 c;
 	struct stream	*s;
 	cJSON		*j, *model, *stream, *so, *iu;
-	char		*user = NULL, *many = NULL, msg[256];
+	char		*user = NULL, *many = NULL;
 	size_t		 len;
 	long long	 i;
 	int		 streaming;
 
 	memset(&c, 0, sizeof(c));
-	j = cJSON_ParseWithLength(body, bodylen);
-	if (!cJSON_IsObject(j)) {
-		send_error(req, seq, 400, "fake upstream: the body is not a "
-		    "JSON object", NULL);
+	if ((j = body_object(req, seq, sc, body, bodylen)) == NULL)
 		goto out;
-	}
-	if (apply_body_overrides(sc, j, msg, sizeof(msg)) != 0) {
-		send_error(req, seq, 400, msg, NULL);
-		goto out;
-	}
 	model = cJSON_GetObjectItemCaseSensitive(j, "model");
 	c.model = cJSON_IsString(model) ? model->valuestring : DEFAULT_MODEL;
 	stream = cJSON_GetObjectItemCaseSensitive(j, "stream");
@@ -1495,19 +1513,11 @@ handle_responses(struct evhttp_request *req, unsigned long long seq,
 	struct resp	 r;
 	struct stream	*s;
 	cJSON		*j, *model, *o;
-	char		*user = NULL, msg[256];
+	char		*user = NULL;
 
 	memset(&r, 0, sizeof(r));
-	j = cJSON_ParseWithLength(body, bodylen);
-	if (!cJSON_IsObject(j)) {
-		send_error(req, seq, 400, "fake upstream: the body is not a "
-		    "JSON object", NULL);
+	if ((j = body_object(req, seq, sc, body, bodylen)) == NULL)
 		goto out;
-	}
-	if (apply_body_overrides(sc, j, msg, sizeof(msg)) != 0) {
-		send_error(req, seq, 400, msg, NULL);
-		goto out;
-	}
 	model = cJSON_GetObjectItemCaseSensitive(j, "model");
 	r.model = cJSON_IsString(model) ? model->valuestring : DEFAULT_MODEL;
 	snprintf(r.id, sizeof(r.id), "resp_fake%llu", seq);
